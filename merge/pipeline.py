@@ -1,0 +1,263 @@
+"""One row's trip: sheet → render → validate → review folder, in that order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from merge.errors import TemplateError
+from merge.problems import Problem
+from merge.render import Rendered, Template, compile_template
+from merge.review import ReviewFolder
+from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
+from merge.sheet import Row, SheetInfo, open_sheet, rows_from_frame
+from merge.validate import validate_payload
+
+Progress = Callable[[int], None]
+PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What became of one row: a valid body to send, or the problems that stop it."""
+
+    row: int
+    status: str
+    payload: Any
+    problems: list[Problem]
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the line written to payloads.jsonl."""
+        line: dict[str, Any] = {"row": self.row, "status": self.status}
+        if self.payload is not None:
+            line["payload"] = self.payload
+        line["problems"] = [p.as_dict() for p in self.problems]
+        return line
+
+    def messages(self) -> list[str]:
+        """Say each problem as the user reads it, row number first."""
+        return [f"row {self.row}, {p.describe()}" for p in self.problems]
+
+
+def load_template(path: Path, columns: Sequence[str]) -> Template:
+    """Read a template file and compile it against the sheet's columns."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: no such template", "check the path") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise TemplateError(
+            f"{path}: cannot be read ({error})", "save the template as UTF-8 text"
+        ) from None
+    return compile_template(text, str(path), columns)
+
+
+def check_row(template: Template, row: Row) -> RowResult:
+    """Render one row and validate the body; every problem names its column where it can."""
+    rendered = template.render(row.values, row.number)
+    problems = list(row.problems) + rendered.problems
+    payload = rendered.payload
+    if payload is not None:
+        checked = validate_payload(payload)
+        failed = {p.path for p in rendered.problems}
+        problems += [
+            _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
+        ]
+        if not problems:
+            payload = checked.payload
+    return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
+
+
+def render_rows(rows: Iterable[Row], template: Template) -> Iterator[RowResult]:
+    """Check rows one by one; a bad row is a result, never a stop."""
+    for row in rows:
+        yield check_row(template, row)
+
+
+def render_frame(
+    frame: pd.DataFrame, template: str | Path | Template, name: str = "template.json"
+) -> list[RowResult]:
+    """Render a DataFrame with a template (a path, its text, or a compiled one); touch no files."""
+    columns = [str(c).strip() for c in frame.columns]
+    if isinstance(template, Path):
+        template = load_template(template, columns)
+    elif isinstance(template, str):
+        template = compile_template(template, name, columns)
+    return list(render_rows(rows_from_frame(frame), template))
+
+
+def _attribute(problem: Problem, template: Template, rendered: Rendered, row: Row) -> Problem:
+    """Name the column (and placeholder) that fed the value a validation problem is about."""
+    path = problem.path
+    message = problem.message
+    if path in rendered.blank and message == "is required":
+        message = "is required but was left blank"
+    source = _leaf_path(path, template, rendered.blank)
+    if source is not None:
+        leaf = template.leaves[source]
+        column = ", ".join(leaf.columns) or None
+        return Problem(path, message, column, leaf.source)
+    if template.kind == "jinja":
+        return Problem(path, message, _column_by_value(rendered.payload, path, row))
+    return Problem(path, message)
+
+
+def _leaf_path(path: str, template: Template, blank: frozenset[str]) -> str | None:
+    if path in template.leaves:
+        return path
+    for removed in sorted(blank):
+        if removed.startswith(path + ".") or removed.startswith(path + "["):
+            return removed
+    parent = path
+    while parent:
+        parent = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", parent)
+        if parent in template.leaves:
+            return parent
+        if not re.search(r"(\.[^.\[\]]+|\[\d+\])$", parent):
+            break
+    return None
+
+
+def _column_by_value(payload: Any, path: str, row: Row) -> str | None:
+    """Guess the column of a value in a whole-text template's output: the cell it equals."""
+    value = payload
+    for key, index in PATH_PART.findall(path):
+        try:
+            value = value[int(index)] if index else value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    text = value if isinstance(value, str) else None
+    if text is None:
+        return None
+    matches = [name for name, cell in row.values.items() if cell and cell == text]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass(frozen=True)
+class RowSelection:
+    """Which spreadsheet rows to take: ranges like `2-40,55,60-`."""
+
+    ranges: tuple[tuple[int, int | None], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> RowSelection:
+        """Read `2-40,55,60-`; raise ValueError with a readable reason."""
+        if not text:
+            return cls()
+        ranges: list[tuple[int, int | None]] = []
+        for part in text.replace(" ", "").split(","):
+            match = re.fullmatch(r"(\d+)(?:-(\d*))?", part)
+            if not match:
+                raise ValueError(f"{part!r} is not a row number or range like 2-40")
+            low = int(match.group(1))
+            high = (
+                low if match.group(2) is None else (int(match.group(2)) if match.group(2) else None)
+            )
+            if high is not None and high < low:
+                raise ValueError(f"{part!r} ends before it starts")
+            ranges.append((low, high))
+        return cls(tuple(ranges))
+
+    def __contains__(self, number: object) -> bool:
+        if not self.ranges:
+            return True
+        assert isinstance(number, int)
+        return any(low <= number and (high is None or number <= high) for low, high in self.ranges)
+
+    def last(self) -> int | None:
+        """The last row any range can take, so reading can stop early; None when open-ended."""
+        if not self.ranges or any(high is None for _, high in self.ranges):
+            return None
+        return max(high for _, high in self.ranges if high is not None)
+
+
+def select_rows(rows: Iterable[Row], selection: RowSelection, limit: int | None) -> Iterator[Row]:
+    """Keep the selected rows, at most `limit` of them, and stop reading once none can follow."""
+    last = selection.last()
+    picked = (r for r in rows if r.number in selection)
+    if last is not None:
+        picked = (r for r in picked if r.number <= last)
+    return islice(picked, limit) if limit is not None else picked
+
+
+def chunked(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """Cut a stream of rows into lists of at most `size`."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+@dataclass
+class RenderOptions:
+    """What `render` was asked to do, resolved once at the boundary."""
+
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    rows: RowSelection = field(default_factory=RowSelection)
+    limit: int | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+@dataclass
+class RenderSummary:
+    """What a render run did, for the closing report and the exit code."""
+
+    source: SheetInfo
+    template: Template
+    folder: Path
+    annotated: Path
+    total: int = 0
+    valid: int = 0
+    first_problems: list[str] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> int:
+        """Rows that will not be sent."""
+        return self.total - self.valid
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should know that is not a row's problem."""
+        return self.source.warnings + self.template.warnings
+
+    def count(self, result: RowResult) -> None:
+        """Add one row's result to the totals."""
+        self.total += 1
+        if result.status == "valid":
+            self.valid += 1
+        elif len(self.first_problems) < SUMMARY_PROBLEMS_SHOWN:
+            room = SUMMARY_PROBLEMS_SHOWN - len(self.first_problems)
+            self.first_problems.extend(result.messages()[:room])
+
+
+def render_to_folder(
+    data: Path,
+    template_path: Path,
+    out: Path,
+    options: RenderOptions | None = None,
+    progress: Progress | None = None,
+) -> RenderSummary:
+    """Render every selected row into a review folder; stop before any row if the inputs are bad."""
+    options = options or RenderOptions()
+    sheet = open_sheet(data, options.sheet, options.encoding, options.delimiter)
+    template = load_template(template_path, sheet.info.columns)
+    folder = ReviewFolder.prepare(out, sheet.info)
+    summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path)
+    rows = select_rows(sheet.rows(), options.rows, options.limit)
+    with folder:
+        for chunk in chunked(rows, options.chunk_rows):
+            results = [check_row(template, row) for row in chunk]
+            folder.add(results)
+            for result in results:
+                summary.count(result)
+            if progress is not None:
+                progress(len(results))
+        folder.finish()
+    return summary

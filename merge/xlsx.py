@@ -1,0 +1,725 @@
+"""Write result columns into a copy of the user's workbook, leaving every other part as it was.
+
+A full openpyxl load and save of a large sheet takes tens of seconds and drops cached formula
+values, so the fast path streams the one worksheet's XML, patches only the rows it must, and copies
+every other zip member unchanged. XML the fast path does not expect goes through openpyxl instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import secrets
+import shutil
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, NamedTuple
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
+from merge.errors import OutputError, SheetError
+from merge.problems import did_you_mean
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+_CHUNK = 1 << 20
+_MAX_TEXT = 32_767  # Excel's cell limit, counted in UTF-16 code units
+_MAX_ROW, _MAX_COL = 1_048_576, 16_384
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted OOXML and legacy .xls are OLE compound files
+_REPAIR_HINT = "open it in Excel, save it as .xlsx, and run again"
+
+_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]+)["']""")
+_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
+_STYLE = re.compile(rb"""\ss\s*=\s*["']([0-9]+)["']""")
+_STRING_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
+_SPANS = re.compile(rb"""\sspans\s*=\s*(["'])([^"']*)\1""")
+_RANGE = re.compile(rb"([A-Z]{1,3})([0-9]+)(?::([A-Z]{1,3})([0-9]+))?")
+_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
+_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([^"']+)""")
+_ANY_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_EXCEL_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
+
+
+class _Unsupported(Exception):
+    """The sheet XML needs the general, slow path."""
+
+
+# -- finding the sheet ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _open_workbook(path: Path) -> Iterator[zipfile.ZipFile]:
+    """Open src as a zip, turning the usual wrong-file cases into a message with a next step."""
+    head = b""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_OLE_MAGIC))
+        book = zipfile.ZipFile(path)
+    except FileNotFoundError as exc:
+        raise SheetError(f"{path}: no such file", hint="check the path") from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        if head.startswith(_OLE_MAGIC):
+            raise SheetError(
+                f"{path}: is password-protected or in the old .xls format",
+                hint="remove the password (File > Info > Protect Workbook), save as .xlsx, "
+                "and run again",
+            ) from exc
+        raise SheetError(f"{path}: is not an .xlsx workbook", hint=_REPAIR_HINT) from exc
+    with book:
+        yield book
+
+
+def _parse_part(zf: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    """Parse one small XML member of the package."""
+    try:
+        return ElementTree.fromstring(zf.read(name))
+    except (KeyError, ElementTree.ParseError) as exc:
+        raise SheetError(f"{zf.filename}: {name} is missing or damaged", hint=_REPAIR_HINT) from exc
+
+
+def _local(tag: str) -> str:
+    """Drop the namespace from an ElementTree tag or attribute name."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Map relationship id to (type, resolved member name) for one package part."""
+    folder, base = posixpath.split(part)
+    rels = _parse_part(zf, posixpath.join(folder, "_rels", f"{base}.rels"))
+    found = {}
+    for rel in rels:
+        if _local(rel.tag) == "Relationship" and rel.get("TargetMode") != "External":
+            target = unquote(rel.get("Target", ""))
+            name = target[1:] if target.startswith("/") else posixpath.join(folder, target)
+            found[rel.get("Id", "")] = (rel.get("Type", ""), posixpath.normpath(name))
+    return found
+
+
+def _workbook_part(zf: zipfile.ZipFile) -> str:
+    """Find the workbook part through the package relationships, as Excel does."""
+    for kind, name in _relationships(zf, "").values():
+        if kind.endswith("/officeDocument"):
+            return name
+    raise SheetError(f"{zf.filename}: is not an Excel workbook", hint=_REPAIR_HINT)
+
+
+def sheet_xml_path(zf: zipfile.ZipFile, sheet_name: str) -> str:
+    """Resolve a sheet's name to its XML member, so callers can stream just that part."""
+    book = _workbook_part(zf)
+    ids = {
+        el.get("name", ""): next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+        for el in _parse_part(zf, book).iter()
+        if _local(el.tag) == "sheet"
+    }
+    if sheet_name not in ids:
+        raise SheetError(
+            f'{zf.filename}: no sheet named "{sheet_name}"{did_you_mean(sheet_name, ids)}',
+            hint="choose one of: " + ", ".join(f'"{name}"' for name in ids),
+        )
+    kind, name = _relationships(zf, book).get(ids[sheet_name], ("", ""))
+    if not kind.endswith("/worksheet"):
+        raise SheetError(f'{zf.filename}: sheet "{sheet_name}" is not a worksheet of cells')
+    members = {member.lower(): member for member in zf.namelist()}
+    if name.lower() not in members:
+        raise SheetError(f"{zf.filename}: {name} is missing", hint=_REPAIR_HINT)
+    return members[name.lower()]
+
+
+# -- reading the sheet XML as a stream of rows --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """Regexes for one worksheet, whose elements may all carry a namespace prefix."""
+
+    prefix: bytes
+    row: re.Pattern[bytes]
+    row_close: bytes
+    cell: re.Pattern[bytes]
+    sheet_data: re.Pattern[bytes]
+    end: re.Pattern[bytes]
+    dimension: re.Pattern[bytes]
+    formula: re.Pattern[bytes]
+    value: re.Pattern[bytes]
+    value_tag: re.Pattern[bytes]
+    cell_open: bytes
+
+
+@lru_cache(maxsize=8)
+def _syntax(prefix: bytes) -> _Syntax:
+    """Compile the regexes for a prefix such as b"" or b"x:"."""
+    p = re.escape(prefix)
+    return _Syntax(
+        prefix=prefix,
+        row=re.compile(rb"(\s*)<%brow(\s[^>]*?)?(/?)>" % p),
+        row_close=b"</%brow>" % prefix,
+        cell=re.compile(rb"<%bc(\s[^>]*?)?(?:/>|>(.*?)</%bc>)" % (p, p), re.S),
+        sheet_data=re.compile(rb"<%bsheetData(?:\s[^>]*?)?(/?)>" % p),
+        end=re.compile(rb"\s*</%bsheetData\s*>" % p),
+        dimension=re.compile(rb"""(<%bdimension\s[^>]*?\bref\s*=\s*["'])([^"']*)""" % p),
+        formula=re.compile(rb"<%bf[\s/>]" % p),
+        value=re.compile(rb"<%bv(?:\s[^>]*)?>[^<]" % p),
+        value_tag=re.compile(rb"<%bv[\s/>]" % p),
+        cell_open=b"<%bc" % prefix,
+    )
+
+
+class _Row(NamedTuple):
+    """One <row> element: its exact bytes, the space before it, its attributes and its body."""
+
+    xml: bytes
+    space: bytes
+    attrs: bytes
+    body: bytes | None
+
+
+def _cut_row(buf: bytes, pos: int, tag: re.Match[bytes], syn: _Syntax) -> _Row | None:
+    """Cut the row whose opening tag matched at pos, or return None if its end is not read yet."""
+    if tag.group(3):
+        end, body = tag.end(), None
+    else:
+        close = buf.find(syn.row_close, tag.end())
+        if close < 0:
+            return None
+        end, body = close + len(syn.row_close), buf[tag.end() : close]
+    # A comment or CDATA section could hide "</row>" and split a row wrongly.
+    if buf.find(b"<!", pos, end) >= 0:
+        raise _Unsupported("comment or CDATA among the cells")
+    return _Row(buf[pos:end], tag.group(1), tag.group(2) or b"", body)
+
+
+class _Sheet:
+    """A worksheet XML stream split into the part before the rows, the rows, and the rest."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        buf = b""
+        while (found := self._find_sheet_data(buf)) is None:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                raise _Unsupported("no <sheetData> element")
+            buf += chunk
+        self.syntax, opening = found
+        self.head = buf[: opening.end()]
+        self.empty = opening.group(1) == b"/"
+        self._buf = buf[opening.end() :]
+
+    @staticmethod
+    def _find_sheet_data(buf: bytes) -> tuple[_Syntax, re.Match[bytes]] | None:
+        """Find the root's prefix and the <sheetData> tag, once enough of the stream is read."""
+        encoding = _ENCODING.match(buf)
+        if encoding and encoding.group(1).lower().replace(b"-", b"") != b"utf8":
+            raise _Unsupported("not UTF-8")
+        root = _ROOT.search(buf)
+        if root is None:
+            return None
+        if root.group(2) != b"worksheet":
+            raise _Unsupported("the root is not <worksheet>")
+        syntax = _syntax(root.group(1) or b"")
+        opening = syntax.sheet_data.search(buf, root.end())
+        return None if opening is None else (syntax, opening)
+
+    def rows(self) -> Iterator[_Row]:
+        """Yield each <row> element, in document order."""
+        if self.empty:
+            return
+        syn = self.syntax
+        buf, pos, eof = self._buf, 0, False
+        while True:
+            tag = syn.row.match(buf, pos)
+            if tag is not None and (row := _cut_row(buf, pos, tag, syn)) is not None:
+                pos += len(row.xml)
+                yield row
+            elif tag is None and syn.end.match(buf, pos):
+                self._buf = buf[pos:]
+                return
+            elif eof:
+                raise _Unsupported("unexpected element among the rows")
+            else:
+                chunk = self._stream.read(_CHUNK)
+                buf, pos, eof = buf[pos:] + chunk, 0, not chunk
+
+    def copy_rest(self, write: Callable[[bytes], object]) -> None:
+        """Copy everything after the rows (closing tag included) unchanged."""
+        write(self._buf)
+        while chunk := self._stream.read(_CHUNK):
+            write(chunk)
+
+
+def _row_number(row: _Row) -> int:
+    """Read a row's r attribute, which the fast path needs on every row."""
+    number = _ROW_NUMBER.search(row.attrs)
+    if number is None:
+        raise _Unsupported("a row without r")
+    return int(number.group(1))
+
+
+@lru_cache(maxsize=4096)
+def _col_index(letters: bytes) -> int:
+    """Turn column letters into a 0-based index: A -> 0, AA -> 26."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+@lru_cache(maxsize=4096)
+def _col_letters(index: int) -> bytes:
+    """Turn a 0-based column index into letters: 0 -> A, 26 -> AA."""
+    letters = b""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = bytes([65 + rest]) + letters
+    return letters
+
+
+_Cell = tuple[int, int, int, bytes, bytes]  # column, start, end, attributes, inner XML
+
+
+def _cell_at(body: bytes, start: int, row: int, syn: _Syntax) -> _Cell | None:
+    """Parse the cell whose tag starts at start, or return None if "<c" began another tag."""
+    match = syn.cell.match(body, start)
+    if match is None:
+        return None
+    attrs = match.group(1) or b""
+    ref = _REF.search(attrs)
+    if ref is None or int(ref.group(2)) != row:
+        raise _Unsupported("a cell without r, or in the wrong row")
+    return _col_index(ref.group(1)), start, match.end(), attrs, match.group(2) or b""
+
+
+def _tail_cells(
+    body: bytes, row: int, syn: _Syntax, first: int
+) -> tuple[list[_Cell], _Cell | None]:
+    """Parse cells from the right until one lies left of column first, which is returned apart.
+
+    The written columns are usually the last ones, so most rows cost one or two cells.
+    """
+    tail: list[_Cell] = []
+    pos = limit = len(body)
+    while (pos := body.rfind(syn.cell_open, 0, pos)) >= 0:
+        cell = _cell_at(body, pos, row, syn)
+        if cell is None:
+            continue
+        if cell[2] > limit or (tail and cell[0] >= tail[-1][0]):
+            raise _Unsupported("cells overlap or are out of order")
+        if cell[0] < first:
+            return tail[::-1], cell
+        tail.append(cell)
+        limit = pos
+    return tail[::-1], None
+
+
+# -- formulas without cached values -------------------------------------------------------------
+
+
+def uncomputed_formulas(path: Path, sheet_name: str) -> set[tuple[int, int]]:
+    """Find formula cells with no cached value, which readers like pandas would see as empty."""
+    with _open_workbook(path) as zf:
+        member = sheet_xml_path(zf, sheet_name)
+        with zf.open(member) as stream:
+            if not _mentions_formula(stream):
+                return set()
+        try:
+            with zf.open(member) as stream:
+                return _uncomputed_fast(stream)
+        except _Unsupported:
+            with zf.open(member) as stream:
+                return _uncomputed_slow(stream)
+
+
+def _mentions_formula(stream: IO[bytes]) -> bool:
+    """Scan the raw bytes for any <f> tag, so sheets without formulas cost one quick pass."""
+    edge = b""
+    while chunk := stream.read(_CHUNK):
+        if _ANY_FORMULA.search(edge + chunk[:64]) or _ANY_FORMULA.search(chunk):
+            return True
+        edge = chunk[-64:]
+    return False
+
+
+def _is_uncomputed(attrs: bytes, inner: bytes, syntax: _Syntax) -> bool:
+    """Say whether a cell has a formula but no cached value."""
+    if not syntax.formula.search(inner) or syntax.value.search(inner):
+        return False
+    # Excel caches a formula that yields "" as t="str" with an empty <v>; that value is known.
+    return not (syntax.value_tag.search(inner) and _STRING_TYPE.search(attrs))
+
+
+def _uncomputed_fast(stream: IO[bytes]) -> set[tuple[int, int]]:
+    """Find uncomputed formulas with regexes, row by row."""
+    sheet = _Sheet(stream)
+    syntax = sheet.syntax
+    found = set()
+    for element in sheet.rows():
+        body = element.body or b""
+        for formula in syntax.formula.finditer(body):
+            # <f> is a cell's first child, so the nearest "<c" before it opens that cell.
+            start = body.rfind(syntax.cell_open, 0, formula.start())
+            cell = _cell_at(body, start, _row_number(element), syntax) if start >= 0 else None
+            if cell is None or cell[2] < formula.end():
+                raise _Unsupported("a formula outside a cell")
+            if _is_uncomputed(cell[3], cell[4], syntax):
+                found.add((_row_number(element), cell[0]))
+    return found
+
+
+def _uncomputed_slow(stream: IO[bytes]) -> set[tuple[int, int]]:
+    """Find uncomputed formulas with a streaming XML parser, inferring omitted r attributes."""
+    found = set()
+    row, col = 0, -1
+    for event, el in ElementTree.iterparse(stream, events=("start", "end")):
+        name = _local(el.tag)
+        if event == "start" and name == "row":
+            row, col = int(el.get("r") or row + 1), -1
+        elif event == "start" and name == "c":
+            letters = el.get("r", "").rstrip("0123456789").encode()
+            col = _col_index(letters) if letters else col + 1
+        elif event == "end" and name == "c":
+            children = {_local(child.tag): child for child in el}
+            value = children.get("v")
+            empty = value is None or not value.text
+            # As in _is_uncomputed: t="str" with an empty <v> is a cached "".
+            if "f" in children and empty and not (value is not None and el.get("t") == "str"):
+                found.add((row, col))
+            el.clear()
+    return found
+
+
+# -- writing the annotated copy -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The cells to write: target columns in ascending order and each row's texts for them."""
+
+    cols: tuple[int, ...]
+    header_row: int
+    rows: dict[int, tuple[str, ...]]
+    size_hint: int
+
+
+def _plan(
+    columns: Sequence[tuple[int, str]], header_row: int, values: Mapping[int, Sequence[str]]
+) -> _Plan:
+    """Check the arguments and put every row's texts in column order, header included."""
+    order = sorted(range(len(columns)), key=lambda i: columns[i][0])
+    cols = tuple(columns[i][0] for i in order)
+    if len(set(cols)) != len(cols) or not all(0 <= col < _MAX_COL for col in cols):
+        raise ValueError(f"columns must be distinct indexes below {_MAX_COL}: {cols}")
+    rows = {}
+    size = 0
+    for row, texts in values.items():
+        if not 1 <= row <= _MAX_ROW or len(texts) != len(columns):
+            raise ValueError(f"row {row}: need a row number and {len(columns)} texts")
+        rows[row] = tuple(_clean(texts[i]) for i in order)
+        size += 80 * len(texts) + 6 * sum(map(len, texts))
+    if not 1 <= header_row <= _MAX_ROW:
+        raise ValueError(f"header_row {header_row} is not a row number")
+    rows[header_row] = tuple(_clean(columns[i][1]) for i in order)
+    return _Plan(cols, header_row, rows, size)
+
+
+@lru_cache(maxsize=4096)
+def _clean(text: str) -> str:
+    """Drop characters XML 1.0 forbids and cut at Excel's limit, so the cell always opens."""
+    text = _ILLEGAL_XML.sub("", text)
+    if len(text) > _MAX_TEXT // 2:
+        text = text.encode("utf-16-le")[: 2 * _MAX_TEXT].decode("utf-16-le", errors="ignore")
+    if "_x" in text:
+        # Excel reads _xHHHH_ as an escaped character; _x005F_ keeps the underscore literal.
+        text = _EXCEL_ESCAPE.sub(r"_x005F_\1", text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _escaped(text: str) -> bytes:
+    """Encode cleaned text for XML; CR as a reference, since parsers turn a raw CR into LF."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;").encode()
+
+
+def _cell_xml(prefix: bytes, col: int, row: int, style: bytes, text: str) -> bytes:
+    """Build an inline-string cell, which Excel never evaluates as a formula."""
+    return (
+        b'<%bc r="%b%d"%b t="inlineStr"><%bis><%bt xml:space="preserve">%b</%bt></%bis></%bc>'
+        % (
+            prefix,
+            _col_letters(col),
+            row,
+            style,
+            prefix,
+            prefix,
+            _escaped(text),
+            prefix,
+            prefix,
+            prefix,
+        )
+    )
+
+
+def _style(attrs: bytes) -> bytes:
+    """Return a cell's s attribute (with its leading space), or nothing."""
+    style = _STYLE.search(attrs)
+    return b' s="%b"' % style.group(1) if style else b""
+
+
+def _widen_spans(attrs: bytes, plan: _Plan) -> bytes:
+    """Widen a row's spans hint to the written columns, or drop a hint of an unknown form."""
+
+    def widen(match: re.Match[bytes]) -> bytes:
+        span = re.fullmatch(rb"([0-9]+):([0-9]+)", match.group(2))
+        if span is None:
+            return b""
+        low = min(int(span.group(1)), plan.cols[0] + 1)
+        high = max(int(span.group(2)), plan.cols[-1] + 1)
+        return b' spans="%d:%d"' % (low, high)
+
+    return _SPANS.sub(widen, attrs)
+
+
+def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn: _Syntax) -> bytes:
+    """Replace or insert the target cells in one row body, keeping every other cell as it was."""
+    cells, anchor = _tail_cells(body, row, syn, plan.cols[0])
+    last = cells[-1] if cells else anchor
+    style_new = _style(last[3]) if row == plan.header_row and last else b""
+    after = anchor[2] if anchor else 0
+    parts, pos, k = [], 0, 0
+    for col, text in zip(plan.cols, texts, strict=True):
+        while k < len(cells) and cells[k][0] < col:
+            k += 1
+        style = style_new
+        if k < len(cells) and cells[k][0] == col:
+            _, start, end, attrs, inner = cells[k]
+            if syn.formula.search(inner):
+                raise _Unsupported("a formula in a column to overwrite")
+            style, k = _style(attrs), k + 1
+        else:
+            start = end = cells[k][1] if k < len(cells) else (cells[-1][2] if cells else after)
+        parts += [body[pos:start], _cell_xml(syn.prefix, col, row, style, text) if text else b""]
+        pos = end
+    parts.append(body[pos:])
+    return b"".join(parts)
+
+
+def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
+    """Rewrite one <row> element with the planned cells."""
+    space, attrs, body = element.space, element.attrs, element.body or b""
+    texts = plan.rows[row]
+    new_body = _patch_cells(body, row, texts, plan, syn)
+    p = syn.prefix
+    return b"%b<%brow%b>%b</%brow>" % (space, p, _widen_spans(attrs, plan), new_body, p)
+
+
+def _new_row(row: int, plan: _Plan, syn: _Syntax) -> bytes:
+    """Build a <row> that the sheet did not have."""
+    cells = b"".join(
+        _cell_xml(syn.prefix, col, row, b"", text)
+        for col, text in zip(plan.cols, plan.rows[row], strict=True)
+        if text
+    )
+    return b'<%brow r="%d">%b</%brow>' % (syn.prefix, row, cells, syn.prefix)
+
+
+def _patch_dimension(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
+    """Grow the <dimension ref> so it covers the written cells."""
+    written = [row for row, texts in plan.rows.items() if any(texts)]
+    if not written:
+        return head
+
+    def grow(match: re.Match[bytes]) -> bytes:
+        old = _RANGE.fullmatch(match.group(2))
+        if old is None:
+            return match.group(0)
+        first, last = _col_index(old.group(1)), _col_index(old.group(3) or old.group(1))
+        top, bottom = int(old.group(2)), int(old.group(4) or old.group(2))
+        left, right = min(first, plan.cols[0]), max(last, plan.cols[-1])
+        top, bottom = min(top, *written), max(bottom, *written)
+        corner = b"%b%d:%b%d" % (_col_letters(left), top, _col_letters(right), bottom)
+        return match.group(1) + corner
+
+    return syn.dimension.sub(grow, head, count=1)
+
+
+def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -> None:
+    """Stream the patched worksheet XML to write, in batches of about a megabyte."""
+    syn = sheet.syntax
+    parts: list[bytes] = []
+    size = 0
+
+    def emit(data: bytes) -> None:
+        nonlocal size
+        parts.append(data)
+        size += len(data)
+        if size > _CHUNK:
+            write(b"".join(parts))
+            parts.clear()
+            size = 0
+
+    head = _patch_dimension(sheet.head, plan, syn)
+    emit(head[:-2] + b">" if sheet.empty else head)
+    create = sorted(row for row, texts in plan.rows.items() if any(texts))
+    i, previous = 0, 0
+    for element in sheet.rows():
+        row = _row_number(element)
+        if row <= previous:
+            raise _Unsupported("rows out of order")
+        previous = row
+        while i < len(create) and create[i] < row:
+            emit(_new_row(create[i], plan, syn))
+            i += 1
+        if i < len(create) and create[i] == row:
+            i += 1
+        emit(_patch_row(element, row, plan, syn) if row in plan.rows else element.xml)
+    for row in create[i:]:
+        emit(_new_row(row, plan, syn))
+    if sheet.empty:
+        emit(b"</%bsheetData>" % syn.prefix)
+    write(b"".join(parts))
+    sheet.copy_rest(write)
+
+
+def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
+    """Copy a member's name, time and compression; zipfile uses file_size to choose ZIP64."""
+    clone = zipfile.ZipInfo(info.filename, info.date_time)
+    clone.compress_type = info.compress_type
+    clone.external_attr = info.external_attr
+    clone.file_size = size_hint
+    return clone
+
+
+def _write_fast(src: Path, tmp: Path, member: str, plan: _Plan) -> None:
+    """Copy every member of src to tmp, streaming the patched sheet in place of the old one."""
+    with _open_workbook(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+        for info in zin.infolist():
+            is_sheet = info.filename == member
+            clone = _clone(info, info.file_size + (plan.size_hint if is_sheet else 0))
+            with zin.open(info) as source, zout.open(clone, "w") as target:
+                if is_sheet:
+                    _patch_sheet(_Sheet(source), plan, target.write)
+                else:
+                    shutil.copyfileobj(source, target, _CHUNK)
+
+
+def _set_text(sheet: Worksheet, row: int, col: int, text: str) -> None:
+    """Set a cell as literal text through openpyxl, or remove it for an empty text."""
+    text = _clean(text)
+    if not text:
+        if (row, col + 1) in sheet._cells:
+            sheet.cell(row, col + 1).value = None
+        return
+    cell = sheet.cell(row, col + 1)
+    cell.value = text
+    cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+
+
+def _set_headers(sheet: Worksheet, header_row: int, columns: Sequence[tuple[int, str]]) -> None:
+    """Set the header texts, styling new header cells like the row's last one, as the fast path."""
+    existing = [col for row, col in sheet._cells if row == header_row]
+    model = sheet._cells[header_row, max(existing)] if existing else None
+    for col, text in columns:
+        is_new = (header_row, col + 1) not in sheet._cells
+        _set_text(sheet, header_row, col, text)
+        if is_new and model is not None and (header_row, col + 1) in sheet._cells:
+            cell = sheet.cell(header_row, col + 1)
+            for part in ("font", "fill", "border", "alignment", "protection", "number_format"):
+                setattr(cell, part, copy(getattr(model, part)))
+
+
+def _annotate_with_openpyxl(
+    src: Path,
+    dst: Path,
+    sheet_name: str,
+    columns: Sequence[tuple[int, str]],
+    header_row: int,
+    values: Mapping[int, Sequence[str]],
+) -> None:
+    """Write the cells through openpyxl: slow, drops cached formula values, but reads any XML."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    try:
+        book = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", rich_text=True)
+    except Exception as exc:  # openpyxl raises many kinds of errors for a damaged file
+        raise SheetError(f"{src}: cannot be read ({exc})", hint=_REPAIR_HINT) from exc
+    sheet = book[sheet_name]
+    assert isinstance(sheet, Worksheet), "sheet_xml_path accepts worksheets only"
+    _set_headers(sheet, header_row, columns)
+    for row, texts in values.items():
+        if row != header_row:
+            for (col, _), text in zip(columns, texts, strict=True):
+                _set_text(sheet, row, col, text)
+    book.save(dst)
+
+
+@contextlib.contextmanager
+def _atomic_output(dst: Path) -> Iterator[Path]:
+    """Yield a temporary path beside dst, and move it over dst only once it is complete."""
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.open("xb").close()
+    except OSError as exc:
+        raise OutputError(
+            f"{dst}: cannot write in {dst.parent} ({exc.strerror})",
+            hint="choose a folder you can write to with -o",
+        ) from exc
+    try:
+        yield tmp
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(
+            f"{dst}: cannot be written ({exc.strerror or exc})", hint="choose another file with -o"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _replace(tmp, dst)
+
+
+def _replace(tmp: Path, dst: Path) -> None:
+    """Move the finished file over dst, keeping dst's permissions."""
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, stat.S_IMODE(dst.stat().st_mode))
+    try:
+        os.replace(tmp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        locked = isinstance(exc, PermissionError) and dst.exists()
+        raise OutputError(
+            f"{dst}: cannot be replaced; it may be open in Excel"
+            if locked
+            else f"{dst}: cannot be written ({exc.strerror or exc})",
+            hint="close it in Excel and run again, or choose another file with -o",
+        ) from exc
+
+
+def annotate_workbook(
+    src: Path,
+    dst: Path,
+    sheet_name: str,
+    columns: Sequence[tuple[int, str]],
+    header_row: int,
+    values: Mapping[int, Sequence[str]],
+) -> None:
+    """Write the result columns into a copy of src, keeping every other part of it intact."""
+    plan = _plan(columns, header_row, values)
+    with _open_workbook(src) as zf:
+        member = sheet_xml_path(zf, sheet_name)
+    with _atomic_output(dst) as tmp:
+        try:
+            _write_fast(src, tmp, member, plan)
+        except _Unsupported:
+            _annotate_with_openpyxl(src, tmp, sheet_name, columns, header_row, values)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise SheetError(f"{src}: is damaged ({exc})", hint=_REPAIR_HINT) from exc
