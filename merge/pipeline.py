@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, takewhile
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +180,9 @@ class RowSelection:
 def select_rows(rows: Iterable[Row], selection: RowSelection, limit: int | None) -> Iterator[Row]:
     """Keep the selected rows, at most `limit` of them, and stop reading once none can follow."""
     last = selection.last()
-    picked = (r for r in rows if r.number in selection)
     if last is not None:
-        picked = (r for r in picked if r.number <= last)
+        rows = takewhile(lambda r: r.number <= last, rows)
+    picked = (r for r in rows if r.number in selection)
     return islice(picked, limit) if limit is not None else picked
 
 

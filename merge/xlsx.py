@@ -44,7 +44,7 @@ _STRING_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
 _SPANS = re.compile(rb"""\sspans\s*=\s*(["'])([^"']*)\1""")
 _RANGE = re.compile(rb"([A-Z]{1,3})([0-9]+)(?::([A-Z]{1,3})([0-9]+))?")
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
-_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([^"']+)""")
+_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']""")
 _ANY_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
@@ -302,10 +302,8 @@ def _cell_at(body: bytes, start: int, row: int, syn: _Syntax) -> _Cell | None:
 def _tail_cells(
     body: bytes, row: int, syn: _Syntax, first: int
 ) -> tuple[list[_Cell], _Cell | None]:
-    """Parse cells from the right until one lies left of column first, which is returned apart.
-
-    The written columns are usually the last ones, so most rows cost one or two cells.
-    """
+    """Parse cells from the right until one lies left of column first, returned as the anchor."""
+    # The written columns are usually the last ones, so most rows cost one or two cells.
     tail: list[_Cell] = []
     pos = limit = len(body)
     while (pos := body.rfind(syn.cell_open, 0, pos)) >= 0:
@@ -345,7 +343,7 @@ def _mentions_formula(stream: IO[bytes]) -> bool:
     while chunk := stream.read(_CHUNK):
         if _ANY_FORMULA.search(edge + chunk[:64]) or _ANY_FORMULA.search(chunk):
             return True
-        edge = chunk[-64:]
+        edge = (edge + chunk)[-64:]
     return False
 
 

@@ -371,23 +371,26 @@ def test_empty_text_writes_no_cell_and_removes_an_old_one(tmp_path: Path) -> Non
     assert b'r="B2"' not in member_xml(src, "S", "S")
 
 
+QUIRKY_ROOT = (
+    ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    ' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
+    ' mc:Ignorable="x14ac"'
+)
+QUIRKY_ROWS = (
+    '<row spans="2:3" r="2" x14ac:dyDescent="0.25">'
+    '<c s="1" r="B2" t="s"><v>0</v></c><c t="s" s="1" r="C2"><v>1</v></c></row>\n'
+    '<row r="3"/>\n'
+    "<row r='4' spans='2:3'><c r='B4' t='s'><v>2</v></c><c r=\"C4\" s=\"1\"/></row>\n"
+    '<row r="5"><c r="B5"><v>5</v></c><c r="C5" t="inlineStr"><is><r><rPr><b/></rPr>'
+    "<t>rich</t></r></is></c></row>\n"
+)
+
+
 def test_quirky_but_valid_xml_takes_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = (
-        ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
-        ' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
-        ' mc:Ignorable="x14ac"'
-    )
-    rows = (
-        '<row spans="2:3" r="2" x14ac:dyDescent="0.25">'
-        '<c s="1" r="B2" t="s"><v>0</v></c><c t="s" s="1" r="C2"><v>1</v></c></row>\n'
-        '<row r="3"/>\n'
-        "<row r='4' spans='2:3'><c r='B4' t='s'><v>2</v></c><c r=\"C4\" s=\"1\"/></row>\n"
-        '<row r="5"><c r="B5"><v>5</v></c><c r="C5" t="inlineStr"><is><r><rPr><b/></rPr>'
-        "<t>rich</t></r></is></c></row>\n"
-    )
-    src = raw_xlsx(tmp_path / "q.xlsx", {"Q": sheet(rows, "B2:C5", root)}, shared=["a", "b", "c"])
+    quirky = sheet(QUIRKY_ROWS, "B2:C5", QUIRKY_ROOT)
+    src = raw_xlsx(tmp_path / "q.xlsx", {"Q": quirky}, shared=["a", "b", "c"])
     monkeypatch.setattr(xlsx, "_annotate_with_openpyxl", None)  # any fallback would fail
     dst = tmp_path / "out.xlsx"
     values = {3: ["three"], 4: ["four"], 5: ["five"], 7: ["seven"]}
@@ -440,14 +443,16 @@ def test_an_empty_sheet_gets_header_and_rows(tmp_path: Path) -> None:
     assert b'<dimension ref="A1:A2"/>' in member_xml(dst, "E", "E")
 
 
+PREFIXED_XML = (
+    f'<x:worksheet xmlns:x="{MAIN}"><x:dimension ref="A1:A2"/><x:sheetData>'
+    '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c></x:row>'
+    '<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>Ann</x:t></x:is></x:c></x:row>'
+    "</x:sheetData></x:worksheet>"
+)
+
+
 def test_namespace_prefixed_xml_keeps_its_prefix(tmp_path: Path) -> None:
-    xml = (
-        f'<x:worksheet xmlns:x="{MAIN}"><x:dimension ref="A1:A2"/><x:sheetData>'
-        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c></x:row>'
-        '<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>Ann</x:t></x:is></x:c></x:row>'
-        "</x:sheetData></x:worksheet>"
-    )
-    src = raw_xlsx(tmp_path / "p.xlsx", {"P": xml})
+    src = raw_xlsx(tmp_path / "p.xlsx", {"P": PREFIXED_XML})
     dst = tmp_path / "out.xlsx"
     annotate_workbook(src, dst, "P", [(1, "status")], 1, {2: ["ok"], 3: ["new"]})
     out = member_xml(dst, "P", "P")
@@ -524,6 +529,43 @@ def test_overwriting_a_formula_falls_back_to_openpyxl(
     assert calamine(src, "S") == [[1.0, "status"]]
 
 
+ODD_ROWS = {
+    "cells out of order": '<row r="1"><c r="E1"><v>2</v></c><c r="D1"><v>1</v></c></row>',
+    "rows out of order": '<row r="2"><c r="A2"><v>2</v></c></row><row r="1"><c r="A1"/></row>',
+    "comment between rows": '<row r="1"><c r="A1"><v>1</v></c></row><!-- <row r="9"/> -->',
+    "CDATA in a cell": '<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[</row>]]></t></is></c>'
+    "</row>",
+    "cell in the wrong row": '<row r="1"><c r="A2"><v>1</v></c></row>',
+}
+
+
+@pytest.mark.parametrize("case", ODD_ROWS)
+def test_odd_xml_falls_back_to_openpyxl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    src = raw_xlsx(tmp_path / "o.xlsx", {"S": sheet(ODD_ROWS[case])})
+    before = cells(src, "S")
+    calls = spy_on_fallback(monkeypatch)
+    dst = tmp_path / "out.xlsx"
+    annotate_workbook(src, dst, "S", [(3, "status")], 1, {2: ["ok"]})
+    assert len(calls) == 1
+    assert cells(dst, "S") == {**before, "D1": "status", "D2": "ok"}
+
+
+def test_the_fallback_keeps_vba_in_an_xlsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vba = b"fake vba project"
+    src = raw_xlsx(
+        tmp_path / "m.xlsm",
+        {"S": sheet("<row><c><v>1</v></c></row>")},
+        extra={"xl/vbaProject.bin": vba},
+    )
+    calls = spy_on_fallback(monkeypatch)
+    annotate_workbook(src, src, "S", [(1, "status")], 1, {2: ["ok"]})
+    assert len(calls) == 1
+    assert members(src)["xl/vbaProject.bin"] == vba
+    assert calamine(src, "S") == [[1.0, "status"], ["", "ok"]]
+
+
 # -- uncomputed_formulas -----------------------------------------------------------------------
 
 
@@ -556,6 +598,31 @@ def test_uncomputed_formulas_slow_path_agrees_and_infers_missing_refs(tmp_path: 
     bare = "<row><c><v>1</v></c><c><f>A1</f></c></row><row/><row><c/><c><f>A1</f><v>1</v></c></row>"
     src = raw_xlsx(tmp_path / "bare.xlsx", {"S": sheet(bare)})
     assert uncomputed_formulas(src, "S") == {(1, 1)}
+
+
+CHUNK_CASES = {
+    "quirky": sheet(QUIRKY_ROWS, "B2:C5", QUIRKY_ROOT),
+    "prefixed": PREFIXED_XML,
+    "formulas": sheet(UNCOMPUTED_ROWS),
+    "empty": sheet("").replace("<sheetData></sheetData>", "<sheetData/>"),
+}
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+@pytest.mark.parametrize("case", CHUNK_CASES)
+def test_tiny_read_chunks_give_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk: int
+) -> None:
+    src = raw_xlsx(tmp_path / "c.xlsx", {"S": CHUNK_CASES[case]}, shared=["a", "b", "c"])
+    values = {2: ["ok & fine"], 3: ["x"], 4: [""], 9: ["y"]}
+    normal, tiny = tmp_path / "normal.xlsx", tmp_path / "tiny.xlsx"
+    annotate_workbook(src, normal, "S", [(5, "status")], 1, values)
+    formulas = uncomputed_formulas(src, "S")
+    monkeypatch.setattr(xlsx, "_CHUNK", chunk)
+    monkeypatch.setattr(xlsx, "_annotate_with_openpyxl", None)  # any fallback would fail
+    annotate_workbook(src, tiny, "S", [(5, "status")], 1, values)
+    assert member_xml(tiny, "S", "S") == member_xml(normal, "S", "S")
+    assert uncomputed_formulas(src, "S") == formulas
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -651,6 +718,14 @@ def test_a_20000_row_workbook_annotates_correctly(tmp_path: Path) -> None:
         assert rows[r - 1] == [r - 2, f"name {r - 2}", f"u{r - 2}@example.com", (r - 2) % 7,
                                f"status {r}", "" if r % 2 else f"error {r}"]  # fmt: skip
     assert_sheet_is_sound(src, "big")
+
+
+def test_wrong_arguments_are_programming_errors(tmp_path: Path) -> None:
+    src = leads_workbook(tmp_path / "s.xlsx", rows=1)
+    with pytest.raises(ValueError, match="2 texts"):
+        annotate_workbook(src, src, "leads", STATUS, 1, {2: ["only one"]})
+    with pytest.raises(ValueError, match="distinct"):
+        annotate_workbook(src, src, "leads", [(8, "a"), (8, "b")], 1, {})
 
 
 @settings(
