@@ -5,10 +5,13 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import math
 import os
 import sys
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -236,7 +239,10 @@ class WorkbookSheet:
         self._stat = path.stat()
         workbook = _open_workbook(path)
         name = _choose_sheet(workbook, sheet, path)
-        self._sheet = workbook.get_sheet_by_name(name)
+        try:
+            self._sheet = workbook.get_sheet_by_name(name)
+        except calamine.CalamineError as error:  # the sheet's XML is parsed only now
+            raise _unreadable(path, error) from None
         self._first = self._sheet.start[1] if self._sheet.height else 0
         where = f'{path.name}, sheet "{name}"'
         header_index, header_cells = self._find_header(where)
@@ -264,7 +270,10 @@ class WorkbookSheet:
     def rows(self) -> Iterator[Row]:
         """Yield data rows below the header, skipping fully empty ones."""
         info = self.info
-        uncomputed = xlsx.uncomputed_formulas(info.path, info.sheet_name or "")
+        try:
+            uncomputed = xlsx.formula_problems(info.path, info.sheet_name or "")
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as error:
+            raise _unreadable(info.path, error) from None
         merged = MergedCells.of(self._sheet.merged_cell_ranges or [], self._first)
         for index, raw in enumerate(self._sheet.iter_rows()):
             if index <= self._header_index:
@@ -298,10 +307,14 @@ def _open_workbook(path: Path) -> Any:
             "remove the password in Excel and save it again",
         ) from None
     except (calamine.CalamineError, OSError) as error:
-        raise SheetError(
-            f"{path}: is not a readable workbook ({error})",
-            "it may be damaged, incomplete or still downloading: open and re-save it in Excel",
-        ) from None
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: Exception) -> SheetError:
+    return SheetError(
+        f"{path}: is not a readable workbook ({error})",
+        "it may be damaged, incomplete or still downloading: open and re-save it in Excel",
+    )
 
 
 def _choose_sheet(workbook: Any, wanted: str | None, path: Path) -> str:
@@ -360,11 +373,13 @@ class MergedCells:
             cells[column] = self.kept.get(source, "")
 
 
-def _flag_uncomputed(row: Row, uncomputed: set[tuple[int, int]], info: SheetInfo) -> Row:
+def _flag_uncomputed(row: Row, uncomputed: Mapping[tuple[int, int], str], info: SheetInfo) -> Row:
+    """Turn formula cells that show no value into problems of the row, naming the cell."""
     found = [
         Problem(
             "",
-            f"the formula in cell {column_letter(position)}{row.number} has no saved value",
+            f"the formula in cell {column_letter(position)}{row.number}"
+            f" {uncomputed[(row.number, position)]}",
             name,
         )
         for name, position in zip(info.columns, info.positions, strict=True)
@@ -420,9 +435,10 @@ class CsvSheet:
                 f"{self.path}: cannot be read as delimited text ({error})",
                 "save it again from the spreadsheet program as CSV UTF-8",
             ) from None
-        except UnicodeDecodeError as error:
+        except UnicodeError as error:  # a decode error, or a UTF-16/32 stream without its BOM
+            at = _bad_byte(self.path, encoding)
             raise SheetError(
-                f"{self.path}: is not {encoding} text (byte {error.start})",
+                f"{self.path}: is not {encoding} text ({error if at is None else f'byte {at}'})",
                 "name its encoding with --encoding, or save it as CSV UTF-8",
             ) from None
 
@@ -448,12 +464,13 @@ def _detect_encoding(path: Path, wanted: str | None) -> tuple[str, tuple[str, ..
     """Take UTF-8 (with or without BOM) when every byte fits, else fall back to cp1252."""
     if wanted:
         try:
-            codecs.lookup(wanted)
+            found = codecs.lookup(wanted)
         except LookupError:
             raise SheetError(
                 f"unknown encoding {wanted!r}", "try utf-8, cp1252, latin-1 or utf-16"
             ) from None
-        return wanted, ()
+        # "utf-8" named by the user must still drop Excel's BOM, or it sticks to the first name.
+        return ("utf-8-sig" if found.name == "utf-8" else wanted), ()
     if _is_utf8(path):
         return "utf-8-sig", ()
     note = (
@@ -461,6 +478,23 @@ def _detect_encoding(path: Path, wanted: str | None) -> tuple[str, tuple[str, ..
         " Use --encoding if letters look wrong"
     )
     return CSV_FALLBACK_ENCODING, (note,)
+
+
+def _bad_byte(path: Path, encoding: str) -> int | None:
+    """Find the file offset of the first byte that does not decode; the error knows a chunk's."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                offset += len(chunk)
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:  # error.object: the bytes held back, then this chunk
+        return offset - len(error.object) + error.start
+    except (UnicodeError, OSError):
+        return None
+    return None
 
 
 def _is_utf8(path: Path) -> bool:
@@ -485,14 +519,16 @@ def _sniff_delimiter(sample: str, path: Path) -> str:
     """Choose the delimiter that splits the first records into the most consistent columns."""
     if path.suffix.lower() == ".tsv":
         return "\t"
-    lines = sample.splitlines(keepends=True)
+    # Split as the csv reader will (\r, \n, \r\n only): str.splitlines also breaks at \x1c-\x1e,
+    # \x85, \u2028... inside cells, and the pieces would vote for the wrong delimiter.
+    lines = list(io.StringIO(sample, newline=""))
     if len(sample) >= CSV_SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]
     text = "".join(lines)
     best, best_score = ",", (0, 0)
     for delimiter in CSV_DELIMITERS:
         try:
-            records = list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter))
+            records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         except csv.Error:
             continue
         widths = [len(r) for r in records[:50] if any(r)]
@@ -546,13 +582,41 @@ def write_annotated(
     info: SheetInfo, dst: Path, names: Sequence[str], values: Mapping[int, Sequence[str]]
 ) -> None:
     """Write a copy of the input with the named columns added or updated, in the input's format."""
-    columns = added_positions(info, names)
     if info.kind == "xlsx":
+        columns = added_positions(info, names)
         xlsx.annotate_workbook(
             info.path, dst, info.sheet_name or "", columns, info.header_row, values
         )
     else:
-        _annotate_csv(info, dst, columns, values)
+        # Values under no header widen a CSV: added columns go after them, never over them.
+        wide = replace(info, width=max(info.width, _used_width(info)))
+        _annotate_csv(info, dst, added_positions(wide, names), values)
+
+
+def _used_width(info: SheetInfo) -> int:
+    """Count the columns up to the last non-empty cell of any record."""
+    width = 0
+    try:
+        with info.path.open(encoding=info.encoding, newline="") as src:
+            for record in csv.reader(src, delimiter=info.delimiter or ","):
+                while record and not record[-1]:
+                    record.pop()
+                width = max(width, len(record))
+    except OSError:
+        pass  # _annotate_csv meets the same error and reports it
+    return width
+
+
+def _output_encoding(info: SheetInfo) -> str:
+    """Write back in the input's encoding, keeping or leaving out the BOM as the input did."""
+    assert info.encoding is not None
+    if info.encoding.lower() in {"cp1252", "latin-1"}:
+        # cp1252 cannot hold every character a message may quote; UTF-8 with BOM opens in Excel.
+        return "utf-8-sig"
+    if info.encoding == "utf-8-sig":
+        with info.path.open("rb") as handle:
+            return "utf-8-sig" if handle.read(3) == codecs.BOM_UTF8 else "utf-8"
+    return info.encoding
 
 
 def _annotate_csv(
@@ -563,8 +627,7 @@ def _annotate_csv(
 ) -> None:
     assert info.encoding is not None
     assert info.delimiter is not None
-    # cp1252 cannot hold every character an error message may quote; UTF-8 with BOM opens in Excel.
-    out_encoding = "utf-8-sig" if info.encoding.lower() in {"cp1252", "latin-1"} else info.encoding
+    out_encoding = _output_encoding(info)
     temp = dst.with_name(f".{dst.name}.tmp")
     try:
         with (

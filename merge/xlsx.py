@@ -322,19 +322,30 @@ def _tail_cells(
 # -- formulas without cached values -------------------------------------------------------------
 
 
+NO_SAVED_VALUE = "has no saved value"
+_ERROR_TYPE = re.compile(rb"""\st\s*=\s*["']e["']""")
+_VALUE_TEXT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v(?:\s[^>]*)?>([^<]*)<")
+
+
 def uncomputed_formulas(path: Path, sheet_name: str) -> set[tuple[int, int]]:
     """Find formula cells with no cached value, which readers like pandas would see as empty."""
+    found = formula_problems(path, sheet_name)
+    return {cell for cell, problem in found.items() if problem == NO_SAVED_VALUE}
+
+
+def formula_problems(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
+    """Say which formula cells show no value: none saved, or an Excel error such as #DIV/0!."""
     with _open_workbook(path) as zf:
         member = sheet_xml_path(zf, sheet_name)
         with zf.open(member) as stream:
             if not _mentions_formula(stream):
-                return set()
+                return {}
         try:
             with zf.open(member) as stream:
-                return _uncomputed_fast(stream)
+                return _formula_problems_fast(stream)
         except _Unsupported:
             with zf.open(member) as stream:
-                return _uncomputed_slow(stream)
+                return _formula_problems_slow(stream)
 
 
 def _mentions_formula(stream: IO[bytes]) -> bool:
@@ -347,19 +358,27 @@ def _mentions_formula(stream: IO[bytes]) -> bool:
     return False
 
 
-def _is_uncomputed(attrs: bytes, inner: bytes, syntax: _Syntax) -> bool:
-    """Say whether a cell has a formula but no cached value."""
-    if not syntax.formula.search(inner) or syntax.value.search(inner):
-        return False
-    # Excel caches a formula that yields "" as t="str" with an empty <v>; that value is known.
-    return not (syntax.value_tag.search(inner) and _STRING_TYPE.search(attrs))
+def _formula_problem(attrs: bytes, inner: bytes, syntax: _Syntax) -> str | None:
+    """Say what is wrong with a formula cell's cached value, or None when it has a good one."""
+    if not syntax.formula.search(inner):
+        return None
+    value = syntax.value.search(inner)
+    if value is None:
+        # Excel caches a formula that yields "" as t="str" with an empty <v>; that value is known.
+        known_empty = syntax.value_tag.search(inner) and _STRING_TYPE.search(attrs)
+        return None if known_empty else NO_SAVED_VALUE
+    if _ERROR_TYPE.search(attrs):
+        shown = _VALUE_TEXT.search(inner)
+        text = shown.group(1).decode("utf-8", "replace").strip() if shown else "?"
+        return f"shows the error {text}"
+    return None
 
 
-def _uncomputed_fast(stream: IO[bytes]) -> set[tuple[int, int]]:
-    """Find uncomputed formulas with regexes, row by row."""
+def _formula_problems_fast(stream: IO[bytes]) -> dict[tuple[int, int], str]:
+    """Find formula problems with regexes, row by row."""
     sheet = _Sheet(stream)
     syntax = sheet.syntax
-    found = set()
+    found = {}
     for element in sheet.rows():
         body = element.body or b""
         for formula in syntax.formula.finditer(body):
@@ -368,14 +387,15 @@ def _uncomputed_fast(stream: IO[bytes]) -> set[tuple[int, int]]:
             cell = _cell_at(body, start, _row_number(element), syntax) if start >= 0 else None
             if cell is None or cell[2] < formula.end():
                 raise _Unsupported("a formula outside a cell")
-            if _is_uncomputed(cell[3], cell[4], syntax):
-                found.add((_row_number(element), cell[0]))
+            problem = _formula_problem(cell[3], cell[4], syntax)
+            if problem:
+                found[(_row_number(element), cell[0])] = problem
     return found
 
 
-def _uncomputed_slow(stream: IO[bytes]) -> set[tuple[int, int]]:
-    """Find uncomputed formulas with a streaming XML parser, inferring omitted r attributes."""
-    found = set()
+def _formula_problems_slow(stream: IO[bytes]) -> dict[tuple[int, int], str]:
+    """Find formula problems with a streaming XML parser, inferring omitted r attributes."""
+    found = {}
     row, col = 0, -1
     for event, el in ElementTree.iterparse(stream, events=("start", "end")):
         name = _local(el.tag)
@@ -388,9 +408,11 @@ def _uncomputed_slow(stream: IO[bytes]) -> set[tuple[int, int]]:
             children = {_local(child.tag): child for child in el}
             value = children.get("v")
             empty = value is None or not value.text
-            # As in _is_uncomputed: t="str" with an empty <v> is a cached "".
+            # As in _formula_problem: t="str" with an empty <v> is a cached "".
             if "f" in children and empty and not (value is not None and el.get("t") == "str"):
-                found.add((row, col))
+                found[(row, col)] = NO_SAVED_VALUE
+            elif "f" in children and el.get("t") == "e" and value is not None:
+                found[(row, col)] = f"shows the error {(value.text or '').strip()}"
             el.clear()
     return found
 
