@@ -58,7 +58,26 @@ def validate_payload(payload: object) -> Validated:
     except ValidationError as exc:
         return Validated(None, [_problem(error) for error in exc.errors(include_url=False)])
     body: dict[str, Any] = _DUMP(model, mode="json", exclude_unset=True, by_alias=True)
-    return Validated(body, [])
+    return Validated(_in_given_order(body, payload), [])
+
+
+def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Put keys back in the order the template wrote them, so bodies read and diff like it."""
+    ordered: dict[str, Any] = {}
+    for key in given:
+        if key not in dumped:
+            continue
+        value = dumped[key]
+        inner = given[key]
+        if type(value) is dict and isinstance(inner, Mapping):
+            value = _in_given_order(value, inner)
+        elif type(value) is list and isinstance(inner, list):
+            value = [
+                _in_given_order(d, g) if type(d) is dict and isinstance(g, Mapping) else d
+                for d, g in zip(value, inner, strict=False)
+            ]
+        ordered[key] = value
+    return ordered | dumped if len(ordered) != len(dumped) else ordered
 
 
 def json_schema() -> dict[str, Any]:

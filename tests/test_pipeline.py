@@ -152,3 +152,18 @@ def test_limit_takes_the_first_rows_of_the_selection():
     rows = (Row(n, {}) for n in range(2, 100))
     picked = [r.number for r in select_rows(rows, RowSelection.parse("10-"), 3)]
     assert picked == [10, 11, 12]
+
+
+def test_valid_body_keeps_the_templates_key_order():
+    text = json.dumps(
+        {
+            "title": "{{ name }}",
+            "video_inputs": [
+                {"voice": {"input_text": "{{ name }}", "voice_id": "v", "type": "text"}}
+            ],
+            "caption": False,
+        }
+    )
+    result = check_row(compile_template(text, "t.json", ["name"]), Row(2, {"name": "Ava"}))
+    assert list(result.payload) == ["title", "video_inputs", "caption"]
+    assert list(result.payload["video_inputs"][0]["voice"]) == ["input_text", "voice_id", "type"]
