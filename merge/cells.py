@@ -1,0 +1,164 @@
+"""What every sheet reader shares: rows, what was learnt of the input, cells shown as text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from merge.errors import SheetError
+from merge.problems import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One data row: its spreadsheet row number, its cells by column, and what is wrong."""
+
+    number: int
+    values: dict[str, str]
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    """What was learnt about the input while opening it; enough to write an annotated copy."""
+
+    path: Path
+    kind: str
+    columns: tuple[str, ...]
+    positions: tuple[int, ...]
+    header_row: int
+    width: int
+    sheet_name: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    line_terminator: str = "\r\n"
+    warnings: tuple[str, ...] = ()
+
+    def column_letter(self, position: int) -> str:
+        """Name a 0-based column as the user sees it: a letter in a workbook, a number in a CSV."""
+        return column_letter(position) if self.kind == "xlsx" else str(position + 1)
+
+
+class Sheet(Protocol):
+    """An opened input: its header, and its data rows read lazily."""
+
+    info: SheetInfo
+
+    def rows(self) -> Iterator[Row]: ...
+
+
+def column_letter(position: int) -> str:
+    """Turn a 0-based column index into Excel's letters (0 → A, 27 → AB)."""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def cell_text(value: Any) -> str:
+    """Show a cell's value as the spreadsheet shows it: whole numbers without .0, dates as ISO."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number_text(value)
+    if isinstance(value, dt.datetime):
+        return datetime_text(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration_text(value)
+    return str(value)
+
+
+def _number_text(value: float) -> str:
+    # Excel shows at most 15 significant digits: 0.1 + 0.2 is shown as 0.3.
+    if math.isnan(value):
+        return ""
+    if value == 0:
+        return "0"
+    return f"{value:.15g}"
+
+
+def datetime_text(value: dt.datetime) -> str:
+    if value.time() == dt.time(0) and value.tzinfo is None:
+        return value.date().isoformat()
+    return value.isoformat()
+
+
+def _duration_text(value: dt.timedelta) -> str:
+    seconds = int(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def lock_file_warning(path: Path) -> tuple[str, ...]:
+    # Excel and LibreOffice leave "~$name" / ".~lock.name#" beside a file they have open.
+    for lock in (path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#")):
+        if lock.exists():
+            return (
+                f"{path.name} is open in a spreadsheet program; unsaved edits there are not read",
+            )
+    return ()
+
+
+def header_columns(
+    cells: Sequence[str], first_position: int, where: str, letter: Any
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Name the columns from the header cells, refusing blank or repeated names."""
+    names = [cell.strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    blank = [letter(first_position + i) for i, name in enumerate(names) if not name]
+    if blank:
+        raise SheetError(
+            f"{where}: the header has no name in column {', '.join(blank)}",
+            "give every column a name in the header row (or delete the empty column)",
+        )
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            first, again = letter(first_position + seen[name]), letter(first_position + i)
+            raise SheetError(
+                f'{where}: the header has "{name}" twice (columns {first} and {again})',
+                "rename one of them so every column name is unique",
+            )
+        seen[name] = i
+    return tuple(names), tuple(first_position + i for i in range(len(names)))
+
+
+def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_position: int) -> Row:
+    """Pair cells with column names; a value under no header becomes a problem, not a loss."""
+    count = len(info.columns)
+    values = dict(zip(info.columns, cells, strict=False))
+    if len(cells) < count:
+        for name in info.columns[len(cells) :]:
+            values[name] = ""
+    problems = tuple(
+        Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
+        for i in range(count, len(cells))
+        if cells[i] != ""
+    )
+    return Row(number, values, problems)
+
+
+def check_unchanged(path: Path, before: os.stat_result) -> None:
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SheetError(
+            f"{path}: changed while it was being read",
+            "run again once it is saved and no other program is writing it",
+        )
