@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from importlib import resources
 from pathlib import Path
@@ -122,16 +122,26 @@ def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     with tqdm(
         desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
-        summary = render_to_folder(args.data, args.template, args.output, options, bar.update)
+        summary = render_to_folder(
+            args.data, args.template, args.output, options, bar.update, _warn_above(bar)
+        )
     _print_render_summary(summary, args, out)
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
 
+def _warn_above(bar: tqdm) -> Callable[[str], None]:
+    """Print warnings as soon as they are known, above the progress bar."""
+
+    def warn(message: str) -> None:
+        bar.write(f"warning: {message}", file=sys.stderr)
+
+    return warn
+
+
 def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out: TextIO) -> None:
-    for warning in summary.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     sheet = f' (sheet "{summary.source.sheet_name}")' if summary.source.sheet_name else ""
-    print(f"Rendered {summary.total} rows of {args.data}{sheet} with {args.template}", file=out)
+    rows = _count(summary.total, "row")
+    print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
     print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
     if summary.first_problems:
         shown = len(summary.first_problems)
@@ -140,7 +150,8 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
             print(f"  {line}", file=out)
     print(f"Review folder: {summary.folder}", file=out)
     print("  payloads.jsonl   every row: status, body, problems", file=out)
-    print(f"  payloads/        {summary.valid} bodies, one file per valid row", file=out)
+    bodies = _count(summary.valid, "body", "bodies")
+    print(f"  payloads/        {bodies}, one file per valid row", file=out)
     print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
 
 
@@ -162,7 +173,13 @@ def _print_verdicts(verdicts: Sequence[BodyVerdict], out: TextIO) -> None:
             at = f"{problem.path}: " if problem.path else ""
             print(f"  {at}{problem.message}", file=out)
     bad = sum(not v.valid for v in verdicts)
-    print(f"{len(verdicts)} bodies checked: {len(verdicts) - bad} valid, {bad} invalid", file=out)
+    checked = _count(len(verdicts), "body", "bodies")
+    print(f"{checked} checked: {len(verdicts) - bad} valid, {bad} invalid", file=out)
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    """Say `1 row` or `25 rows`."""
+    return f"{number:,} {one if number == 1 else (many or one + 's')}"
 
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> ExitCode:

@@ -222,11 +222,6 @@ class RenderSummary:
         """Rows that will not be sent."""
         return self.total - self.valid
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """What the user should know that is not a row's problem."""
-        return self.source.warnings + self.template.warnings
-
     def count(self, result: RowResult) -> None:
         """Add one row's result to the totals."""
         self.total += 1
@@ -243,11 +238,15 @@ def render_to_folder(
     out: Path,
     options: RenderOptions | None = None,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> RenderSummary:
     """Render every selected row into a review folder; stop before any row if the inputs are bad."""
     options = options or RenderOptions()
     sheet = open_sheet(data, options.sheet, options.encoding, options.delimiter)
     template = load_template(template_path, sheet.info.columns)
+    for warning in sheet.info.warnings + template.warnings:
+        if warn is not None:
+            warn(warning)
     folder = ReviewFolder.prepare(out, sheet.info)
     summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path)
     rows = select_rows(sheet.rows(), options.rows, options.limit)

@@ -306,3 +306,23 @@ def test_python_dash_m_runs_the_cli_as_a_real_process(tmp_path: Path):
     assert done.returncode == ExitCode.INVALID_ROWS
     assert "21 valid, 4 invalid" in done.stdout
     assert done.stderr == ""
+
+
+def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
+    data = tmp_path / "cp.csv"
+    data.write_bytes(b'first_name\n"Caf\xe9"\n')
+    template = tmp_path / "w.json.j2"
+    template.write_text(
+        '{"title": "{{ first_name }}", "video_inputs": [{"voice": {"type": "silence"}}]}'
+    )
+    run = cli("render", data, template, "-o", tmp_path / "out")
+    assert run.code == ExitCode.OK
+    assert run.err.splitlines() == [
+        "warning: cp.csv is not UTF-8; it was read as cp1252 (Windows Western)."
+        " Use --encoding if letters look wrong",
+        f"warning: {template}: line 1: {{{{ first_name }}}} is inserted without | tojson;"
+        " a quote or line break in a cell would break the JSON",
+    ]
+    assert run.out.splitlines()[0] == f"Rendered 1 row of {data} with {template}"
+    payload = json.loads((tmp_path / "out" / "payloads" / "row-0002.json").read_text())
+    assert payload["title"] == "Café"
