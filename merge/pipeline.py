@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, takewhile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
 from merge.problems import Problem
@@ -18,6 +16,9 @@ from merge.review import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheet import Row, SheetInfo, open_sheet, rows_from_frame
 from merge.validate import validate_payload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int], None]
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

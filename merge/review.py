@@ -6,10 +6,14 @@ import json
 import os
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
+
+import orjson
 
 from merge.errors import OutputError
 from merge.settings import PAYLOAD_FILE_DIGITS, STATUS_COLUMNS
@@ -60,8 +64,31 @@ def payload_file_name(row: int) -> str:
     return f"row-{row:0{PAYLOAD_FILE_DIGITS}d}.json"
 
 
+def dumps(value: object, pretty: bool = False) -> bytes:
+    """Serialise JSON as UTF-8 quickly (orjson), falling back to json for what orjson refuses."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
+    except TypeError:  # integers beyond 64 bits, from a whole-text template
+        text = json.dumps(value, ensure_ascii=False, indent=2 if pretty else None)
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
 class ReviewFolder:
-    """Writes payloads.jsonl, payloads/row-NNNN.json and the marked copy of the input."""
+    """Writes payloads.jsonl, payloads/row-NNNN.json and the marked copy of the input.
+
+    Files are written by one background thread, so on two cores the disk works while the next
+    chunk renders; at most MAX_CHUNKS_IN_FLIGHT chunks wait, which bounds memory.
+    """
+
+    MAX_CHUNKS_IN_FLIGHT = 4
 
     def __init__(self, path: Path, info: SheetInfo) -> None:
         self.path = path
@@ -70,7 +97,9 @@ class ReviewFolder:
         self.payloads = path / "payloads"
         self.annotations = Annotations()
         self._jsonl_temp = path / ".payloads.jsonl.tmp"
-        self._jsonl: IO[str] | None = None
+        self._jsonl: IO[bytes] | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-writer")
+        self._pending: deque[Future[None]] = deque()
 
     @classmethod
     def prepare(cls, path: Path, info: SheetInfo) -> ReviewFolder:
@@ -86,7 +115,7 @@ class ReviewFolder:
             folder.payloads.mkdir(parents=True, exist_ok=True)
             for stale in folder.payloads.glob("row-*.json"):
                 stale.unlink()
-            folder._jsonl = folder._jsonl_temp.open("w", encoding="utf-8", newline="\n")
+            folder._jsonl = folder._jsonl_temp.open("wb")
         except OSError as error:
             raise OutputError(
                 f"{path}: cannot write the review folder there ({error.strerror})",
@@ -103,34 +132,49 @@ class ReviewFolder:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        self._writer.shutdown(wait=True, cancel_futures=True)
         if self._jsonl is not None:
             self._jsonl.close()
             self._jsonl = None
             self._jsonl_temp.unlink(missing_ok=True)
 
     def add(self, results: Sequence[RowResult]) -> None:
-        """Write a chunk of results: one JSON line each, and a readable file per valid body."""
+        """Queue a chunk of results: one JSON line each, and a readable file per valid body."""
+        lines = b"".join(dumps(r.as_json()) + b"\n" for r in results)
+        files = [
+            (self.payloads / payload_file_name(r.row), dumps(r.payload, pretty=True) + b"\n")
+            for r in results
+            if r.status == "valid"
+        ]
+        for result in results:
+            errors = "; ".join(p.describe() for p in result.problems)
+            self.annotations.add(result.row, result.status, errors)
+        self._pending.append(self._writer.submit(self._write_chunk, lines, files))
+        while len(self._pending) > self.MAX_CHUNKS_IN_FLIGHT or (
+            self._pending and self._pending[0].done()
+        ):
+            self._settle(self._pending.popleft())
+
+    def _write_chunk(self, lines: bytes, files: list[tuple[Path, bytes]]) -> None:
         assert self._jsonl is not None
-        lines = [json.dumps(r.as_json(), ensure_ascii=False) for r in results]
+        self._jsonl.write(lines)
+        for path, data in files:
+            _write_file(path, data)
+
+    def _settle(self, future: Future[None]) -> None:
+        """Wait for one queued write and turn its failure into a message for the user."""
         try:
-            self._jsonl.write("\n".join(lines) + "\n")
-            for result in results:
-                if result.status == "valid":
-                    self._write_payload(result)
-                errors = "; ".join(p.describe() for p in result.problems)
-                self.annotations.add(result.row, result.status, errors)
+            future.result()
         except OSError as error:
             raise OutputError(
                 f"{self.path}: writing failed ({error.strerror})",
                 "free some disk space or choose another folder with -o, then run again",
             ) from None
 
-    def _write_payload(self, result: RowResult) -> None:
-        text = json.dumps(result.payload, ensure_ascii=False, indent=2) + "\n"
-        (self.payloads / payload_file_name(result.row)).write_text(text, encoding="utf-8")
-
     def finish(self) -> None:
-        """Put payloads.jsonl in place and write the marked copy of the input."""
+        """Wait for the queued writes, put payloads.jsonl in place, write the marked input."""
+        while self._pending:
+            self._settle(self._pending.popleft())
         assert self._jsonl is not None
         self._jsonl.close()
         self._jsonl = None

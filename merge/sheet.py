@@ -7,9 +7,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from merge import xlsx
 from merge.cells import (
@@ -25,6 +23,9 @@ from merge.delimited import CsvSheet, annotate_csv, used_width
 from merge.errors import SheetError
 from merge.settings import WRITE_SETTLE_SECONDS
 from merge.workbook import WorkbookSheet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
@@ -98,15 +99,17 @@ def _wait_until_settled(path: Path) -> None:
 
 def rows_from_frame(frame: pd.DataFrame) -> Iterator[Row]:
     """Turn a DataFrame's rows into Rows numbered as a sheet would be (header on row 1)."""
+    import pandas as pd  # only DataFrame users pay for importing pandas
+
     names = [str(name).strip() for name in frame.columns]
     header_columns(names, 0, "the DataFrame", lambda p: str(p + 1))
     for offset, values in enumerate(frame.itertuples(index=False, name=None)):
-        cells = {name: _frame_cell_text(v) for name, v in zip(names, values, strict=True)}
+        cells = {name: _frame_cell_text(v, pd) for name, v in zip(names, values, strict=True)}
         if any(cells.values()):
             yield Row(offset + 2, cells)
 
 
-def _frame_cell_text(value: Any) -> str:
+def _frame_cell_text(value: Any, pd: Any) -> str:
     if value is None or value is pd.NaT:
         return ""
     if isinstance(value, pd.Timestamp):
