@@ -326,3 +326,16 @@ def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
     assert run.out.splitlines()[0] == f"Rendered 1 row of {data} with {template}"
     payload = json.loads((tmp_path / "out" / "payloads" / "row-0002.json").read_text())
     assert payload["title"] == "Café"
+
+
+def test_readme_library_example_runs(monkeypatch: pytest.MonkeyPatch, capsys):
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[6] == (
+        '8 invalid [\'row 8, column "speed": 2 is above the maximum 1.5'
+        " (video_inputs[0].voice.speed)']"
+    )
+    assert printed[-1] == "21 4"
