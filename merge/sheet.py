@@ -18,6 +18,7 @@ from merge.cells import (
     column_letter,
     datetime_text,
     header_columns,
+    row_from_cells,
 )
 from merge.delimited import CsvSheet, annotate_csv, used_width
 from merge.errors import SheetError
@@ -102,11 +103,12 @@ def rows_from_frame(frame: pd.DataFrame) -> Iterator[Row]:
     import pandas as pd  # only DataFrame users pay for importing pandas
 
     names = [str(name).strip() for name in frame.columns]
-    header_columns(names, 0, "the DataFrame", lambda p: str(p + 1))
+    columns, positions = header_columns(names, 0, "the DataFrame", lambda p: str(p + 1))
+    info = SheetInfo(Path("DataFrame"), "frame", columns, positions, 1, len(names))
     for offset, values in enumerate(frame.itertuples(index=False, name=None)):
-        cells = {name: _frame_cell_text(v, pd) for name, v in zip(names, values, strict=True)}
-        if any(cells.values()):
-            yield Row(offset + 2, cells)
+        cells = [_frame_cell_text(v, pd) for v in values]
+        if any(cells):
+            yield row_from_cells(offset + 2, cells, info, 0)
 
 
 def _frame_cell_text(value: Any, pd: Any) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from merge.pipeline import RowSelection, check_row, render_frame, select_rows
 from merge.render import compile_template
-from merge.sheet import Row
+from merge.sheet import Row, rows_from_frame
 
 TEMPLATE = json.dumps(
     {
@@ -167,3 +167,12 @@ def test_valid_body_keeps_the_templates_key_order():
     result = check_row(compile_template(text, "t.json", ["name"]), Row(2, {"name": "Ava"}))
     assert list(result.payload) == ["title", "video_inputs", "caption"]
     assert list(result.payload["video_inputs"][0]["voice"]) == ["input_text", "voice_id", "type"]
+
+
+def test_dataframe_value_under_a_blank_trailing_header_is_a_problem_not_a_key():
+    frame = pd.DataFrame([["Ava", "stray"]], columns=["name", ""])
+    template = compile_template('{"title": "{{ name }}"}', "t.json", ["name"])
+    rows = list(rows_from_frame(frame))
+    assert rows[0].values == {"name": "Ava"}
+    assert rows[0].problems[0].message == "a value in column 2 has no header"
+    assert check_row(template, rows[0]).status == "invalid"
