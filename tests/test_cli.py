@@ -38,7 +38,9 @@ def test_render_sample_workbook_writes_the_review_folder(cli, tmp_path: Path):
     assert [line.strip() for line in lines[3:7]] == SAMPLE_PROBLEMS
     assert f"Review folder: {tmp_path / 'review'}" in lines
 
-    records = [json.loads(x) for x in (tmp_path / "review" / "payloads.jsonl").open()]
+    records = [
+        json.loads(x) for x in (tmp_path / "review" / "payloads.jsonl").read_text().splitlines()
+    ]
     assert [r["row"] for r in records] == list(range(2, 27))
     assert {r["row"] for r in records if r["status"] == "invalid"} == {8, 13, 18, 23}
     files = sorted(p.name for p in (tmp_path / "review" / "payloads").iterdir())
