@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Progress = Callable[[int], None]
+LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -115,13 +116,11 @@ def _leaf_path(path: str, template: Template, blank: frozenset[str]) -> str | No
     for removed in sorted(blank):
         if removed.startswith(path + ".") or removed.startswith(path + "["):
             return removed
-    parent = path
-    while parent:
-        parent = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", parent)
+    parent, cut = LAST_PART.subn("", path)
+    while cut:
         if parent in template.leaves:
             return parent
-        if not re.search(r"(\.[^.\[\]]+|\[\d+\])$", parent):
-            break
+        parent, cut = LAST_PART.subn("", parent)
     return None
 
 

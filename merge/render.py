@@ -156,7 +156,7 @@ def _compile_node(
             (key, _compile_node(value, (*path, key), text, name, columns, leaves, unknown))
             for key, value in node.items()
         ]
-        singles = {key for key, value in node.items() if _is_single_string(value)}
+        singles = {key for key, builder in parts if getattr(builder, "single", False)}
         if all(getattr(b, "static", False) for _, b in parts):
             return _static(node)
         return _dict_builder(parts, singles, path)
@@ -169,10 +169,6 @@ def _compile_node(
             return _static(node)
         return lambda v, c, p, b: [item(v, c, p, b) for item in items]
     return _static(node)
-
-
-def _is_single_string(value: Any) -> bool:
-    return isinstance(value, str) and _single_expression(value) is not None
 
 
 def _static(node: Any) -> Callable[..., Any]:
@@ -203,6 +199,7 @@ def _leaf_builder(leaf: Leaf) -> Callable[..., Any]:
             )
             return FAILED
 
+    build.single = leaf.single  # type: ignore[attr-defined]
     return build
 
 
@@ -253,13 +250,6 @@ def _compile_leaf(
 def _line_of(source: str, text: str) -> int:
     at = text.find(json.dumps(source)[1:-1])
     return text.count("\n", 0, at) + 1 if at >= 0 else 1
-
-
-def _single_expression(source: str) -> nodes.Expr | None:
-    try:
-        return _single_expression_node(ENV.parse(source))
-    except TemplateSyntaxError:
-        return None
 
 
 def _single_expression_node(ast: nodes.Template) -> nodes.Expr | None:
