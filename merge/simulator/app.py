@@ -1,0 +1,240 @@
+"""The HTTP face of the simulated account: HeyGen's endpoints and two admin views."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from merge.simulator import responses as answer
+from merge.simulator.ledger import Ledger, Video
+from merge.simulator.settings import SimulatorSettings
+from merge.simulator.views import list_item, page_token, placeholder, read_page_token, status_data
+from merge.validate import validate_payload
+
+Handler = Callable[[Request], Awaitable[Response]]
+Clock = Callable[[], float]
+
+ADMIN_PREFIX = "/_simulator/"
+MAX_PAGE = 100
+
+
+def create_app(settings: SimulatorSettings, clock: Clock = time.time) -> Starlette:
+    """Build a simulator app with a fresh account; its ledger is at `app.state.ledger`."""
+    return build_app(Ledger(settings), clock)
+
+
+def build_app(ledger: Ledger, clock: Clock = time.time) -> Starlette:
+    """Build the app around an existing ledger, so its owner can read it while it serves."""
+    api = _Api(ledger, clock)
+    routes = [
+        Route("/v2/video/generate", api.keyed(api.create), methods=["POST"]),
+        Route("/v1/video_status.get", api.keyed(api.status), methods=["GET"]),
+        Route("/v1/video.list", api.keyed(api.listing), methods=["GET"]),
+        Route("/v2/user/remaining_quota", api.keyed(api.quota), methods=["GET"]),
+        Route("/files/{name}", api.file, methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}accepted", api.admin_accepted, methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
+    ]
+    latency = ledger.settings.latency
+    middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}
+    )
+    app.state.ledger = ledger
+    answer.hide_cut_tracebacks()
+    return app
+
+
+class _Api:
+    """Serve HeyGen's endpoints from one ledger, reading time from one clock."""
+
+    def __init__(self, ledger: Ledger, clock: Clock) -> None:
+        self.ledger = ledger
+        self.settings = ledger.settings
+        self.clock = clock
+
+    def keyed(self, handler: Handler) -> Handler:
+        """Wrap an endpoint so it answers 401 unless the request carries an accepted API key."""
+
+        async def checked(request: Request) -> Response:
+            self.ledger.count("requests")
+            key = request.headers.get("x-api-key", "")
+            wanted = self.settings.api_key
+            if not key or (wanted is not None and key != wanted):
+                self.ledger.count("unauthorized")
+                return answer.unauthorized()
+            return await handler(request)
+
+        return checked
+
+    async def create(self, request: Request) -> Response:
+        """Create a video, unless a fault, the rate limit, the body or the quota says no."""
+        refusal = self.ledger.refusal()
+        if refusal is not None:
+            return _fault(refusal, self.settings.retry_after)
+        wait = self.ledger.wait_for_token(self.clock())
+        if wait:
+            return answer.error(429, "rate_limit_exceeded", "Too many requests", wait)
+        body = await self._valid_body(request)
+        if isinstance(body, Response):
+            return body
+        video = self.ledger.accept(body, self.clock())
+        if video is None:
+            return _quota_spent(self.settings.daily_quota or 0)
+        return await self._deliver(request, video)
+
+    async def _valid_body(self, request: Request) -> dict[str, Any] | Response:
+        """Read and validate a create body, or count the rejection and return its 400."""
+        parsed = _json_object(await request.body())
+        if isinstance(parsed, dict):
+            validated = validate_payload(parsed)
+            if validated.payload is not None:
+                return validated.payload
+            parsed = answer.invalid_body(validated.problems)
+        self.ledger.count("rejected_invalid")
+        return parsed
+
+    async def _deliver(self, request: Request, video: Video) -> Response:
+        """Answer an accepted video's id: whole, cut off mid-answer, or after the client gave up."""
+        data = {"video_id": video.id}
+        delivery = self.ledger.delivery()
+        if delivery == "reset":
+            return answer.CutOffResponse({"error": None, "data": data})
+        if delivery == "late":
+            await _hold(request, self.settings.late_by)
+        return answer.ok(data)
+
+    async def status(self, request: Request) -> Response:
+        """Report one video's status, computed from the clock."""
+        video_id = request.query_params.get("video_id", "")
+        if not video_id:
+            return answer.invalid("video_id is invalid: is required")
+        video = self.ledger.find(video_id)
+        if video is None:
+            self.ledger.count("not_found")
+            return answer.not_found("video_not_found", f"Video not found: {video_id}")
+        return answer.ok_v1(status_data(video, self.clock(), _base_url(request)))
+
+    async def listing(self, request: Request) -> Response:
+        """List videos newest first, a page at a time."""
+        try:
+            limit, below = _page_request(request.query_params)
+        except ValueError as exc:
+            return answer.invalid(str(exc))
+        videos, next_below = self.ledger.page(below, limit)
+        now = self.clock()
+        items = [list_item(video, now) for video in videos]
+        return answer.ok_v1({"videos": items, "token": page_token(next_below)})
+
+    async def quota(self, request: Request) -> Response:
+        """Report the seconds of video the account has left."""
+        return answer.ok({"remaining_quota": self.ledger.remaining_quota(self.clock())})
+
+    async def file(self, request: Request) -> Response:
+        """Serve a finished video's placeholder file; links need no key, like signed URLs."""
+        video_id, _, kind = request.path_params["name"].partition(".")
+        video = self.ledger.find(video_id)
+        found = placeholder(video, kind, self.clock()) if video else None
+        if found is None:
+            return answer.not_found("file_not_found", "File not found")
+        media_type, content = found
+        return Response(content, media_type=media_type)
+
+    async def admin_accepted(self, request: Request) -> Response:
+        """Show the ids issued per callback_id, so another process can count duplicates."""
+        issued = self.ledger.video_ids()
+        accepted = {key: len(ids) for key, ids in issued.items()}
+        total = sum(accepted.values())
+        return JSONResponse({"accepted": accepted, "video_ids": issued, "total": total})
+
+    async def admin_stats(self, request: Request) -> Response:
+        """Show the counters."""
+        return JSONResponse(self.ledger.stats())
+
+
+class _Latency:
+    """Delay every HeyGen answer by a fixed time, leaving the admin views prompt."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wait, then let the app answer."""
+        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
+
+
+def _fault(status: int, wait: float) -> Response:
+    """Answer an injected fault: a 429 with Retry-After, or a server error."""
+    if status == 429:
+        return answer.error(429, "rate_limit_exceeded", "Too many requests", wait)
+    return answer.error(status, "internal_error", "Internal server error, please try again")
+
+
+def _quota_spent(quota: int) -> Response:
+    """Answer 429 for a spent daily quota; retrying today will not help."""
+    videos = "video" if quota == 1 else "videos"
+    message = f"Trial video limit exceeded: {quota} {videos} per day"
+    return answer.error(429, "trial_video_limit_exceeded", message)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | Response:
+    """Parse a request body that must be a JSON object, or return the 400 that says it is not."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return answer.invalid(f"body is invalid: not valid JSON ({exc})")
+    if not isinstance(body, dict):
+        return answer.invalid(f"body is invalid: must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+async def _hold(request: Request, seconds: float) -> None:
+    """Wait `seconds` before answering, or less if the client hangs up first."""
+    try:
+        async with asyncio.timeout(seconds):
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+    except TimeoutError:
+        pass
+
+
+def _page_request(query: Mapping[str, str]) -> tuple[int, int | None]:
+    """Read `limit` (1 to 100, default 100) and `token` from a listing's query."""
+    limit_text = query.get("limit") or str(MAX_PAGE)
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        raise ValueError(f"limit is invalid: must be a whole number from 1 to {MAX_PAGE}")
+    token = query.get("token")
+    try:
+        below = read_page_token(token) if token else None
+    except ValueError:
+        raise ValueError("token is invalid: not a page token from this listing") from None
+    return int(limit_text), below
+
+
+def _base_url(request: Request) -> str:
+    """Return the URL the client reached us at, so file links work on any port."""
+    return str(request.base_url).rstrip("/")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Answer routing errors (unknown path, wrong method) in HeyGen's JSON shape."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    body = {"data": None, "error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

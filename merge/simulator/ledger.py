@@ -1,0 +1,188 @@
+"""The simulated account: its videos, slots, limits and counters, readable from any thread."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from merge.simulator.limits import DailyCount, Dice, TokenBucket
+from merge.simulator.schedule import (
+    RENDER_FAILURE,
+    RenderSlots,
+    Timeline,
+    estimate_duration,
+    over_plan,
+    plan_failure,
+)
+from merge.simulator.settings import (
+    QUOTA_SECONDS,
+    QUOTA_SECONDS_PER_VIDEO,
+    UNLIMITED_QUOTA_SECONDS,
+    SimulatorSettings,
+)
+
+Delivery = Literal["answer", "reset", "late"]
+
+STAT_NAMES = (
+    "requests",
+    "created",
+    "rejected_invalid",
+    "rate_limited",
+    "injected_429",
+    "server_errors",
+    "quota_refused",
+    "resets",
+    "late_answers",
+    "unauthorized",
+    "render_failures",
+    "not_found",
+)
+"""Counters `stats()` always reports, zero or not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Video:
+    """One accepted video as the account remembers it."""
+
+    id: str
+    seq: int
+    callback_id: str | None
+    title: str
+    caption: bool
+    duration: float
+    timeline: Timeline
+    failure: dict[str, Any] | None
+
+    def status(self, now: float) -> str:
+        """Name the video's status at `now`."""
+        return self.timeline.status(now, failed=self.failure is not None)
+
+
+class Ledger:
+    """Keep the account's state behind one lock; the server writes it, tests read copies."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._videos: dict[str, Video] = {}
+        self._order: list[Video] = []
+        self._slots = RenderSlots(settings.slots)
+        self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+        self._daily = DailyCount()
+        self._dice = Dice(settings.seed)
+        self._counts: Counter[str] = Counter(dict.fromkeys(STAT_NAMES, 0))
+
+    def count(self, name: str) -> None:
+        """Add one to the counter `name`."""
+        with self._lock:
+            self._counts[name] += 1
+
+    def refusal(self) -> int | None:
+        """Roll the faults that refuse a create request unread: a 5xx status, 429, or None."""
+        with self._lock:
+            if self._dice.roll(self.settings.fail_5xx):
+                self._counts["server_errors"] += 1
+                return self._dice.pick((500, 502, 503))
+            if self._dice.roll(self.settings.fail_429):
+                self._counts["injected_429"] += 1
+                return 429
+            return None
+
+    def wait_for_token(self, now: float) -> float:
+        """Spend a request token and return 0, or count a refusal and return the wait."""
+        if self._bucket is None:
+            return 0.0
+        with self._lock:
+            wait = self._bucket.take(now)
+            if wait:
+                self._counts["rate_limited"] += 1
+            return wait
+
+    def accept(self, payload: Mapping[str, Any], now: float) -> Video | None:
+        """Create a video from a valid body, or return None when today's quota is spent."""
+        quota = self.settings.daily_quota
+        with self._lock:
+            if quota is not None and self._daily.today(now) >= quota:
+                self._counts["quota_refused"] += 1
+                return None
+            self._daily.add(now)
+            video = self._new_video(payload, now)
+            self._videos[video.id] = video
+            self._order.append(video)
+            self._counts["created"] += 1
+            if video.failure is not None:
+                self._counts["render_failures"] += 1
+            return video
+
+    def _new_video(self, payload: Mapping[str, Any], now: float) -> Video:
+        """Book a slot and decide the render's fate; the caller holds the lock."""
+        settings = self.settings
+        timeline = self._slots.book(now, settings.pending_seconds, settings.render_seconds)
+        failure = None
+        if over_plan(payload.get("dimension"), settings.plan):
+            failure = plan_failure(settings.plan)
+        elif self._dice.roll(settings.render_failure):
+            failure = RENDER_FAILURE
+        return Video(
+            id=uuid.uuid4().hex,
+            seq=len(self._order),
+            callback_id=payload.get("callback_id"),
+            title=payload.get("title") or "",
+            caption=bool(payload.get("caption")),
+            duration=estimate_duration(payload),
+            timeline=timeline,
+            failure=failure,
+        )
+
+    def delivery(self) -> Delivery:
+        """Roll how an accepted video's answer reaches the client: whole, cut off, or late."""
+        with self._lock:
+            if self._dice.roll(self.settings.reset_after_accept):
+                self._counts["resets"] += 1
+                return "reset"
+            if self._dice.roll(self.settings.late_answer):
+                self._counts["late_answers"] += 1
+                return "late"
+            return "answer"
+
+    def find(self, video_id: str) -> Video | None:
+        """Return the video with this id, if the account has it."""
+        with self._lock:
+            return self._videos.get(video_id)
+
+    def page(self, below: int | None, limit: int) -> tuple[list[Video], int | None]:
+        """Return up to `limit` videos newest first from `below`, and where the next page starts."""
+        with self._lock:
+            top = len(self._order) - 1 if below is None else min(below, len(self._order) - 1)
+            bottom = max(-1, top - limit)
+            videos = [self._order[seq] for seq in range(top, bottom, -1)]
+        return videos, (bottom if bottom >= 0 else None)
+
+    def remaining_quota(self, now: float) -> int:
+        """Return the seconds of video left: an hour a day less a minute a video under a quota."""
+        if self.settings.daily_quota is None:
+            return UNLIMITED_QUOTA_SECONDS
+        with self._lock:
+            used = self._daily.today(now) * QUOTA_SECONDS_PER_VIDEO
+        return max(0, QUOTA_SECONDS - used)
+
+    def accepted(self) -> dict[str, int]:
+        """Count accepted videos per callback_id, those without one under ""."""
+        return {key: len(ids) for key, ids in self.video_ids().items()}
+
+    def video_ids(self) -> dict[str, list[str]]:
+        """List the ids issued per callback_id, oldest first, those without one under ""."""
+        issued: dict[str, list[str]] = {}
+        with self._lock:
+            for video in self._order:
+                issued.setdefault(video.callback_id or "", []).append(video.id)
+        return issued
+
+    def stats(self) -> dict[str, int]:
+        """Copy the counters."""
+        with self._lock:
+            return dict(self._counts)

@@ -1,0 +1,89 @@
+"""The simulator's knobs in one frozen object, and the fixed facts of the account it imitates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+PLAN_CAPS: dict[str, tuple[int, int]] = {
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "4k": (3840, 2160),
+}
+"""Largest (long side, short side) each plan renders; bigger videos fail at render time."""
+
+DEFAULT_DIMENSION = (1280, 720)
+"""The size assumed when a request gives no `dimension` (the docs' form pre-fills it)."""
+
+URL_LIFETIME_SECONDS = 7 * 24 * 3600
+CHARS_PER_SECOND = 15.0
+"""Speaking rate used to estimate a video's duration from its script."""
+
+AUDIO_SCENE_SECONDS = 10.0
+"""Duration assumed for a scene voiced by an audio file the simulator never fetches."""
+
+QUOTA_SECONDS = 3600
+QUOTA_SECONDS_PER_VIDEO = 60
+UNLIMITED_QUOTA_SECONDS = 360_000
+SECONDS_PER_DAY = 86_400
+DEFAULT_PORT = 8000
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle connection stays open (nginx's default). At the server's 5 s default, a
+client pacing one request per 5 s races the close and sees resets nobody asked for."""
+HOST = "127.0.0.1"
+
+_FRACTIONS = (
+    "fail_5xx",
+    "fail_429",
+    "reset_after_accept",
+    "late_answer",
+    "render_failure",
+)
+_DURATIONS = ("latency", "pending_seconds", "render_seconds", "late_by", "retry_after")
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """Describe the account and the faults the simulator plays, fixed for one run."""
+
+    api_key: str | None = None
+    rate_limit: float | None = None
+    slots: int = 3
+    daily_quota: int | None = None
+    latency: float = 0.0
+    pending_seconds: float = 0.5
+    render_seconds: float = 3.0
+    fail_5xx: float = 0.0
+    fail_429: float = 0.0
+    reset_after_accept: float = 0.0
+    late_answer: float = 0.0
+    late_by: float = 30.0
+    render_failure: float = 0.0
+    plan: str = "1080p"
+    retry_after: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings no account could have, so a typo fails at start and not mid-run."""
+        problems = settings_problems(self)
+        if problems:
+            raise ValueError("invalid simulator settings: " + "; ".join(problems))
+
+
+def settings_problems(settings: SimulatorSettings) -> list[str]:
+    """List what is out of range in `settings`, in field order."""
+    values = {field.name: getattr(settings, field.name) for field in fields(settings)}
+    problems = [
+        f"{name} must be between 0 and 1, not {values[name]}"
+        for name in _FRACTIONS
+        if not 0 <= values[name] <= 1
+    ]
+    problems += [f"{name} must not be negative" for name in _DURATIONS if values[name] < 0]
+    if settings.rate_limit is not None and settings.rate_limit <= 0:
+        problems.append("rate_limit must be above 0")
+    if settings.slots < 1:
+        problems.append("slots must be at least 1")
+    if settings.daily_quota is not None and settings.daily_quota < 0:
+        problems.append("daily_quota must not be negative")
+    if settings.plan not in PLAN_CAPS:
+        problems.append(f"plan must be one of {', '.join(PLAN_CAPS)}, not {settings.plan!r}")
+    return problems
