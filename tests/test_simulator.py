@@ -464,9 +464,9 @@ def test_two_simulators_run_at_once_with_their_own_accounts() -> None:
         assert (one.accepted(), two.accepted()) == ({"one": 1}, {"two": 1})
 
 
-def test_create_app_keeps_its_ledger_on_the_app() -> None:
+def test_create_app_keeps_its_account_on_the_app() -> None:
     app = create_app(SimulatorSettings(slots=2))
-    assert app.state.ledger.settings.slots == 2
+    assert app.state.account.settings.slots == 2
 
 
 def test_serve_runs_in_the_foreground_and_stops_on_ctrl_c() -> None:

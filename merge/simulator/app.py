@@ -11,13 +11,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from merge.simulator import responses as answer
-from merge.simulator.ledger import Ledger, Video
+from merge.simulator.account import Account, Video
 from merge.simulator.settings import SimulatorSettings
 from merge.simulator.views import list_item, page_token, placeholder, read_page_token, status_data
 from merge.validate import validate_payload
@@ -30,13 +30,13 @@ MAX_PAGE = 100
 
 
 def create_app(settings: SimulatorSettings, clock: Clock = time.time) -> Starlette:
-    """Build a simulator app with a fresh account; its ledger is at `app.state.ledger`."""
-    return build_app(Ledger(settings), clock)
+    """Build a simulator app with a fresh account; its account is at `app.state.account`."""
+    return build_app(Account(settings), clock)
 
 
-def build_app(ledger: Ledger, clock: Clock = time.time) -> Starlette:
-    """Build the app around an existing ledger, so its owner can read it while it serves."""
-    api = _Api(ledger, clock)
+def build_app(account: Account, clock: Clock = time.time) -> Starlette:
+    """Build the app around an existing account, so its owner can read it while it serves."""
+    api = _Api(account, clock)
     routes = [
         Route("/v2/video/generate", api.keyed(api.create), methods=["POST"]),
         Route("/v1/video_status.get", api.keyed(api.status), methods=["GET"]),
@@ -46,33 +46,33 @@ def build_app(ledger: Ledger, clock: Clock = time.time) -> Starlette:
         Route(f"{ADMIN_PREFIX}accepted", api.admin_accepted, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
     ]
-    latency = ledger.settings.latency
+    latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}
     )
-    app.state.ledger = ledger
+    app.state.account = account
     answer.hide_cut_tracebacks()
     return app
 
 
 class _Api:
-    """Serve HeyGen's endpoints from one ledger, reading time from one clock."""
+    """Serve HeyGen's endpoints from one account, reading time from one clock."""
 
-    def __init__(self, ledger: Ledger, clock: Clock) -> None:
-        self.ledger = ledger
-        self.settings = ledger.settings
+    def __init__(self, account: Account, clock: Clock) -> None:
+        self.account = account
+        self.settings = account.settings
         self.clock = clock
 
     def keyed(self, handler: Handler) -> Handler:
         """Wrap an endpoint so it answers 401 unless the request carries an accepted API key."""
 
         async def checked(request: Request) -> Response:
-            self.ledger.count("requests")
+            self.account.count("requests")
             key = request.headers.get("x-api-key", "")
             wanted = self.settings.api_key
             if not key or (wanted is not None and key != wanted):
-                self.ledger.count("unauthorized")
+                self.account.count("unauthorized")
                 return answer.unauthorized()
             return await handler(request)
 
@@ -80,35 +80,39 @@ class _Api:
 
     async def create(self, request: Request) -> Response:
         """Create a video, unless a fault, the rate limit, the body or the quota says no."""
-        refusal = self.ledger.refusal()
+        refusal = self.account.refusal()
         if refusal is not None:
             return _fault(refusal, self.settings.retry_after)
-        wait = self.ledger.wait_for_token(self.clock())
+        wait = self.account.wait_for_token(self.clock())
         if wait:
             return answer.error(429, "rate_limit_exceeded", "Too many requests", wait)
         body = await self._valid_body(request)
         if isinstance(body, Response):
             return body
-        video = self.ledger.accept(body, self.clock())
+        video = self.account.accept(body, self.clock())
         if video is None:
             return _quota_spent(self.settings.daily_quota or 0)
         return await self._deliver(request, video)
 
     async def _valid_body(self, request: Request) -> dict[str, Any] | Response:
         """Read and validate a create body, or count the rejection and return its 400."""
-        parsed = _json_object(await request.body())
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client hung up mid-request: nothing was made
+            return Response(status_code=400)
+        parsed = _json_object(raw)
         if isinstance(parsed, dict):
             validated = validate_payload(parsed)
             if validated.payload is not None:
                 return validated.payload
             parsed = answer.invalid_body(validated.problems)
-        self.ledger.count("rejected_invalid")
+        self.account.count("rejected_invalid")
         return parsed
 
     async def _deliver(self, request: Request, video: Video) -> Response:
         """Answer an accepted video's id: whole, cut off mid-answer, or after the client gave up."""
         data = {"video_id": video.id}
-        delivery = self.ledger.delivery()
+        delivery = self.account.delivery()
         if delivery == "reset":
             return answer.CutOffResponse({"error": None, "data": data})
         if delivery == "late":
@@ -120,9 +124,9 @@ class _Api:
         video_id = request.query_params.get("video_id", "")
         if not video_id:
             return answer.invalid("video_id is invalid: is required")
-        video = self.ledger.find(video_id)
+        video = self.account.find(video_id)
         if video is None:
-            self.ledger.count("not_found")
+            self.account.count("not_found")
             return answer.not_found("video_not_found", f"Video not found: {video_id}")
         return answer.ok_v1(status_data(video, self.clock(), _base_url(request)))
 
@@ -132,19 +136,19 @@ class _Api:
             limit, below = _page_request(request.query_params)
         except ValueError as exc:
             return answer.invalid(str(exc))
-        videos, next_below = self.ledger.page(below, limit)
+        videos, next_below = self.account.page(below, limit)
         now = self.clock()
         items = [list_item(video, now) for video in videos]
         return answer.ok_v1({"videos": items, "token": page_token(next_below)})
 
     async def quota(self, request: Request) -> Response:
         """Report the seconds of video the account has left."""
-        return answer.ok({"remaining_quota": self.ledger.remaining_quota(self.clock())})
+        return answer.ok({"remaining_quota": self.account.remaining_quota(self.clock())})
 
     async def file(self, request: Request) -> Response:
         """Serve a finished video's placeholder file; links need no key, like signed URLs."""
         video_id, _, kind = request.path_params["name"].partition(".")
-        video = self.ledger.find(video_id)
+        video = self.account.find(video_id)
         found = placeholder(video, kind, self.clock()) if video else None
         if found is None:
             return answer.not_found("file_not_found", "File not found")
@@ -153,14 +157,14 @@ class _Api:
 
     async def admin_accepted(self, request: Request) -> Response:
         """Show the ids issued per callback_id, so another process can count duplicates."""
-        issued = self.ledger.video_ids()
+        issued = self.account.video_ids()
         accepted = {key: len(ids) for key, ids in issued.items()}
         total = sum(accepted.values())
         return JSONResponse({"accepted": accepted, "video_ids": issued, "total": total})
 
     async def admin_stats(self, request: Request) -> Response:
         """Show the counters."""
-        return JSONResponse(self.ledger.stats())
+        return JSONResponse(self.account.stats())
 
 
 class _Latency:

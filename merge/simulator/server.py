@@ -13,8 +13,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from merge.simulator.account import Account
 from merge.simulator.app import Clock, build_app, create_app
-from merge.simulator.ledger import Ledger
 from merge.simulator.settings import DEFAULT_PORT, HOST, KEEP_ALIVE_SECONDS, SimulatorSettings
 
 START_TIMEOUT_SECONDS = 10.0
@@ -35,8 +35,8 @@ class Simulator:
         self.settings = settings or SimulatorSettings()
         self.port = port
         self.url = ""
-        self._ledger = Ledger(self.settings)
-        self._app = build_app(self._ledger, clock)
+        self._account = Account(self.settings)
+        self._app = build_app(self._account, clock)
         self._runner: _Runner | None = None
         self._thread: threading.Thread | None = None
 
@@ -80,15 +80,15 @@ class Simulator:
 
     def accepted(self) -> dict[str, int]:
         """Count accepted create requests per callback_id, those without one under ""."""
-        return self._ledger.accepted()
+        return self._account.accepted()
 
     def video_ids(self) -> dict[str, list[str]]:
         """List the video ids issued per callback_id, oldest first."""
-        return self._ledger.video_ids()
+        return self._account.video_ids()
 
     def stats(self) -> dict[str, int]:
         """Copy the request and fault counters."""
-        return self._ledger.stats()
+        return self._account.stats()
 
 
 def serve(

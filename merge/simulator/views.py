@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any
 
-from merge.simulator.ledger import Video
+from merge.simulator.account import Video
 from merge.simulator.settings import URL_LIFETIME_SECONDS
 
 _MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"

@@ -62,7 +62,7 @@ class Video:
         return self.timeline.status(now, failed=self.failure is not None)
 
 
-class Ledger:
+class Account:
     """Keep the account's state behind one lock; the server writes it, tests read copies."""
 
     def __init__(self, settings: SimulatorSettings) -> None:
