@@ -12,10 +12,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The sample sheet has four deliberate mistakes, so render exits 3 (some rows invalid): expected.
+# Sends the sample sheet to the built-in simulator (no key, no credits) and writes the ids into
+# review/leads-sent.xlsx. The sheet has four deliberate mistakes, so submit exits 3 (some rows
+# invalid): expected. Running it again resumes: rows with a video_id are never sent twice.
 demo: $(STAMP)
-	$(VENV)/bin/avatar-merge render sample_data/leads.xlsx templates/outreach.json -o review/demo \
-	  || [ $$? -eq 3 ]
+	$(VENV)/bin/avatar-merge submit sample_data/leads.xlsx templates/outreach.json \
+	  -o review/leads-sent.xlsx --simulate --yes || [ $$? -eq 3 ]
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

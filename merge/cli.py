@@ -8,8 +8,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
-from enum import IntEnum
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
@@ -17,30 +16,28 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge import __version__
+from merge.cli_submit import add_simulate, add_submit
+from merge.console import (
+    PROG,
+    ExitCode,
+    UsageError,
+    add_inputs,
+    count,
+    render_options,
+    warn_above,
+)
 from merge.errors import MergeError
 from merge.pipeline import (
-    RenderOptions,
     RenderSummary,
-    RowSelection,
     render_to_folder,
 )
 from merge.settings import GC_THRESHOLDS
 from merge.validate import json_schema
 from merge.verify import BodyVerdict, validate_files
 
-PROG = "avatar-merge"
+__all__ = ["ExitCode", "build_parser", "main"]
+
 STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
-
-
-class ExitCode(IntEnum):
-    """What the process exit status means; documented in the README."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    INVALID_ROWS = 3
-    FAILED_ROWS = 4
-    INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_render(commands)
+    add_submit(commands)
     _add_validate(commands)
+    add_simulate(commands)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of the V2 request body (for editors)"
     )
@@ -73,16 +72,7 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         " contract, and write a review folder: payloads.jsonl, payloads/row-NNNN.json and"
         " a copy of the sheet with merge_status and merge_errors columns.",
     )
-    render.add_argument("data", type=Path, help="the sheet: .xlsx, .xlsm, .csv, .tsv or .txt")
-    render.add_argument("template", type=Path, help="the request template: .json or .json.j2")
-    render.add_argument("-o", "--output", type=Path, required=True, help="the review folder")
-    render.add_argument("--sheet", help="workbook sheet, by name or number from 1")
-    render.add_argument("--rows", help="spreadsheet rows to take, e.g. 2-40,55,60-")
-    render.add_argument("--limit", type=_positive, help="take at most N rows")
-    render.add_argument("--encoding", help="CSV encoding (default: UTF-8, else cp1252)")
-    render.add_argument(
-        "--delimiter", type=_delimiter, help="CSV delimiter: , ; tab | (default: sniffed)"
-    )
+    add_inputs(render, "the review folder")
     render.set_defaults(run=run_render)
 
 
@@ -96,53 +86,22 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     validate.set_defaults(run=run_validate)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _delimiter(text: str) -> str:
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    value = named.get(text.lower(), text)
-    if len(value) != 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one character (try , ; tab |)")
-    return value
-
-
 def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Render into the review folder and report what happened."""
-    try:
-        rows = RowSelection.parse(args.rows)
-    except ValueError as error:
-        raise UsageError(f"--rows: {error}") from None
-    options = RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit)
+    options = render_options(args)
     with tqdm(
         desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
         summary = render_to_folder(
-            args.data, args.template, args.output, options, bar.update, _warn_above(bar)
+            args.data, args.template, args.output, options, bar.update, warn_above(bar)
         )
     _print_render_summary(summary, args, out)
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
 
-def _warn_above(bar: tqdm) -> Callable[[str], None]:
-    """Print warnings as soon as they are known, above the progress bar."""
-
-    def warn(message: str) -> None:
-        bar.write(f"warning: {message}", file=sys.stderr)
-
-    return warn
-
-
 def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out: TextIO) -> None:
     sheet = f' (sheet "{summary.source.sheet_name}")' if summary.source.sheet_name else ""
-    rows = _count(summary.total, "row")
+    rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
     print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
     if summary.first_problems:
@@ -152,7 +111,7 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
             print(f"  {line}", file=out)
     print(f"Review folder: {summary.folder}", file=out)
     print("  payloads.jsonl   every row: status, body, problems", file=out)
-    bodies = _count(summary.valid, "body", "bodies")
+    bodies = count(summary.valid, "body", "bodies")
     print(f"  payloads/        {bodies}, one file per valid row", file=out)
     print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
 
@@ -175,13 +134,8 @@ def _print_verdicts(verdicts: Sequence[BodyVerdict], out: TextIO) -> None:
             at = f"{problem.path}: " if problem.path else ""
             print(f"  {at}{problem.message}", file=out)
     bad = sum(not v.valid for v in verdicts)
-    checked = _count(len(verdicts), "body", "bodies")
+    checked = count(len(verdicts), "body", "bodies")
     print(f"{checked} checked: {len(verdicts) - bad} valid, {bad} invalid", file=out)
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    """Say `1 row` or `25 rows`."""
-    return f"{number:,} {one if number == 1 else (many or one + 's')}"
 
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> ExitCode:
@@ -212,10 +166,6 @@ def run_init(args: argparse.Namespace, out: TextIO) -> ExitCode:
     template, sheet = folder / "template.json", folder / "leads.xlsx"
     print(f"Next: {PROG} render {sheet} {template} -o review", file=out)
     return ExitCode.OK
-
-
-class UsageError(Exception):
-    """The command line itself is wrong."""
 
 
 def _collect_garbage_rarely() -> None:

@@ -26,3 +26,49 @@ WRITE_SETTLE_SECONDS = 0.5
 GC_THRESHOLDS = (50_000, 20, 20)
 """The command's garbage-collector thresholds: about a third of render time went to collections
 at Python's defaults (700, 10, 10)."""
+
+DEFAULT_BASE_URL = "https://api.heygen.com"
+API_KEY_ENV = "HEYGEN_API_KEY"
+BASE_URL_ENV = "HEYGEN_BASE_URL"
+SIMULATOR_KEY = "simulator"
+"""The key `--simulate` sends: the built-in simulator takes any key, and no real one is needed."""
+
+DEFAULT_CONCURRENCY = 3
+"""Requests in flight at once: a Pro plan's rendering slots (HeyGen queues the extra videos)."""
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+"""How long a create request may take before its outcome counts as unknown."""
+
+RESULT_COLUMNS = ("video_id", "merge_status", "merge_error", "callback_id", "submitted_at")
+"""Columns `submit` adds to (or updates in) the output sheet."""
+
+JOURNAL_SUFFIX = ".journal"
+"""The journal sits beside the output: leads-sent.xlsx → leads-sent.xlsx.journal."""
+
+OUTPUT_WRITE_SECONDS = 5.0
+"""How often the output sheet is rewritten during a run (it is also written at the end)."""
+
+SEND_ATTEMPTS = 8
+"""Tries per row for answers that cannot have made a video: 429 (rate) and failed connections."""
+
+SERVER_ERROR_ROUNDS = 2
+"""Extra rounds for rows refused with a 5xx once a check of the video list shows nothing made."""
+
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+RATE_SLOWDOWN = 0.5
+"""After a 429 the rate is multiplied by this; it never falls below RATE_FLOOR requests/s."""
+RATE_FLOOR = 0.2
+RATE_SLOWDOWN_STRIKES = 2
+"""429s in a row (no success between) that make the rate halve; a lone one only pauses."""
+RATE_SLOWDOWN_SPACING = 1.0
+"""Seconds between two slowdowns: the 429s of requests already in flight count once."""
+RATE_RECOVERY = 1.25
+RATE_RECOVERY_AFTER = 10
+"""Successes in a row before the rate steps back up by RATE_RECOVERY."""
+
+RECONCILE_MARGIN_SECONDS = 300.0
+"""Videos created this long before a request was sent are still checked (clocks differ)."""
+RECONCILE_SETTLE_SECONDS = 2.0
+"""Wait after a request is given up before looking for its video, so a late one is listed."""
+LIST_PAGE_SIZE = 100

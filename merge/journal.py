@@ -1,0 +1,205 @@
+"""The journal: every row's state on disk before and after each request, so no crash loses an id.
+
+A SQLite file in WAL mode with full sync beside the output. A row is marked `sending` (with
+its payload's hash) and committed *before* its request goes out, and its video_id is committed
+the moment the answer comes back. A row left `sending` by a crash is therefore a row whose
+outcome is unknown, never a row that was not sent.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from merge.errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+SCHEMA = """
+create table if not exists meta (name text primary key, value text not null);
+create table if not exists rows (
+    key text primary key,
+    row integer not null,
+    payload_hash text not null,
+    state text not null,
+    video_id text,
+    error text,
+    http_status integer,
+    first_sent_at real,
+    sent_at real,
+    answered_at real,
+    attempts integer not null default 0
+);
+"""
+FIELDS = (
+    "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
+    " answered_at, attempts"
+)
+STATES = ("sending", "submitted", "failed", "unknown", "unsent")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the journal knows of one row, found by its key (the row's callback_id)."""
+
+    key: str
+    row: int
+    payload_hash: str
+    state: str
+    video_id: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+    first_sent_at: float | None = None
+    sent_at: float | None = None
+    answered_at: float | None = None
+    attempts: int = 0
+
+    @property
+    def server_error(self) -> bool:
+        """The API answered with a 5xx: likely nothing was made, but check before resending."""
+        return self.state == "failed" and (self.http_status or 0) >= 500
+
+
+def journal_path(output: Path) -> Path:
+    """Name the journal that belongs to an output sheet."""
+    from merge.settings import JOURNAL_SUFFIX
+
+    return output.with_name(output.name + JOURNAL_SUFFIX)
+
+
+class Journal:
+    """Durable row states for one output; one run at a time may hold it."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, lock: IO[bytes] | None) -> None:
+        self.path = path
+        self._db = db
+        self._lock = lock
+
+    @classmethod
+    def open(cls, path: Path, target: str) -> Journal:
+        """Open or create the journal, hold it for this run, and check it belongs to `target`."""
+        lock = _lock(path)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("pragma journal_mode=wal")
+            db.execute("pragma synchronous=full")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as error:
+            if lock is not None:
+                lock.close()
+            raise OutputError(
+                f"{path}: the journal cannot be opened ({error})",
+                "check the output folder can be written; if the file is damaged, move it away"
+                " only after checking the output sheet holds every video_id",
+            ) from None
+        journal = cls(path, db, lock)
+        journal._check_target(target)
+        return journal
+
+    def _check_target(self, target: str) -> None:
+        known = self.meta("target")
+        if known is None:
+            self._set_meta("target", target)
+            self._set_meta("campaign", secrets.token_hex(4))
+            self._set_meta("created_at", str(time.time()))
+        elif known != target:
+            self.close()
+            raise OutputError(
+                f"{self.path}: this output's videos were made on {known}, not {target}",
+                "use another -o for this API, or the same API as before to resume",
+            )
+
+    def meta(self, name: str) -> str | None:
+        """Read one of the journal's own settings."""
+        found = self._db.execute("select value from meta where name = ?", (name,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._db.execute("insert or replace into meta values (?, ?)", (name, value))
+
+    @property
+    def campaign(self) -> str:
+        """A short random id given to this output's journal, part of every derived callback_id."""
+        return self.meta("campaign") or ""
+
+    def entries(self) -> dict[str, Entry]:
+        """Every row the journal knows, by key."""
+        cursor = self._db.execute(f"select {FIELDS} from rows")
+        return {record[0]: Entry(*record) for record in cursor}
+
+    def known_video_ids(self) -> set[str]:
+        """Every video id this output has recorded."""
+        cursor = self._db.execute("select video_id from rows where video_id is not null")
+        return {record[0] for record in cursor}
+
+    def sending(self, key: str, row: int, payload_hash: str, now: float) -> None:
+        """Record, durably, that this row's request is about to go out."""
+        self._db.execute(
+            "insert into rows (key, row, payload_hash, state, first_sent_at, sent_at, attempts)"
+            " values (?, ?, ?, 'sending', ?, ?, 1)"
+            " on conflict (key) do update set row = excluded.row,"
+            " payload_hash = excluded.payload_hash, state = 'sending', error = null,"
+            " http_status = null, first_sent_at = coalesce(first_sent_at, excluded.sent_at),"
+            " sent_at = excluded.sent_at, attempts = attempts + 1",
+            (key, row, payload_hash, now, now),
+        )
+
+    def submitted(self, key: str, video_id: str, now: float) -> None:
+        """Record the id the API gave this row, the moment it is known."""
+        self._update(key, "submitted", video_id=video_id, answered_at=now)
+
+    def failed(self, key: str, error: str, http_status: int | None, now: float) -> None:
+        """Record that the API refused this row's request."""
+        self._update(key, "failed", error=error, http_status=http_status, answered_at=now)
+
+    def unknown(self, key: str, error: str, now: float) -> None:
+        """Record that this row's request went out and its outcome is not known."""
+        self._update(key, "unknown", error=error, answered_at=now)
+
+    def unsent(self, key: str, error: str) -> None:
+        """Record that this row's request was certainly not acted on (it may go again freely)."""
+        self._update(key, "unsent", error=error)
+
+    def _update(self, key: str, state: str, **values: object) -> None:
+        names = ", ".join(f"{name} = ?" for name in values)
+        self._db.execute(
+            f"update rows set state = ?, {names} where key = ?", (state, *values.values(), key)
+        )
+
+    def close(self) -> None:
+        """Let go of the journal; its file stays, the record of this output."""
+        self._db.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _lock(path: Path) -> IO[bytes] | None:
+    """Hold the journal for this run, so two runs on one output cannot both send its rows."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    try:
+        handle = path.open("ab")
+    except OSError as error:
+        raise OutputError(
+            f"{path}: the journal cannot be created ({error.strerror})",
+            "choose an output in a folder you can write to",
+        ) from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise OutputError(
+            f"{path}: another run is sending this output's rows right now",
+            "wait for it to finish (or stop it), then run again to resume",
+        ) from None
+    os.set_inheritable(handle.fileno(), False)
+    return handle

@@ -1,0 +1,224 @@
+"""Carry out a submit plan: check rows in doubt, send the rest, write the output as it goes.
+
+One sync entry point, `run_plan`, runs the async work in its own event loop. The order is
+the promise: rows whose earlier request got no answer are checked against the video list
+before anything else is sent; rows that get no answer now are checked before the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from merge.client import ApiError, HeyGenClient
+from merge.ledger import Job
+from merge.reconcile import reconcile
+from merge.send import Sender, Stop
+from merge.settings import (
+    OUTPUT_WRITE_SECONDS,
+    RECONCILE_SETTLE_SECONDS,
+    RESULT_COLUMNS,
+    SERVER_ERROR_ROUNDS,
+)
+from merge.sheet import write_annotated
+from merge.submit import Plan
+from merge.throttle import Throttle
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class RunSettings:
+    """How to send: the API, how many at once, how fast, how long to wait for an answer."""
+
+    concurrency: int
+    rate: float | None
+    clock: Callable[[], float] = time.time
+    write_every: float = OUTPUT_WRITE_SECONDS
+    settle_seconds: float = RECONCILE_SETTLE_SECONDS
+    seed: int | None = None
+
+
+@dataclass
+class RunSummary:
+    """What the run did, for the closing report and the exit code."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    seconds: float = 0.0
+    stopped: Stop | None = None
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+    write_failed: str | None = None
+
+
+def run_plan(
+    plan: Plan,
+    http: httpx.AsyncClient,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None = None,
+    warn: Warn | None = None,
+) -> RunSummary:
+    """Send the plan's rows and write the output; Ctrl-C stops starting, twice abandons."""
+    return asyncio.run(_run(plan, http, settings, progress, warn or (lambda _: None)))
+
+
+async def _run(
+    plan: Plan,
+    http: httpx.AsyncClient,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None,
+    warn: Warn,
+) -> RunSummary:
+    started = time.monotonic()
+    summary = RunSummary()
+    client = HeyGenClient(http)
+    throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
+    sender = Sender(
+        client,
+        plan.ledger,
+        throttle,
+        settings.concurrency,
+        rng=random.Random(settings.seed),
+        progress=progress,
+    )
+    writer = asyncio.create_task(_keep_writing(plan, settings.write_every, warn))
+    try:
+        async with http:
+            with _interrupts(sender):
+                await _send_everything(plan, client, sender, throttle, settings, summary, warn)
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        summary.stopped = sender.stopped
+        summary.seconds = time.monotonic() - started
+        _mark_not_reached(plan, sender.stopped)
+        summary.statuses = Counter(values[1] for values in plan.ledger.values.values())
+        summary.write_failed = write_output(plan)
+    return summary
+
+
+async def _send_everything(
+    plan: Plan,
+    client: HeyGenClient,
+    sender: Sender,
+    throttle: Throttle,
+    settings: RunSettings,
+    summary: RunSummary,
+    warn: Warn,
+) -> None:
+    known = plan.journal.known_video_ids()
+    first_sent = dict(plan.first_sent)
+    resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
+    report = await sender.send_all([*resend, *plan.send])
+    summary.sent += report.sent
+    for _ in range(SERVER_ERROR_ROUNDS + 1):
+        doubtful = report.unknown + report.server_errors
+        if not doubtful or sender.stopped is not None:
+            return
+        await asyncio.sleep(settings.settle_seconds)
+        entries = plan.journal.entries()
+        first_sent = {j.key: entries[j.key].first_sent_at or 0.0 for j in doubtful}
+        known = plan.journal.known_video_ids()
+        resend = await _check(plan, client, throttle, doubtful, first_sent, known, summary, warn)
+        report = await sender.send_all(resend)
+        summary.sent += report.sent
+
+
+async def _check(
+    plan: Plan,
+    client: HeyGenClient,
+    throttle: Throttle,
+    jobs: list[Job],
+    first_sent: dict[str, float],
+    known: set[str],
+    summary: RunSummary,
+    warn: Warn,
+) -> list[Job]:
+    """Look for the videos of rows in doubt; record those found and return those to send."""
+    if not jobs:
+        return []
+    wanted = {job.key: first_sent.get(job.key, 0.0) for job in jobs}
+    try:
+        found = await reconcile(client, wanted, known, throttle.wait)
+    except ApiError as error:
+        warn(
+            f"{len(jobs)} rows could not be checked against the video list ({error.message});"
+            " they stay unknown: run again later, or use --retry-unknown to send them again"
+        )
+        return []
+    for job in jobs:
+        if job.key in found.found:
+            plan.ledger.submitted(job, found.found[job.key])
+    summary.duplicates.update(found.extra)
+    return [job for job in jobs if job.key not in found.found]
+
+
+def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:
+    """Say why the rows the run never reached were not sent; they stay ready to send."""
+    if stopped is None:
+        return
+    for job in plan.send:
+        if job.row not in plan.ledger.values:
+            plan.ledger.show(job.row, "skipped", f"not sent: {stopped.reason}", job.key)
+
+
+async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
+    """Rewrite the output every few seconds, off the event loop, so a crash costs no ids."""
+    said = False
+    while True:
+        await asyncio.sleep(every)
+        started = time.monotonic()
+        problem = await asyncio.to_thread(write_output, plan, dict(plan.ledger.values))
+        if problem and not said:
+            warn(f"{problem}; the journal keeps every result, and the output is written again")
+            said = True
+        await asyncio.sleep(3 * (time.monotonic() - started))
+
+
+def write_output(
+    plan: Plan, values: dict[int, tuple[str, str, str, str, str]] | None = None
+) -> str | None:
+    """Write the output sheet atomically; say what went wrong instead of raising."""
+    from merge.errors import MergeError
+
+    try:
+        write_annotated(
+            plan.info, plan.output, RESULT_COLUMNS, plan.ledger.values if values is None else values
+        )
+    except MergeError as error:
+        return error.message
+    return None
+
+
+@contextlib.contextmanager
+def _interrupts(sender: Sender) -> Iterator[None]:
+    """First Ctrl-C: start nothing new, let requests in flight finish. Second: abandon them."""
+    loop = asyncio.get_running_loop()
+    pressed = 0
+
+    def interrupted() -> None:
+        nonlocal pressed
+        pressed += 1
+        if pressed == 1:
+            sender.stop("interrupted (Ctrl-C)", "interrupted")
+        else:
+            sender.abort()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread, Windows
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)

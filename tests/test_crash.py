@@ -1,0 +1,93 @@
+"""A real `avatar-merge submit` process killed mid-batch: no id lost, nothing sent twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from merge.cli import ExitCode
+from merge.simulator import Simulator, SimulatorSettings
+from tests.conftest import ROOT
+from tests.submitting import OUTREACH, ids_in, leads, results, write_csv, write_xlsx
+
+KEY = "sk-crash-test-key"
+ROWS = 60
+
+
+def start(data: Path, out: Path, url: str) -> subprocess.Popen[str]:
+    """Start submit as a user would, in its own process."""
+    command = [sys.executable, "-m", "merge", "submit", str(data), str(OUTREACH)]
+    command += ["-o", str(out), "--base-url", url, "--yes", "--timeout", "2"]
+    env = {**os.environ, "HEYGEN_API_KEY": KEY}
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_accepted(simulator: Simulator, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while sum(simulator.accepted().values()) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.002)
+
+
+def finish(data: Path, out: Path, url: str) -> subprocess.CompletedProcess[str]:
+    process = start(data, out, url)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def assert_exactly_once(simulator: Simulator, out: Path) -> None:
+    accepted = simulator.accepted()
+    assert len(accepted) == ROWS
+    assert set(accepted.values()) == {1}, {k: n for k, n in accepted.items() if n > 1}
+    issued = sorted(i for ids in simulator.video_ids().values() for i in ids)
+    assert sorted(ids_in(out)) == issued
+
+
+@pytest.mark.parametrize(("kill_after", "suffix"), [(1, ".csv"), (17, ".xlsx"), (45, ".csv")])
+def test_sigkill_mid_batch_loses_no_id_and_sends_nothing_twice(
+    tmp_path: Path, kill_after: int, suffix: str
+) -> None:
+    data = tmp_path / f"leads{suffix}"
+    (write_csv if suffix == ".csv" else write_xlsx)(data, leads(ROWS))
+    out = tmp_path / f"sent{suffix}"
+    with Simulator(SimulatorSettings(latency=0.03)) as simulator:
+        process = start(data, out, simulator.url)
+        wait_for_accepted(simulator, kill_after, process)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        assert process.returncode == -signal.SIGKILL
+        done = finish(data, out, simulator.url)
+        assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+        assert_exactly_once(simulator, out)
+    assert {r["merge_status"] for r in results(out).values()} == {"submitted"}
+
+
+def test_ctrl_c_lets_requests_in_flight_finish_and_says_how_to_resume(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "leads.csv", leads(ROWS))
+    out = tmp_path / "sent.csv"
+    with Simulator(SimulatorSettings(latency=0.05)) as simulator:
+        process = start(data, out, simulator.url)
+        wait_for_accepted(simulator, 10, process)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == ExitCode.INTERRUPTED, stdout + stderr
+        assert "Stopped: interrupted (Ctrl-C)" in stdout
+        assert "Hint: run the same command again to resume" in stdout
+        assert "Traceback" not in stderr
+        issued = sorted(i for ids in simulator.video_ids().values() for i in ids)
+        assert sorted(ids_in(out)) == issued
+        assert len(issued) < ROWS
+        statuses = {r["merge_status"] for r in results(out).values()}
+        assert statuses == {"submitted", "skipped"}
+        done = finish(data, out, simulator.url)
+        assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+        assert_exactly_once(simulator, out)

@@ -1,0 +1,234 @@
+"""The sending policy on a mock transport and a fake clock: what is retried, what never is."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from merge.client import HeyGenClient
+from merge.journal import Journal
+from merge.ledger import Job, Ledger
+from merge.send import Sender, SendReport
+from merge.settings import SEND_ATTEMPTS
+from merge.throttle import Throttle
+from tests.fakes import FakeClock
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def jobs(count: int) -> list[Job]:
+    return [
+        Job(row, f"key-{row}", b'{"n": %d}' % row, f"hash-{row}") for row in range(2, 2 + count)
+    ]
+
+
+def created(number: int) -> httpx.Response:
+    return httpx.Response(200, json={"error": None, "data": {"video_id": f"{number:032x}"}})
+
+
+def error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    body = {"data": None, "error": {"code": code, "message": code.replace("_", " ")}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class Run:
+    """One Sender against a scripted API, with a real journal in a temporary folder."""
+
+    def __init__(self, tmp_path: Path, handler: Handler, rate: float | None = None) -> None:
+        self.clock = FakeClock()
+        self.journal = Journal.open(tmp_path / "out.xlsx.journal", "test")
+        self.ledger = Ledger(self.journal, self.clock)
+        self.handler = handler
+        self.rate = rate
+        self.sender: Sender | None = None
+
+    def send(self, todo: list[Job], concurrency: int = 3) -> SendReport:
+        async def go() -> SendReport:
+            transport = httpx.MockTransport(self.handler)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                throttle = Throttle(self.rate, self.clock, self.clock.sleep)
+                self.sender = Sender(
+                    HeyGenClient(http), self.ledger, throttle, concurrency, self.clock.sleep
+                )
+                return await self.sender.send_all(todo)
+
+        return asyncio.run(go())
+
+    def states(self) -> dict[str, tuple[str, str | None]]:
+        return {k: (e.state, e.video_id) for k, e in self.journal.entries().items()}
+
+
+def test_each_row_is_sent_once_and_its_id_journaled(tmp_path: Path) -> None:
+    counter = itertools.count(1)
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return created(next(counter))
+
+    run = Run(tmp_path, handler)
+    report = run.send(jobs(10))
+    assert report.sent == 10
+    assert sorted(bodies) == sorted(job.body for job in jobs(10))
+    assert {s for s, _ in run.states().values()} == {"submitted"}
+    assert len({vid for _, vid in run.states().values()}) == 10
+    assert run.ledger.values[2][1] == "submitted"
+
+
+def test_rate_limit_answers_are_retried_after_the_pause_they_ask_for(tmp_path: Path) -> None:
+    answers = iter([error(429, "rate_limit_exceeded", {"Retry-After": "7"}), created(1)])
+    run = Run(tmp_path, lambda request: next(answers))
+    report = run.send(jobs(1), concurrency=1)
+    assert report.sent == 1
+    assert run.states() == {"key-2": ("submitted", f"{1:032x}")}
+    assert any(7.0 <= s <= 7.5 for s in run.clock.sleeps)
+    entry = run.journal.entries()["key-2"]
+    assert entry.attempts == 2
+
+
+def test_connection_refused_is_retried_with_backoff(tmp_path: Path) -> None:
+    calls = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if next(calls) < 2:
+            raise httpx.ConnectError("refused")
+        return created(5)
+
+    run = Run(tmp_path, handler)
+    assert run.send(jobs(1)).sent == 1
+    assert len(run.clock.sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout("late"), httpx.RemoteProtocolError("reset by peer")]
+)
+def test_a_request_without_an_answer_is_never_resent_blindly(
+    tmp_path: Path, failure: Exception
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise failure
+
+    run = Run(tmp_path, handler)
+    report = run.send(jobs(1))
+    assert len(calls) == 1
+    assert [job.key for job in report.unknown] == ["key-2"]
+    assert run.states() == {"key-2": ("unknown", None)}
+    assert run.ledger.values[2][1] == "unknown"
+
+
+def test_a_server_error_fails_the_row_once_and_is_reported_for_checking(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return error(502, "bad_gateway")
+
+    run = Run(tmp_path, handler)
+    report = run.send(jobs(1))
+    assert len(calls) == 1
+    assert [job.key for job in report.server_errors] == ["key-2"]
+    entry = run.journal.entries()["key-2"]
+    assert (entry.state, entry.http_status, entry.server_error) == ("failed", 502, True)
+
+
+def test_a_validation_answer_fails_the_row_with_the_api_message(tmp_path: Path) -> None:
+    run = Run(tmp_path, lambda request: error(400, "invalid_parameter"))
+    report = run.send(jobs(3))
+    assert report.sent == 0
+    assert not report.server_errors
+    values = run.ledger.values[2]
+    assert values[1:3] == ("failed", "HTTP 400 invalid_parameter: invalid parameter")
+
+
+def test_a_rejected_key_stops_everything_and_leaves_unsent_rows_untouched(
+    tmp_path: Path,
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return error(401, "unauthorized")
+
+    run = Run(tmp_path, handler)
+    run.send(jobs(20), concurrency=1)
+    assert len(calls) == 1
+    assert run.sender is not None
+    assert run.sender.stopped is not None
+    assert run.sender.stopped.kind == "auth"
+    assert run.states() == {"key-2": ("unsent", None)}
+
+
+def test_a_spent_quota_stops_sending_and_the_rest_stays_resumable(tmp_path: Path) -> None:
+    counter = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = next(counter)
+        return created(number + 1) if number < 3 else error(429, "trial_video_limit_exceeded")
+
+    run = Run(tmp_path, handler)
+    run.send(jobs(10), concurrency=1)
+    states = run.states()
+    assert [s for s, _ in states.values()].count("submitted") == 3
+    assert states["key-5"] == ("unsent", None)
+    assert len(states) == 4
+    assert run.sender is not None
+    assert run.sender.stopped is not None
+    assert run.sender.stopped.kind == "quota"
+
+
+def test_endless_rate_limits_give_up_after_the_attempts_and_stop(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return error(429, "rate_limit_exceeded")
+
+    run = Run(tmp_path, handler)
+    run.send(jobs(5), concurrency=1)
+    assert len(calls) == SEND_ATTEMPTS
+    assert run.states() == {"key-2": ("unsent", None)}
+
+
+def test_the_journal_says_sending_before_the_request_leaves(tmp_path: Path) -> None:
+    seen: list[str] = []
+    run: Run
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(run.journal.entries()["key-2"].state)
+        return created(1)
+
+    run = Run(tmp_path, handler)
+    run.send(jobs(1))
+    assert seen == ["sending"]
+
+
+def test_stop_lets_requests_in_flight_finish(tmp_path: Path) -> None:
+    counter = itertools.count(1)
+    run: Run
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = next(counter)
+        if number == 2:
+            assert run.sender is not None
+            run.sender.stop("interrupted (Ctrl-C)", "interrupted")
+        return created(number)
+
+    run = Run(tmp_path, handler)
+    run.send(jobs(10), concurrency=1)
+    assert [s for s, _ in run.states().values()] == ["submitted", "submitted"]
+
+
+def test_paced_sending_keeps_the_rate(tmp_path: Path) -> None:
+    counter = itertools.count(1)
+    run = Run(tmp_path, lambda request: created(next(counter)), rate=5.0)
+    start = run.clock.now
+    run.send(jobs(11), concurrency=4)
+    assert run.clock.now - start == pytest.approx(2.0)
