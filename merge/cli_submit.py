@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import re
 import sys
@@ -39,9 +38,8 @@ from merge.settings import (
     SIMULATOR_KEY,
 )
 from merge.simulator import Simulator, SimulatorSettings, serve
-from merge.submit import Plan, SubmitOptions, plan_submit
+from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, is_loopback, journal_target, plan_submit
 
-SIMULATOR_TARGET = "a local simulator"
 RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
 
 
@@ -214,8 +212,7 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     api_key = _api_key(args)
     base_url = _base_url(args)
     options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
-    local = args.simulate or _is_loopback(urlsplit(base_url).hostname or "")
-    target = SIMULATOR_TARGET if local else base_url
+    target = LOCAL_TARGET if args.simulate else journal_target(base_url)
     warn = _warn_plain
     plan = plan_submit(args.data, args.template, args.output, target, options, time.time, warn)
     try:
@@ -264,21 +261,12 @@ def _base_url(args: argparse.Namespace) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--base-url: {url!r} is not an http(s) address")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsageError(
             f"--base-url: {url} would send the API key unencrypted; use https (http is for"
             " 127.0.0.1 only)"
         )
     return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _print_plan(plan: Plan, args: argparse.Namespace, target: str, out: TextIO) -> None:
@@ -332,8 +320,8 @@ def _api(simulate: bool, base_url: str) -> Iterator[str]:
 
 
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
-    http = open_http(url, api_key, args.timeout, args.concurrency)
-    settings = RunSettings(args.concurrency, args.rate)
+    settings = RunSettings(args.concurrency, args.rate, args.timeout)
+    http = open_http(url, api_key, settings.timeout, settings.concurrency)
     total = len(plan.send) + len(plan.check)
     with tqdm(
         total=total, desc="sending", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr

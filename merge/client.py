@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,6 +16,8 @@ import orjson
 
 from merge import __version__
 from merge.errors import MergeError
+from merge.settings import READ_ATTEMPTS
+from merge.throttle import backoff
 
 CREATE_PATH = "/v2/video/generate"
 STATUS_PATH = "/v1/video_status.get"
@@ -140,8 +145,15 @@ def open_http(base_url: str, api_key: str, timeout: float, connections: int) -> 
 class HeyGenClient:
     """The calls a run makes; every failure comes back as a value or an ApiError, never httpx's."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.http = http
+        self.sleep = sleep
+        self.rng = rng or random.Random()
 
     async def create_video(self, body: bytes) -> Outcome:
         """Ask for one video; say whether it was made, refused, never sent, or unknown."""
@@ -181,17 +193,27 @@ class HeyGenClient:
         return [v for v in videos if isinstance(v, dict)], next_token or None
 
     async def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
-        try:
-            response = await self.http.get(path, params=params)
-        except httpx.TransportError as failure:
-            raise ApiError(f"{path}: {_reason(failure)}") from None
-        body = _json_or_none(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        data = body.get("data") if isinstance(body, dict) else None
-        if response.status_code != 200 or error or not isinstance(data, dict):
-            code, message = _error_text(error, body)
-            raise ApiError(f"{path}: HTTP {response.status_code} {code} {message}".rstrip())
-        return data
+        """Read from the API; reads change nothing, so a failed one is simply tried again."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                response = await self.http.get(path, params=params)
+            except httpx.TransportError as failure:
+                problem = f"{path}: {_reason(failure)}"
+                retry_after = None
+            else:
+                body = _json_or_none(response)
+                error = body.get("error") if isinstance(body, dict) else None
+                data = body.get("data") if isinstance(body, dict) else None
+                if response.status_code == 200 and not error and isinstance(data, dict):
+                    return data
+                code, message = _error_text(error, body)
+                problem = f"{path}: HTTP {response.status_code} {code} {message}".rstrip()
+                if response.status_code != 429 and response.status_code < 500:
+                    break
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if attempt + 1 < READ_ATTEMPTS:
+                await self.sleep(backoff(attempt, retry_after, self.rng))
+        raise ApiError(problem)
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -14,22 +14,27 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
-from merge.client import ApiError, HeyGenClient
+from merge.client import ApiError, HeyGenClient, open_http
 from merge.ledger import Job
 from merge.reconcile import reconcile
 from merge.send import Sender, Stop
 from merge.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
     OUTPUT_WRITE_SECONDS,
     RECONCILE_SETTLE_SECONDS,
     RESULT_COLUMNS,
     SERVER_ERROR_ROUNDS,
 )
 from merge.sheet import write_annotated
-from merge.submit import Plan
+from merge.submit import Plan, SubmitOptions, journal_target, plan_submit
 from merge.throttle import Throttle
 
 Warn = Callable[[str], None]
@@ -39,8 +44,9 @@ Warn = Callable[[str], None]
 class RunSettings:
     """How to send: the API, how many at once, how fast, how long to wait for an answer."""
 
-    concurrency: int
-    rate: float | None
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
     clock: Callable[[], float] = time.time
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
@@ -67,7 +73,35 @@ def run_plan(
     warn: Warn | None = None,
 ) -> RunSummary:
     """Send the plan's rows and write the output; Ctrl-C stops starting, twice abandons."""
-    return asyncio.run(_run(plan, http, settings, progress, warn or (lambda _: None)))
+    work = _run(plan, http, settings, progress, warn or (lambda _: None))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1) as thread:  # a notebook's own loop is running: use another
+        return thread.submit(asyncio.run, work).result()
+
+
+def submit_sheet(
+    data: Path,
+    template: Path,
+    output: Path,
+    api_key: str,
+    base_url: str = DEFAULT_BASE_URL,
+    options: SubmitOptions | None = None,
+    settings: RunSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+    warn: Warn | None = None,
+) -> RunSummary:
+    """Plan and send in one call, as `submit --yes` does; the journal is let go at the end."""
+    settings = settings or RunSettings(DEFAULT_CONCURRENCY, None)
+    target = journal_target(base_url)
+    plan = plan_submit(data, template, output, target, options or SubmitOptions(), warn=warn)
+    try:
+        http = open_http(base_url, api_key, settings.timeout, settings.concurrency)
+        return run_plan(plan, http, settings, progress, warn)
+    finally:
+        plan.journal.close()
 
 
 async def _run(

@@ -51,6 +51,9 @@ OUTPUT_WRITE_SECONDS = 5.0
 SEND_ATTEMPTS = 8
 """Tries per row for answers that cannot have made a video: 429 (rate) and failed connections."""
 
+READ_ATTEMPTS = 4
+"""Tries for a status or list call (they change nothing, so any failure may be retried)."""
+
 SERVER_ERROR_ROUNDS = 2
 """Extra rounds for rows refused with a 5xx once a check of the video list shows nothing made."""
 

@@ -7,11 +7,14 @@ row, what will happen (send, check first, skip and why, invalid), so the user ca
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -28,6 +31,7 @@ from merge.sheet import Row, SheetInfo, open_sheet
 SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
 CHECK_FIRST = ("sending", "unknown")
+LOCAL_TARGET = "a local simulator"
 
 
 @dataclass
@@ -68,7 +72,7 @@ def plan_submit(
     output: Path,
     target: str,
     options: SubmitOptions,
-    clock: Callable[[], float],
+    clock: Callable[[], float] = time.time,
     warn: Callable[[str], None] | None = None,
 ) -> Plan:
     """Read the sheet, the template and the journal, and decide each selected row's fate."""
@@ -89,6 +93,22 @@ def plan_submit(
         journal.close()
         raise
     return plan
+
+
+def journal_target(base_url: str) -> str:
+    """Name the API a journal's ids belong to: any loopback address is a local simulator."""
+    host = urlsplit(base_url).hostname or ""
+    return LOCAL_TARGET if is_loopback(host) else base_url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_output(info: SheetInfo, output: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from merge.client import (
     classify,
     parse_retry_after,
 )
+from merge.settings import READ_ATTEMPTS
+from tests.fakes import FakeClock
 
 ID = "a" * 32
 
@@ -128,23 +131,63 @@ def test_create_sends_key_and_body_and_reads_retry_after() -> None:
     assert seen[0].headers["content-type"] == "application/json"
 
 
+def reads(handler: Any, call: Any) -> Any:
+    clock = FakeClock()
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), base_url="http://test"
+        ) as http:
+            return await call(HeyGenClient(http, clock.sleep))
+
+    return asyncio.run(go()), clock
+
+
 def test_status_and_list_raise_api_error_on_failure() -> None:
+    calls: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
         if request.url.path == "/v1/video.list":
             return httpx.Response(500, text="<html>")
         return httpx.Response(404, json={"data": None, "error": {"code": "video_not_found"}})
 
-    async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), base_url="http://test"
-        ) as http:
-            client = HeyGenClient(http)
-            with pytest.raises(ApiError, match="HTTP 404 video_not_found"):
-                await client.video_status("x")
-            with pytest.raises(ApiError, match="HTTP 500"):
-                await client.list_videos()
+    async def status(client: HeyGenClient) -> None:
+        with pytest.raises(ApiError, match="HTTP 404 video_not_found"):
+            await client.video_status("x")
 
-    asyncio.run(go())
+    async def listing(client: HeyGenClient) -> None:
+        with pytest.raises(ApiError, match="HTTP 500"):
+            await client.list_videos()
+
+    reads(handler, status)
+    assert calls == ["/v1/video_status.get"]
+    _, clock = reads(handler, listing)
+    assert calls.count("/v1/video.list") == READ_ATTEMPTS
+    assert len(clock.sleeps) == READ_ATTEMPTS - 1
+
+
+def test_reads_are_retried_after_a_dropped_connection_and_a_429() -> None:
+    answers: Iterator[httpx.Response | Exception] = iter(
+        [
+            httpx.ReadError("connection reset"),
+            httpx.Response(429, json={"error": {"code": "rate"}}, headers={"Retry-After": "4"}),
+            httpx.Response(200, json={"code": 100, "data": {"id": "v", "callback_id": "k"}}),
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def status(client: HeyGenClient) -> Any:
+        return await client.video_status("v")
+
+    data, clock = reads(handler, status)
+    assert data["callback_id"] == "k"
+    assert 4.0 <= clock.sleeps[1] <= 4.4
 
 
 def test_list_returns_page_and_next_token() -> None:

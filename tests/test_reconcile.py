@@ -15,6 +15,7 @@ from merge.client import ApiError, HeyGenClient
 from merge.journal import Journal, journal_path
 from merge.reconcile import Reconciled, reconcile
 from merge.settings import RECONCILE_MARGIN_SECONDS
+from tests.fakes import FakeClock
 
 NOW = 1_800_000_000.0
 
@@ -55,7 +56,8 @@ def run(api: FakeApi, wanted: dict[str, float], known: set[str] | None = None) -
         async with httpx.AsyncClient(
             transport=httpx.MockTransport(api), base_url="http://api"
         ) as http:
-            return await reconcile(HeyGenClient(http), wanted, known or set())
+            client = HeyGenClient(http, FakeClock().sleep)
+            return await reconcile(client, wanted, known or set())
 
     return asyncio.run(go())
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +298,39 @@ def test_key_file_is_read_and_never_shown(cli, tmp_path, monkeypatch):
         assert len(simulator.accepted()) == 2
     assert run.code == ExitCode.OK
     assert "file-key-123" not in run.out + run.err
+
+
+def test_a_real_rate_limit_slows_the_client_down_and_every_row_gets_through(
+    cli, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    data = write_csv(tmp_path / "leads.csv", leads(40))
+    out = tmp_path / "sent.csv"
+    with Simulator(SimulatorSettings(rate_limit=20)) as simulator:
+        run = submit(cli, data, out, simulator.url, "--concurrency", "8")
+        assert simulator.stats()["rate_limited"] > 0
+        assert run.code == ExitCode.OK, run.out
+        assert_exactly_once(simulator, out, 40)
+
+
+def test_a_terminal_user_confirms_before_anything_is_sent(tmp_path, api):
+    data = write_csv(tmp_path / "leads.csv", leads(2))
+    out = tmp_path / "sent.csv"
+    for answer, sent in (("n", 0), ("y", 2)):
+        primary, secondary = pty.openpty()
+        command = [sys.executable, "-m", "merge", "submit", data, OUTREACH, "-o", out]
+        process = subprocess.Popen(
+            [*command, "--base-url", api.url],
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HEYGEN_API_KEY": KEY},
+        )
+        os.close(secondary)
+        os.write(primary, f"{answer}\n".encode())
+        stdout, stderr = process.communicate(timeout=60)
+        os.close(primary)
+        assert "Send 2 rows? [y/N]" in stdout
+        assert len(api.accepted()) == sent, stdout + stderr
+    assert process.returncode == ExitCode.OK
