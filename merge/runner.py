@@ -235,7 +235,8 @@ def write_output(
 
 @contextlib.contextmanager
 def _interrupts(sender: Sender) -> Iterator[None]:
-    """First Ctrl-C: start nothing new, let requests in flight finish. Second: abandon them."""
+    """First Ctrl-C (or SIGTERM): start nothing new, let requests in flight finish. Second: abandon
+    them."""
     loop = asyncio.get_running_loop()
     pressed = 0
 
@@ -247,12 +248,17 @@ def _interrupts(sender: Sender) -> Iterator[None]:
         else:
             sender.abort()
 
+    def terminated() -> None:
+        sender.stop("terminated (SIGTERM)", "interrupted")
+
     try:
         loop.add_signal_handler(signal.SIGINT, interrupted)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread, Windows
+        loop.add_signal_handler(signal.SIGTERM, terminated)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
         yield
         return
     try:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from merge.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.ledger import Job, Ledger
-from merge.settings import SEND_ATTEMPTS
+from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS
 from merge.throttle import Sleep, Throttle, backoff
 
 
@@ -118,7 +118,7 @@ class Sender:
                     report.unknown.append(job)
                 case NotSent(reason):
                     self.ledger.unsent(job, f"not sent: {reason}")
-                    if attempt + 1 < SEND_ATTEMPTS:
+                    if attempt + 1 < CONNECT_ATTEMPTS:
                         await self._pause(backoff(attempt, None, self.rng))
                         continue
                     self.stop(f"the API cannot be reached ({reason})", "unreachable")

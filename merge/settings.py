@@ -49,7 +49,10 @@ OUTPUT_WRITE_SECONDS = 5.0
 """How often the output sheet is rewritten during a run (it is also written at the end)."""
 
 SEND_ATTEMPTS = 8
-"""Tries per row for answers that cannot have made a video: 429 (rate) and failed connections."""
+"""Tries per row while the API answers 429 for the rate (nothing was made, so retrying is safe)."""
+
+CONNECT_ATTEMPTS = 5
+"""Tries per row while no connection can be made (about 8 s of backoff); then the run stops."""
 
 READ_ATTEMPTS = 4
 """Tries for a status or list call (they change nothing, so any failure may be retried)."""

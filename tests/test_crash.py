@@ -71,16 +71,22 @@ def test_sigkill_mid_batch_loses_no_id_and_sends_nothing_twice(
     assert {r["merge_status"] for r in results(out).values()} == {"submitted"}
 
 
-def test_ctrl_c_lets_requests_in_flight_finish_and_says_how_to_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sent", "said"),
+    [(signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated (SIGTERM)")],
+)
+def test_ctrl_c_lets_requests_in_flight_finish_and_says_how_to_resume(
+    tmp_path: Path, sent: signal.Signals, said: str
+) -> None:
     data = write_csv(tmp_path / "leads.csv", leads(ROWS))
     out = tmp_path / "sent.csv"
     with Simulator(SimulatorSettings(latency=0.05)) as simulator:
         process = start(data, out, simulator.url)
         wait_for_accepted(simulator, 10, process)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         stdout, stderr = process.communicate(timeout=30)
         assert process.returncode == ExitCode.INTERRUPTED, stdout + stderr
-        assert "Stopped: interrupted (Ctrl-C)" in stdout
+        assert f"Stopped: {said}" in stdout
         assert "Hint: run the same command again to resume" in stdout
         assert "Traceback" not in stderr
         issued = sorted(i for ids in simulator.video_ids().values() for i in ids)

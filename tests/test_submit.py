@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.submitting import (
     LEADS_XLSX,
     OUTREACH,
     ids_in,
+    journal_states,
     lead,
     leads,
     results,
@@ -334,3 +336,23 @@ def test_a_terminal_user_confirms_before_anything_is_sent(tmp_path, api):
         assert "Send 2 rows? [y/N]" in stdout
         assert len(api.accepted()) == sent, stdout + stderr
     assert process.returncode == ExitCode.OK
+
+
+def test_an_unreachable_api_stops_the_run_with_nothing_lost(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    monkeypatch.setattr("merge.send.CONNECT_ATTEMPTS", 2)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    data = write_csv(tmp_path / "leads.csv", leads(5))
+    out = tmp_path / "sent.csv"
+    run = submit(cli, data, out, url)
+    assert run.code == ExitCode.ERROR
+    assert "Stopped: the API cannot be reached (ConnectError" in run.out
+    assert "Hint: run the same command again to resume" in run.out
+    assert {r["merge_status"] for r in results(out).values()} == {"skipped"}
+    assert set(journal_states(out).values()) <= {"unsent"}
+    with Simulator() as api:
+        again = submit(cli, data, out, api.url)
+        assert again.code == ExitCode.OK
+        assert_exactly_once(api, out, 5)
