@@ -281,10 +281,10 @@ def _print_plan(plan: Plan, args: argparse.Namespace, target: str, out: TextIO) 
         )
     if plan.invalid:
         print(f"  invalid:        {plan.invalid:,} (never sent; see merge_error)", file=out)
-    for reason, number in sorted(plan.skipped.items()):
-        print(f"  skipped:        {number:,} {reason}", file=out)
     for line in plan.first_problems:
         print(f"    {line}", file=out)
+    for reason, number in sorted(plan.skipped.items()):
+        print(f"  skipped:        {number:,} {reason}", file=out)
     print(f"  API:            {target}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
 

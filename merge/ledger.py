@@ -50,9 +50,9 @@ class Ledger:
 
     def show_entry(self, entry: Entry, row: int | None = None) -> None:
         """Show what the journal knows of a row."""
-        status = "skipped" if entry.state == "unsent" else entry.state
+        status = {"unsent": "skipped", "sending": "unknown"}.get(entry.state, entry.state)
         error = entry.error or ""
-        if entry.state == "unknown":
+        if status == "unknown":
             error = f"{error}: {UNKNOWN_HINT}" if error else UNKNOWN_HINT
         at = entry.answered_at if entry.state == "submitted" else entry.sent_at
         self.values[entry.row if row is None else row] = (
