@@ -16,7 +16,9 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge import __version__
-from merge.cli_submit import add_simulate, add_submit
+from merge.cli_simulate import add_simulate
+from merge.cli_status import add_status
+from merge.cli_submit import add_submit
 from merge.console import (
     PROG,
     ExitCode,
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_render(commands)
     add_submit(commands)
+    add_status(commands)
     _add_validate(commands)
     add_simulate(commands)
     schema = commands.add_parser(

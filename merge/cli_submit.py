@@ -4,41 +4,36 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from merge import cli_api
+from merge.cli_api import add_api_options
+from merge.cli_status import (
+    add_follow_options,
+    follow_exit_code,
+    follow_with_bar,
+    options_from,
+    print_follow,
+)
 from merge.client import open_http
 from merge.console import (
-    PROG,
     ExitCode,
-    UsageError,
     add_inputs,
     count,
-    positive,
     render_options,
     warn_above,
 )
 from merge.errors import MergeError
 from merge.journal import journal_path
 from merge.runner import RunSettings, RunSummary, run_plan, write_output
-from merge.settings import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_TIMEOUT_SECONDS,
-    SIMULATOR_KEY,
-)
-from merge.simulator import Simulator, SimulatorSettings, serve
-from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, is_loopback, journal_target, plan_submit
+from merge.simulator import Simulator, SimulatorSettings
+from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 
 RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
 
@@ -64,31 +59,8 @@ def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="send to the built-in simulator instead of HeyGen (no key, no credits)",
     )
-    submit.add_argument(
-        "--api-key-file", type=Path, metavar="FILE", help=f"read the key here, not ${API_KEY_ENV}"
-    )
-    submit.add_argument(
-        "--base-url",
-        metavar="URL",
-        help=f"API address (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})",
-    )
-    submit.add_argument(
-        "--concurrency",
-        type=positive,
-        metavar="N",
-        default=DEFAULT_CONCURRENCY,
-        help=f"requests at once (default {DEFAULT_CONCURRENCY})",
-    )
-    submit.add_argument(
-        "--rate", type=_rate, metavar="R", help="requests per second, or e.g. 100/min"
-    )
-    submit.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="S",
-        default=DEFAULT_TIMEOUT_SECONDS,
-        help=f"seconds to wait for an answer (default {DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    add_api_options(submit)
+    add_follow_options(submit, chained=True)
     submit.add_argument(
         "--retry-failed", action="store_true", help="send again the rows the API refused before"
     )
@@ -100,176 +72,48 @@ def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     submit.set_defaults(run=run_submit)
 
 
-def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Describe `simulate`."""
-    simulate = commands.add_parser(
-        "simulate",
-        help="run a local stand-in for the HeyGen API on 127.0.0.1 (for rehearsals and tests)",
-    )
-    simulate.add_argument(
-        "--port", type=int, default=8000, metavar="P", help="port (default 8000; 0: any free one)"
-    )
-    simulate.add_argument("--api-key", metavar="KEY", help="accept only this key (default: any)")
-    add = simulate.add_argument
-    add("--rate-limit", type=float, metavar="N", help="create requests per second, then 429")
-    add("--slots", type=positive, default=3, metavar="N", help="videos rendering at once (3)")
-    add("--daily-quota", type=int, metavar="N", help="videos accepted per day, then 429")
-    add("--latency", type=float, default=0.0, metavar="S", help="seconds before every answer")
-    add("--render-seconds", type=float, default=3.0, metavar="S", help="rendering time (3)")
-    add("--fail-5xx", type=_fraction, default=0.0, metavar="F", help="share answered 500/502/503")
-    add("--fail-429", type=_fraction, default=0.0, metavar="F", help="share answered 429")
-    add(
-        "--reset-after-accept",
-        type=_fraction,
-        default=0.0,
-        metavar="F",
-        help="share accepted, then cut off without an answer",
-    )
-    add(
-        "--late-answer",
-        type=_fraction,
-        default=0.0,
-        metavar="F",
-        help="share accepted, then answered only after --late-by seconds",
-    )
-    add("--late-by", type=float, default=30.0, metavar="S", help="seconds (default 30)")
-    add("--render-failure", type=_fraction, default=0.0, metavar="F", help="share that fail")
-    add("--plan", choices=("720p", "1080p", "4k"), default="1080p", help="resolution cap")
-    add("--seed", type=int, metavar="N", help="repeat the same faults")
-    simulate.set_defaults(run=run_simulate)
-
-
-def _rate(text: str) -> float:
-    match = RATE.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a rate like 5, 5/s or 100/min")
-    per_minute = (match.group(2) or "s").lower().startswith("m")
-    return float(match.group(1)) / (60 if per_minute else 1)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be above 0")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
-    return SimulatorSettings(
-        api_key=args.api_key,
-        rate_limit=args.rate_limit,
-        slots=args.slots,
-        daily_quota=args.daily_quota,
-        latency=args.latency,
-        render_seconds=args.render_seconds,
-        fail_5xx=args.fail_5xx,
-        fail_429=args.fail_429,
-        reset_after_accept=args.reset_after_accept,
-        late_answer=args.late_answer,
-        late_by=args.late_by,
-        render_failure=args.render_failure,
-        plan=args.plan,
-        seed=args.seed,
-    )
-
-
-def run_simulate(args: argparse.Namespace, out: TextIO) -> ExitCode:
-    """Serve the simulator until Ctrl-C."""
-    try:
-        settings = _simulator_settings(args)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-    def ready(url: str) -> None:
-        print(f"HeyGen simulator listening on {url} (Ctrl-C stops it)", file=out, flush=True)
-        print(f"  try: {PROG} submit DATA TEMPLATE -o OUT --base-url {url}", file=out, flush=True)
-
-    try:
-        serve(settings, args.port, ready)
-    except OSError as error:
-        raise MergeError(
-            f"port {args.port}: cannot listen there ({error.strerror})",
-            "choose another with --port, or --port 0 for any free one",
-        ) from None
-    return ExitCode.OK
-
-
 def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
-    """Plan, confirm, send, and report; the journal makes every step resumable."""
-    api_key = _api_key(args)
-    base_url = _base_url(args)
+    """Plan, confirm, send, report; then follow the videos when asked (--wait, --download)."""
+    api_key = cli_api.api_key(args)
+    base_url = cli_api.base_url(args)
     options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
-    warn = _warn_plain
-    plan = plan_submit(args.data, args.template, args.output, target, options, time.time, warn)
-    try:
-        _print_plan(plan, args, target, out)
-        if not plan.send and not plan.check:
-            return _finish_without_sending(plan, out)
-        _confirm(plan, args)
-        with _api(args.simulate, base_url) as url:
-            summary = _send(plan, args, url, api_key)
-    finally:
-        plan.journal.close()
+    plan = plan_submit(args.data, args.template, args.output, target, options, time.time, _warn)
+    with _api(args.simulate, base_url) as url:
+        try:
+            code = _plan_and_send(plan, args, url, api_key, out)
+        finally:
+            plan.journal.close()
+        if not (args.wait or args.download) or code in (ExitCode.ERROR, ExitCode.INTERRUPTED):
+            return code
+        http = open_http(url, api_key, args.timeout, args.concurrency)
+        followed = follow_with_bar(args.output, http, target, options_from(args))
+    print_follow(followed, args.output, out)
+    return max(code, follow_exit_code(followed), key=_severity)
+
+
+def _severity(code: ExitCode) -> int:
+    order = (ExitCode.OK, ExitCode.INVALID_ROWS, ExitCode.FAILED_ROWS, ExitCode.ERROR)
+    return order.index(code) if code in order else len(order)
+
+
+def _plan_and_send(
+    plan: Plan, args: argparse.Namespace, url: str, api_key: str, out: TextIO
+) -> ExitCode:
+    _print_plan(plan, args, out)
+    if not plan.send and not plan.check:
+        return _finish_without_sending(plan, out)
+    _confirm(plan, args)
+    summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)
     return _exit_code(plan, summary)
 
 
-def _warn_plain(message: str) -> None:
+def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _api_key(args: argparse.Namespace) -> str:
-    if args.simulate:
-        return SIMULATOR_KEY
-    if args.api_key_file is not None:
-        try:
-            key: str = args.api_key_file.read_text(encoding="utf-8-sig").strip()
-        except OSError as error:
-            raise MergeError(
-                f"{args.api_key_file}: the API key file cannot be read ({error.strerror})",
-                "check the path, or set HEYGEN_API_KEY instead",
-            ) from None
-        if not key:
-            raise MergeError(f"{args.api_key_file}: the API key file is empty")
-        return key
-    key = os.environ.get(API_KEY_ENV, "").strip()
-    if not key:
-        raise MergeError(
-            "no API key: HEYGEN_API_KEY is not set",
-            f"set HEYGEN_API_KEY or use --api-key-file FILE; or rehearse first with {PROG}"
-            " submit ... --simulate (no key, no credits)",
-        )
-    return key
-
-
-def _base_url(args: argparse.Namespace) -> str:
-    url = (args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url: {url!r} is not an http(s) address")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise UsageError(
-            f"--base-url: {url} would send the API key unencrypted; use https (http is for"
-            " 127.0.0.1 only)"
-        )
-    return url
-
-
-def _print_plan(plan: Plan, args: argparse.Namespace, target: str, out: TextIO) -> None:
+def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
     sheet = f' (sheet "{plan.info.sheet_name}")' if plan.info.sheet_name else ""
     print(f"{args.data}{sheet} with {args.template}: {count(plan.total, 'row')}", file=out)
     print(f"  to send:        {len(plan.send):,}", file=out)
@@ -285,7 +129,7 @@ def _print_plan(plan: Plan, args: argparse.Namespace, target: str, out: TextIO) 
         print(f"    {line}", file=out)
     for reason, number in sorted(plan.skipped.items()):
         print(f"  skipped:        {number:,} {reason}", file=out)
-    print(f"  API:            {target}", file=out)
+    print(f"  API:            {plan.journal.meta('target')}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
 
 
@@ -331,7 +175,9 @@ def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSu
 
 def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: TextIO) -> None:
     rate = summary.sent / summary.seconds if summary.seconds else 0.0
-    print(f"Sent {count(summary.sent, 'row')} in {summary.seconds:.1f} s ({rate:.1f}/s)", file=out)
+    found = f"; {summary.found:,} found through the video list" if summary.found else ""
+    sent = count(summary.sent, "row")
+    print(f"Sent {sent} in {summary.seconds:.1f} s ({rate:.1f}/s){found}", file=out)
     shown = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     print(f"  output rows: {shown}", file=out)
     for key, extra in summary.duplicates.items():

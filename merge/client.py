@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -74,6 +76,16 @@ Outcome = Created | Refused | NotSent | NoAnswer
 class ApiError(MergeError):
     """A read-only call (status, listing) did not give an answer we can use."""
 
+    def __init__(self, message: str, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def refused_key(self) -> bool:
+        """Whether the API refused the key itself, which no retry or other row can mend."""
+        return _refusal_kind(self.status or 0, self.code, self.message) == "auth"
+
 
 def classify(status: int, body: Any, retry_after: float | None = None) -> Outcome:
     """Decide what an HTTP answer to a create request means; pure, so every case is testable."""
@@ -127,9 +139,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a host name is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def open_http(base_url: str, api_key: str, timeout: float, connections: int) -> httpx.AsyncClient:
-    """Make the one HTTP client of a run: keep-alive, the key in a header, no redirects."""
+    """Make the one HTTP client of a run: keep-alive, the key in a header, no redirects.
+
+    A loopback address never goes through a proxy from the environment: the key stays here.
+    """
     return httpx.AsyncClient(
+        trust_env=not is_loopback(urlsplit(base_url).hostname or ""),
         base_url=base_url,
         headers={
             "X-Api-Key": api_key,
@@ -198,7 +224,7 @@ class HeyGenClient:
             try:
                 response = await self.http.get(path, params=params)
             except httpx.TransportError as failure:
-                problem = f"{path}: {_reason(failure)}"
+                problem = ApiError(f"{path}: {_reason(failure)}")
                 retry_after = None
             else:
                 body = _json_or_none(response)
@@ -207,13 +233,15 @@ class HeyGenClient:
                 if response.status_code == 200 and not error and isinstance(data, dict):
                     return data
                 code, message = _error_text(error, body)
-                problem = f"{path}: HTTP {response.status_code} {code} {message}".rstrip()
-                if response.status_code != 429 and response.status_code < 500:
+                status = response.status_code
+                said = f"{path}: HTTP {status} {code} {message}".rstrip()
+                problem = ApiError(said, status, code)
+                if status != 429 and status < 500:
                     break
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt + 1 < READ_ATTEMPTS:
                 await self.sleep(backoff(attempt, retry_after, self.rng))
-        raise ApiError(problem)
+        raise problem
 
 
 def _json_or_none(response: httpx.Response) -> Any:

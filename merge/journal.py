@@ -8,6 +8,7 @@ outcome is unknown, never a row that was not sent.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from merge.errors import OutputError
+from merge.settings import FOLLOW_COLUMNS
 
 try:
     import fcntl
@@ -38,12 +40,43 @@ create table if not exists rows (
     answered_at real,
     attempts integer not null default 0
 );
+create table if not exists videos (
+    video_id text primary key,
+    status text not null,
+    video_url text,
+    thumbnail_url text,
+    duration real,
+    error text,
+    checked_at real not null,
+    source text not null default 'status'
+);
 """
+VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
+FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
 )
 STATES = ("sending", "submitted", "failed", "unknown", "unsent")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoState:
+    """What the API last said of one video, by status call or webhook."""
+
+    video_id: str
+    status: str
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    duration: float | None = None
+    error: str | None = None
+    checked_at: float = 0.0
+    source: str = "status"
+
+    @property
+    def final(self) -> bool:
+        """Completed or failed: nothing more will change but the URLs."""
+        return self.status in FINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +117,16 @@ class Journal:
         self._lock = lock
 
     @classmethod
-    def open(cls, path: Path, target: str) -> Journal:
-        """Open or create the journal, hold it for this run, and check it belongs to `target`."""
-        lock = _lock(path)
+    def open(cls, path: Path, target: str | None, exclusive: bool = True) -> Journal:
+        """Open or create the journal, hold it for this run, and check it belongs to `target`.
+
+        `exclusive=False` is for the webhook listener, which only records video states and so may
+        write beside a running `submit` or `status` (SQLite serialises the writes).
+        """
+        lock = _lock(path) if exclusive else None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("pragma busy_timeout=10000")
             db.execute("pragma journal_mode=wal")
             db.execute("pragma synchronous=full")
             db.executescript(SCHEMA)
@@ -104,8 +142,10 @@ class Journal:
         journal._check_target(target)
         return journal
 
-    def _check_target(self, target: str) -> None:
+    def _check_target(self, target: str | None) -> None:
         known = self.meta("target")
+        if target is None:
+            return
         if known is None:
             self._set_meta("target", target)
             self._set_meta("campaign", secrets.token_hex(4))
@@ -116,6 +156,23 @@ class Journal:
                 f"{self.path}: this output's videos were made on {known}, not {target}",
                 "use another -o for this API, or the same API as before to resume",
             )
+
+    def follow_columns(self, columns: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """Name the status columns once per output, never over a column of the user's own.
+
+        A lead sheet with its own `video_url` (a background, say) keeps it: ours is then
+        `heygen_video_url`. A sheet with a video_id column is an earlier output, whose
+        same-named columns are ours to update. The choice is kept for later runs.
+        """
+        known = self.meta("follow_columns")
+        if known is not None:
+            return tuple(json.loads(known))
+        columns = columns or ()
+        names: tuple[str, ...] = FOLLOW_COLUMNS
+        if "video_id" not in columns:
+            names = tuple(f"heygen_{n}" if n in columns else n for n in FOLLOW_COLUMNS)
+        self._set_meta("follow_columns", json.dumps(names))
+        return names
 
     def meta(self, name: str) -> str | None:
         """Read one of the journal's own settings."""
@@ -134,6 +191,34 @@ class Journal:
         """Every row the journal knows, by key."""
         cursor = self._db.execute(f"select {FIELDS} from rows")
         return {record[0]: Entry(*record) for record in cursor}
+
+    def videos(self) -> dict[str, VideoState]:
+        """The last known state of every followed video, by id."""
+        cursor = self._db.execute(f"select {VIDEO_FIELDS} from videos")
+        return {record[0]: VideoState(*record) for record in cursor}
+
+    def record_video(self, state: VideoState) -> None:
+        """Keep what the API said of a video; a final state is never replaced by an older one."""
+        self._db.execute(
+            f"insert into videos ({VIDEO_FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?)"
+            " on conflict (video_id) do update set status = excluded.status,"
+            " video_url = coalesce(excluded.video_url, video_url),"
+            " thumbnail_url = coalesce(excluded.thumbnail_url, thumbnail_url),"
+            " duration = coalesce(excluded.duration, duration), error = excluded.error,"
+            " checked_at = excluded.checked_at, source = excluded.source"
+            " where videos.status not in ('completed', 'failed')"
+            " or excluded.status in ('completed', 'failed')",
+            (
+                state.video_id,
+                state.status,
+                state.video_url,
+                state.thumbnail_url,
+                state.duration,
+                state.error,
+                state.checked_at,
+                state.source,
+            ),
+        )
 
     def known_video_ids(self) -> set[str]:
         """Every video id this output has recorded."""

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import httpx
 
 from merge.client import ApiError, HeyGenClient, open_http
 from merge.ledger import Job
+from merge.loop import interrupts, run_sync
 from merge.reconcile import reconcile
 from merge.send import Sender, Stop
 from merge.settings import (
@@ -59,6 +58,8 @@ class RunSummary:
 
     statuses: Counter[str] = field(default_factory=Counter)
     sent: int = 0
+    found: int = 0
+    """Rows whose answer was lost, whose video the video list showed (counted in `sent` too)."""
     seconds: float = 0.0
     stopped: Stop | None = None
     duplicates: dict[str, list[str]] = field(default_factory=dict)
@@ -73,13 +74,7 @@ def run_plan(
     warn: Warn | None = None,
 ) -> RunSummary:
     """Send the plan's rows and write the output; Ctrl-C stops starting, twice abandons."""
-    work = _run(plan, http, settings, progress, warn or (lambda _: None))
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
-    with ThreadPoolExecutor(1) as thread:  # a notebook's own loop is running: use another
-        return thread.submit(asyncio.run, work).result()
+    return run_sync(_run(plan, http, settings, progress, warn or (lambda _: None)))
 
 
 def submit_sheet(
@@ -126,7 +121,7 @@ async def _run(
     writer = asyncio.create_task(_keep_writing(plan, settings.write_every, warn))
     try:
         async with http:
-            with _interrupts(sender):
+            with interrupts(lambda said: sender.stop(said, "interrupted"), sender.abort):
                 await _send_everything(plan, client, sender, throttle, settings, summary, warn)
     finally:
         writer.cancel()
@@ -192,6 +187,8 @@ async def _check(
     for job in jobs:
         if job.key in found.found:
             plan.ledger.submitted(job, found.found[job.key])
+            summary.found += 1
+            summary.sent += 1
     summary.duplicates.update(found.extra)
     return [job for job in jobs if job.key not in found.found]
 
@@ -221,44 +218,23 @@ async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
 def write_output(
     plan: Plan, values: dict[int, tuple[str, str, str, str, str]] | None = None
 ) -> str | None:
-    """Write the output sheet atomically; say what went wrong instead of raising."""
-    from merge.errors import MergeError
+    """Write the output sheet atomically; say what went wrong instead of raising.
 
+    Videos already followed keep their status columns, so a resumed submit loses none of them.
+    """
+    from merge.errors import MergeError
+    from merge.follow import cells
+
+    values = plan.ledger.values if values is None else values
+    names: tuple[str, ...] = RESULT_COLUMNS
+    cells_by_row: dict[int, list[str]] = {row: list(found) for row, found in values.items()}
+    if plan.videos:
+        names += plan.follow_columns
+        for found in cells_by_row.values():
+            state = plan.videos.get(found[0])
+            found += cells(state) if state else [""] * len(plan.follow_columns)
     try:
-        write_annotated(
-            plan.info, plan.output, RESULT_COLUMNS, plan.ledger.values if values is None else values
-        )
+        write_annotated(plan.info, plan.output, names, cells_by_row)
     except MergeError as error:
         return error.message
     return None
-
-
-@contextlib.contextmanager
-def _interrupts(sender: Sender) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM): start nothing new, let requests in flight finish. Second: abandon
-    them."""
-    loop = asyncio.get_running_loop()
-    pressed = 0
-
-    def interrupted() -> None:
-        nonlocal pressed
-        pressed += 1
-        if pressed == 1:
-            sender.stop("interrupted (Ctrl-C)", "interrupted")
-        else:
-            sender.abort()
-
-    def terminated() -> None:
-        sender.stop("terminated (SIGTERM)", "interrupted")
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted)
-        loop.add_signal_handler(signal.SIGTERM, terminated)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)

@@ -78,3 +78,24 @@ RECONCILE_MARGIN_SECONDS = 300.0
 RECONCILE_SETTLE_SECONDS = 2.0
 """Wait after a request is given up before looking for its video, so a late one is listed."""
 LIST_PAGE_SIZE = 100
+
+FOLLOW_COLUMNS = (
+    "video_status",
+    "video_url",
+    "thumbnail_url",
+    "duration",
+    "video_error",
+    "checked_at",
+)
+"""Columns `status` adds to (or updates in) the output sheet."""
+
+POLL_FIRST_SECONDS = 5.0
+POLL_GROWTH = 1.6
+POLL_CAP_SECONDS = 60.0
+"""A video's status is asked again after 5 s, then 8, 12.8, ... at most every 60 s."""
+POLL_ESTIMATE_AFTER = 3
+"""Finished videos needed before their pace predicts when the others will finish."""
+POLL_HEAD = 8
+"""Until the pace is known, only the first videos of the queue get the quick backoff."""
+POLL_ESTIMATE_CAP_SECONDS = 900.0
+"""The longest wait an estimate may set (the plain backoff never waits past POLL_CAP_SECONDS)."""

@@ -49,10 +49,14 @@ def open_sheet(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    settle: bool = True,
 ) -> Sheet:
-    """Open a workbook or a text file of rows, checking what can be checked before any row."""
+    """Open a workbook or a text file of rows, checking what can be checked before any row.
+
+    `settle=False` skips waiting for a just-written file: for our own output, rewritten in place.
+    """
     path = Path(path)
-    _check_readable(path)
+    _check_readable(path, settle)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         return WorkbookSheet(path, sheet)
@@ -69,7 +73,7 @@ def open_sheet(
     )
 
 
-def _check_readable(path: Path) -> None:
+def _check_readable(path: Path, settle: bool = True) -> None:
     if not path.exists():
         raise SheetError(f"{path}: no such file", "check the path and the current folder")
     if path.is_dir():
@@ -82,7 +86,8 @@ def _check_readable(path: Path) -> None:
             f"{path}: cannot be read ({error.strerror})",
             "check its permissions, or close the program that holds it",
         ) from None
-    _wait_until_settled(path)
+    if settle:
+        _wait_until_settled(path)
 
 
 def _wait_until_settled(path: Path) -> None:

@@ -7,7 +7,6 @@ row, what will happen (send, check first, skip and why, invalid), so the user ca
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from merge.client import is_loopback
 from merge.errors import OutputError, SheetError
-from merge.journal import Entry, Journal, journal_path
+from merge.journal import Entry, Journal, VideoState, journal_path
 from merge.ledger import Job, Ledger
 from merge.pipeline import RenderOptions, check_row, load_template, select_rows
 from merge.problems import did_you_mean
@@ -59,6 +59,8 @@ class Plan:
     total: int = 0
     invalid: int = 0
     first_problems: list[str] = field(default_factory=list)
+    follow_columns: tuple[str, ...] = ()
+    videos: dict[str, VideoState] = field(default_factory=dict)
 
     @property
     def journal(self) -> Journal:
@@ -88,6 +90,8 @@ def plan_submit(
     journal = Journal.open(journal_path(Path(output)), target)
     try:
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
+        plan.follow_columns = journal.follow_columns(sheet.info.columns)
+        plan.videos = journal.videos()
         _plan_rows(plan, sheet.rows(), options)
     except BaseException:
         journal.close()
@@ -99,16 +103,6 @@ def journal_target(base_url: str) -> str:
     """Name the API a journal's ids belong to: any loopback address is a local simulator."""
     host = urlsplit(base_url).hostname or ""
     return LOCAL_TARGET if is_loopback(host) else base_url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a host name is this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_output(info: SheetInfo, output: Path) -> None:

@@ -1,0 +1,133 @@
+"""When to ask about each unfinished video next: few requests, no long wait after it is done.
+
+Two rules, pure and clock-free so tests can replay any timeline:
+- back off: each video's interval grows from POLL_FIRST_SECONDS by POLL_GROWTH up to a cap;
+- once a few videos have finished, estimate when each of the rest will, from how fast they are
+  finishing and how many were submitted before it (HeyGen renders a few at a time, in order),
+  and ask then instead, if that is later than the backoff would.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from merge.settings import (
+    POLL_CAP_SECONDS,
+    POLL_ESTIMATE_AFTER,
+    POLL_ESTIMATE_CAP_SECONDS,
+    POLL_FIRST_SECONDS,
+    POLL_GROWTH,
+    POLL_HEAD,
+)
+
+
+@dataclass(order=True)
+class Watch:
+    """One unfinished video, ordered by when it is due."""
+
+    due: float
+    order: int
+    video_id: str = field(compare=False)
+    interval: float = field(default=POLL_FIRST_SECONDS, compare=False)
+    checks: int = field(default=0, compare=False)
+
+
+class PollSchedule:
+    """A queue of videos by due time, with the backoff and the finishing-rate estimate."""
+
+    def __init__(self, first: float = POLL_FIRST_SECONDS, cap: float = POLL_CAP_SECONDS) -> None:
+        self.first = first
+        self.cap = cap
+        self._queue: list[Watch] = []
+        self._open: set[str] = set()
+        self._order: dict[str, int] = {}
+        self._finished_at: list[float] = []
+        self._unfinished = _Counts()
+
+    def add(self, video_id: str, now: float) -> None:
+        """Follow a video; ids are added in submission order, and checked at once."""
+        self._order[video_id] = len(self._order)
+        self._open.add(video_id)
+        self._unfinished.add(self._order[video_id], 1)
+        heapq.heappush(self._queue, Watch(now, self._order[video_id], video_id, self.first))
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def next_due(self) -> float | None:
+        """When the earliest video is due, or None when none is left."""
+        return self._queue[0].due if self._queue else None
+
+    def pop_due(self, now: float) -> list[Watch]:
+        """Take every video due by `now`."""
+        taken: list[Watch] = []
+        while self._queue and self._queue[0].due <= now:
+            taken.append(heapq.heappop(self._queue))
+        return taken
+
+    def finished(self, watch: Watch, now: float) -> None:
+        """Stop following a video that reached a final status."""
+        if watch.video_id in self._open:
+            self._open.discard(watch.video_id)
+            self._unfinished.add(self._order[watch.video_id], -1)
+        self._finished_at.append(now)
+
+    def again(self, watch: Watch, now: float) -> None:
+        """Put back a video that is not done yet, due after its backoff or its estimate."""
+        watch.checks += 1
+        backoff = min(self.cap, watch.interval)
+        watch.interval = min(self.cap, watch.interval * POLL_GROWTH)
+        estimate = self._estimate(watch, now)
+        wait = backoff
+        if estimate is not None:  # a little early, as a late answer costs the user waiting
+            wait = min(POLL_ESTIMATE_CAP_SECONDS, max(backoff, 0.9 * (estimate - now)))
+        elif self._unfinished.before(self._order[watch.video_id]) >= POLL_HEAD:
+            wait = self.cap  # far back in the queue: the head's pace will tell when to look
+        watch.due = now + wait
+        heapq.heappush(self._queue, watch)
+
+    def _estimate(self, watch: Watch, now: float) -> float | None:
+        """When this video should finish, judging by the pace of those before it."""
+        done = self._finished_at
+        if len(done) < POLL_ESTIMATE_AFTER or done[-1] <= done[0]:
+            return None
+        pace = (len(done) - 1) / (done[-1] - done[0])
+        ahead = self._unfinished.before(self._order[watch.video_id])
+        return max(now, done[-1]) + (ahead + 1) / pace
+
+
+class _Counts:
+    """Counts by position with fast prefix sums (a Fenwick tree), growing as ids are added."""
+
+    def __init__(self) -> None:
+        self._tree: list[int] = [0]
+
+    def add(self, position: int, amount: int) -> None:
+        """Add `amount` at `position` (0-based)."""
+        while len(self._tree) <= position + 1:
+            self._grow()
+        index = position + 1
+        while index < len(self._tree):
+            self._tree[index] += amount
+            index += index & -index
+
+    def before(self, position: int) -> int:
+        """The total at positions below `position`."""
+        index, total = min(position, len(self._tree) - 1), 0
+        while index > 0:
+            total += self._tree[index]
+            index -= index & -index
+        return total
+
+    def _grow(self) -> None:
+        """Double the tree, keeping every prefix sum."""
+        size = len(self._tree) - 1
+        values = [self._at(i) for i in range(size)]
+        self._tree = [0] * (2 * size + 2)
+        for position, value in enumerate(values):
+            if value:
+                self.add(position, value)
+
+    def _at(self, position: int) -> int:
+        return self.before(position + 1) - self.before(position)
