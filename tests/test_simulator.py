@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 
-from merge.simulator import Simulator, SimulatorSettings, create_app
+from merge.simulator import Simulator, SimulatorSettings, create_app, video_bytes
+from merge.simulator import webhooks as webhooks_module
+from merge.simulator.account import Account, Video
+from merge.simulator.files import RangeNotSatisfiable, byte_range, video_slice
 from merge.simulator.limits import Dice, TokenBucket, retry_after
 from merge.simulator.schedule import RenderSlots, estimate_duration, over_plan
 from merge.simulator.views import page_token, read_page_token
+from merge.simulator.webhooks import is_loopback
 from tests.bodies import body, scene
 
 KEY = {"X-Api-Key": "test-key"}
 GENERATE = "/v2/video/generate"
 STATUS = "/v1/video_status.get"
 LIST = "/v1/video.list"
+ADD_ENDPOINT = "/v1/webhook/endpoint.add"
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 START = 1_800_000_000.0
 
@@ -77,6 +87,91 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert payload["data"] is None
     found: dict[str, Any] = payload["error"]
     return found
+
+
+def finished_video(http: httpx.Client, clock: FakeClock, **top: Any) -> tuple[str, dict[str, Any]]:
+    """Create a video, move the clock past its rendering, and return its id and status."""
+    vid = video_id(http.post(GENERATE, json=body(**top)))
+    clock.now += 60
+    return vid, status_of(http, vid)
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait until `check()` holds, failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def closed_port() -> int:
+    """Return a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class Received(NamedTuple):
+    """One request a receiver got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records requests, answers POSTs with scripted statuses."""
+
+    def __init__(self, statuses: list[int], options: int) -> None:
+        self.statuses = statuses
+        self.options = options
+        self.got: list[Received] = []
+        self.url = ""
+
+    def posts(self, path: str | None = None) -> list[Received]:
+        """Return the POSTs received so far, to `path` when given."""
+        return [r for r in self.got if r.method == "POST" and path in (None, r.path)]
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """Build a request handler class that reports to this receiver."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.answer(receiver.statuses.pop(0) if receiver.statuses else 200)
+
+            def do_OPTIONS(self) -> None:
+                self.answer(receiver.options)
+
+            def answer(self, status: int) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                receiver.got.append(Received(self.command, self.path, headers, raw))
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@contextmanager
+def receiving(*statuses: int, options: int = 200) -> Iterator[Receiver]:
+    """Run a receiver whose POSTs get `statuses` in turn (then 200) and OPTIONS gets `options`."""
+    receiver = Receiver(list(statuses), options)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler())
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # Creating videos
@@ -150,6 +245,7 @@ def test_a_bad_key_gets_401_and_creates_nothing(api_key: str | None, sent: str |
             bare.get(STATUS, params={"video_id": "0" * 32}, headers=headers),
             bare.get(LIST, headers=headers),
             bare.get("/v2/user/remaining_quota", headers=headers),
+            bare.post(ADD_ENDPOINT, json={"url": "http://127.0.0.1:9/"}, headers=headers),
         ):
             assert response.status_code == 401
             assert error_of(response) == {
@@ -157,7 +253,7 @@ def test_a_bad_key_gets_401_and_creates_nothing(api_key: str | None, sent: str |
                 "message": "Unauthorized: the API key is invalid",
             }
         assert sim.accepted() == {}
-        assert sim.stats()["unauthorized"] == 4
+        assert sim.stats()["unauthorized"] == 5
 
 
 def test_the_configured_key_is_accepted() -> None:
@@ -251,7 +347,7 @@ def test_a_completed_video_serves_its_files() -> None:
     clock = FakeClock()
     with running(clock) as (_, http):
         vid = video_id(create(http, "files", caption=True))
-        assert http.get(f"/files/{vid}.mp4").status_code == 404
+        assert http.get(f"/files/{vid}.mp4?expires={int(START) + 600}").status_code == 404
         clock.now += 60
         data = status_of(http, vid)
         with httpx.Client() as no_key:
@@ -260,13 +356,85 @@ def test_a_completed_video_serves_its_files() -> None:
                 for key in ("video_url", "thumbnail_url", "gif_url", "video_url_caption")
             }
             assert no_key.get(data["caption_url"]).status_code == 200
-        assert http.get(f"/files/{'0' * 32}.mp4").status_code == 404
+        assert http.get(f"/files/{'0' * 32}.mp4?expires={int(START) + 600}").status_code == 404
+        unsigned = http.get(f"/files/{vid}.mp4")
+        assert unsigned.status_code == 403
+        assert unsigned.json()["error"]["code"] == "access_denied"
     assert types == {
         "video_url": "video/mp4",
         "thumbnail_url": "image/jpeg",
         "gif_url": "image/gif",
         "video_url_caption": "video/mp4",
     }
+
+
+def test_file_links_expire_after_url_ttl_and_a_fresh_status_renews_them() -> None:
+    clock = FakeClock()
+    with running(clock, url_ttl=3600) as (sim, http):
+        vid, data = finished_video(http, clock)
+        url = data["video_url"]
+        assert url == f"{sim.url}/files/{vid}.mp4?expires={int(clock.now) + 3600}"
+        assert http.get(url).status_code == 200
+        clock.now += 3600
+        assert http.get(url).status_code == 200
+        clock.now += 1
+        expired = http.get(url)
+        fresh = status_of(http, vid)["video_url"]
+        renewed = http.get(fresh)
+    assert expired.status_code == 403
+    assert expired.json() == {"error": {"code": "url_expired", "message": "Request has expired"}}
+    assert fresh != url
+    assert renewed.status_code == 200
+
+
+def test_a_video_file_is_its_ids_bytes_at_the_set_size() -> None:
+    clock = FakeClock()
+    with running(clock, file_bytes=5000) as (_, http):
+        vid, data = finished_video(http, clock)
+        response = http.get(data["video_url"])
+        thumbnail = http.get(data["thumbnail_url"])
+    assert response.status_code == 200
+    assert response.content == video_bytes(vid, 5000)
+    assert response.content[4:8] == b"ftyp"
+    assert response.headers["content-length"] == "5000"
+    assert response.headers["accept-ranges"] == "bytes"
+    assert len(thumbnail.content) < 100
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [("bytes=100-199", 100, 200), ("bytes=4990-", 4990, 5000), ("bytes=4990-9999", 4990, 5000)],
+)
+def test_a_range_request_gets_206_with_that_slice(header: str, start: int, stop: int) -> None:
+    clock = FakeClock()
+    with running(clock, file_bytes=5000) as (_, http):
+        vid, data = finished_video(http, clock)
+        response = http.get(data["video_url"], headers={"Range": header})
+    assert response.status_code == 206
+    assert response.content == video_bytes(vid, 5000)[start:stop]
+    assert response.headers["content-range"] == f"bytes {start}-{stop - 1}/5000"
+    assert response.headers["content-length"] == str(stop - start)
+    assert response.headers["accept-ranges"] == "bytes"
+
+
+def test_a_range_past_the_end_gets_416() -> None:
+    clock = FakeClock()
+    with running(clock, file_bytes=5000) as (_, http):
+        _, data = finished_video(http, clock)
+        response = http.get(data["video_url"], headers={"Range": "bytes=5000-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */5000"
+
+
+def test_file_rate_paces_a_download() -> None:
+    clock = FakeClock()
+    with running(clock, file_bytes=20_000, file_rate=100_000) as (_, http):
+        vid, data = finished_video(http, clock)
+        began = time.monotonic()
+        response = http.get(data["video_url"])
+        took = time.monotonic() - began
+    assert response.content == video_bytes(vid, 20_000)
+    assert 0.15 <= took < 2.0
 
 
 @pytest.mark.parametrize(
@@ -404,6 +572,180 @@ def test_seeded_faults_repeat() -> None:
     assert set(first) - {200}
 
 
+# Webhooks
+
+
+def signature(raw: bytes, secret: str) -> str:
+    """Compute the `signature` header a receiver checks."""
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("render_failure", "event_type", "keys"),
+    [
+        (
+            0.0,
+            "avatar_video.success",
+            {"video_id", "url", "callback_id", "thumbnail_url", "duration"},
+        ),
+        (1.0, "avatar_video.fail", {"video_id", "msg", "callback_id"}),
+    ],
+)
+def test_a_finished_video_posts_a_signed_event_to_webhook_url(
+    render_failure: float, event_type: str, keys: set[str]
+) -> None:
+    clock = FakeClock()
+    with (
+        receiving() as hook,
+        running(
+            clock,
+            webhook_url=f"{hook.url}/hook",
+            webhook_secret="s3cret",
+            render_failure=render_failure,
+        ) as (sim, http),
+    ):
+        vid = video_id(create(http, "row-1"))
+        time.sleep(0.1)
+        assert hook.posts() == []
+        clock.now += 60
+        eventually(lambda: sim.stats()["webhooks_sent"] == 1)
+        status = status_of(http, vid)
+        log = sim.webhooks()
+        assert httpx.get(f"{sim.url}/_simulator/webhooks").json() == log
+    (event,) = hook.posts()
+    payload = json.loads(event.body)
+    assert event.path == "/hook"
+    assert event.headers["signature"] == signature(event.body, "s3cret")
+    assert payload["event_type"] == event_type
+    assert set(payload["event_data"]) == keys
+    assert payload["event_data"]["video_id"] == vid
+    assert payload["event_data"]["callback_id"] == "row-1"
+    if render_failure:
+        assert payload["event_data"]["msg"].startswith(status["error"]["message"])
+    else:
+        assert payload["event_data"]["url"] == status["video_url"]
+        assert payload["event_data"]["thumbnail_url"] == status["thumbnail_url"]
+    entry = {"url": f"{hook.url}/hook", "event_type": event_type, "video_id": vid}
+    assert log == [entry | {"status": 200, "attempt": 1}]
+
+
+def test_a_requests_callback_url_gets_its_event_unsigned() -> None:
+    clock = FakeClock()
+    with receiving() as hook, running(clock, webhook_secret="unused") as (sim, http):
+        vid, _ = finished_video(http, clock, callback_url=f"{hook.url}/cb", callback_id="c-1")
+        eventually(lambda: sim.stats()["webhooks_sent"] == 1)
+    (event,) = hook.posts("/cb")
+    assert "signature" not in event.headers
+    assert json.loads(event.body)["event_data"]["video_id"] == vid
+    assert json.loads(event.body)["event_data"]["callback_id"] == "c-1"
+
+
+def test_a_registered_endpoint_gets_the_events_it_subscribed_to() -> None:
+    clock = FakeClock()
+    with receiving() as hook, running(clock) as (sim, http):
+        added = http.post(ADD_ENDPOINT, json={"url": f"{hook.url}/all", "events": []})
+        fail_only = {"url": f"{hook.url}/fail", "events": ["avatar_video.fail"]}
+        assert http.post(ADD_ENDPOINT, json=fail_only).status_code == 200
+        vid, _ = finished_video(http, clock)
+        eventually(lambda: sim.stats()["webhooks_sent"] == 1)
+        assert len(sim.webhooks()) == 1
+    assert added.status_code == 200
+    answer = added.json()
+    assert (answer["code"], answer["message"]) == (100, "Success")
+    data = answer["data"]
+    assert set(data) == {"endpoint_id", "url", "events", "secret"}
+    assert (data["url"], data["events"]) == (f"{hook.url}/all", [])
+    assert re.fullmatch(r"[0-9a-f]+", data["endpoint_id"] + data["secret"])
+    assert [(r.method, r.path) for r in hook.got if r.method == "OPTIONS"] == [
+        ("OPTIONS", "/all"),
+        ("OPTIONS", "/fail"),
+    ]
+    (event,) = hook.posts()
+    assert event.path == "/all"
+    assert event.headers["signature"] == signature(event.body, data["secret"])
+    assert json.loads(event.body)["event_data"]["video_id"] == vid
+
+
+def test_an_endpoint_that_fails_its_options_check_is_refused() -> None:
+    with receiving(options=405) as hook, running() as (_, http):
+        urls = {
+            f"{hook.url}/hook": "answered an OPTIONS request with HTTP 405",
+            f"http://127.0.0.1:{closed_port()}/hook": "did not answer an OPTIONS request",
+            "https://example.com/hook": "only sends requests to loopback addresses",
+            "ftp://127.0.0.1/hook": "must be an http:// or https:// URL",
+        }
+        answers = {url: http.post(ADD_ENDPOINT, json={"url": url}) for url in urls}
+        not_a_list = http.post(ADD_ENDPOINT, json={"url": hook.url, "events": "all"})
+    for url, expected in urls.items():
+        assert answers[url].status_code == 400
+        assert error_of(answers[url])["code"] == "invalid_parameter"
+        assert expected in error_of(answers[url])["message"]
+    assert error_of(not_a_list)["message"].startswith("events is invalid")
+    assert [r.path for r in hook.got] == ["/hook"]
+
+
+def test_webhooks_to_other_machines_are_skipped_and_counted() -> None:
+    clock = FakeClock()
+    with running(clock, webhook_url="http://example.com/hook") as (sim, http):
+        vid, _ = finished_video(http, clock, callback_url="http://10.0.0.1/cb")
+        eventually(lambda: sim.stats()["webhooks_skipped"] == 2)
+        log = sim.webhooks()
+        assert sim.stats()["webhooks_sent"] == sim.stats()["webhooks_failed"] == 0
+    assert [(e["url"], e["video_id"], e["attempt"]) for e in log] == [
+        ("http://example.com/hook", vid, 0),
+        ("http://10.0.0.1/cb", vid, 0),
+    ]
+    assert all(e["status"].startswith("skipped: ") for e in log)
+
+
+@pytest.mark.parametrize(
+    ("answers", "counter"),
+    [((500,), "webhooks_sent"), ((500, 503, 500), "webhooks_failed")],
+    ids=["recovers", "gives-up"],
+)
+def test_a_webhook_is_tried_three_times(
+    monkeypatch: pytest.MonkeyPatch, answers: tuple[int, ...], counter: str
+) -> None:
+    monkeypatch.setattr(webhooks_module, "WEBHOOK_RETRY_SECONDS", 0.05)
+    clock = FakeClock()
+    with receiving(*answers) as hook, running(clock, webhook_url=hook.url) as (sim, http):
+        finished_video(http, clock)
+        eventually(lambda: sim.stats()[counter] == 1)
+        log = sim.webhooks()
+        stats = sim.stats()
+    expected = [*answers, 200][:3]
+    assert [(e["status"], e["attempt"]) for e in log] == [
+        (status, n) for n, status in enumerate(expected, 1)
+    ]
+    assert len(hook.posts()) == len(expected)
+    assert stats["webhooks_sent"] + stats["webhooks_failed"] == 1
+
+
+def test_a_webhook_nobody_answers_fails_after_three_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhooks_module, "WEBHOOK_RETRY_SECONDS", 0.05)
+    clock = FakeClock()
+    with running(clock, webhook_url=f"http://127.0.0.1:{closed_port()}/") as (sim, http):
+        finished_video(http, clock)
+        eventually(lambda: sim.stats()["webhooks_failed"] == 1)
+        log = sim.webhooks()
+    assert [e["attempt"] for e in log] == [1, 2, 3]
+    assert all(e["status"].startswith("ConnectError") for e in log)
+
+
+def test_stop_cancels_a_delivery_waiting_to_retry() -> None:
+    clock = FakeClock()
+    with receiving(500, 500, 500) as hook:
+        sim = Simulator(SimulatorSettings(webhook_url=hook.url), clock=clock).start()
+        with httpx.Client(base_url=sim.url, headers=KEY) as http:
+            finished_video(http, clock)
+        eventually(lambda: len(sim.webhooks()) == 1)
+        began = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - began < 0.9
+        time.sleep(0.2)
+    assert len(hook.posts()) == 1
+
+
 # Admin views and the server's life
 
 
@@ -498,6 +840,27 @@ def test_serve_runs_in_the_foreground_and_stops_on_ctrl_c() -> None:
 def test_settings_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match=r"fail_5xx must be between 0 and 1.*plan must be one of"):
         SimulatorSettings(fail_5xx=2.0, plan="8k")
+    with pytest.raises(ValueError, match=r"file_rate must be above 0; render_jitter must be"):
+        SimulatorSettings(file_rate=0, render_jitter=1.0)
+    with pytest.raises(ValueError, match=r"webhook_url must start with http"):
+        SimulatorSettings(webhook_url="127.0.0.1:8001/hook")
+
+
+def test_render_jitter_spreads_finishing_times_within_its_bounds() -> None:
+    def finishes(jitter: float, seed: int) -> list[float]:
+        settings = SimulatorSettings(
+            slots=50, pending_seconds=0, render_seconds=10, render_jitter=jitter, seed=seed
+        )
+        account = Account(settings)
+        videos = [account.accept(body(), 0.0) for _ in range(40)]
+        return [video.timeline.finished for video in videos if isinstance(video, Video)]
+
+    spread = finishes(0.5, seed=1)
+    assert len(spread) == 40
+    assert all(5.0 <= t <= 15.0 for t in spread)
+    assert max(spread) - min(spread) > 5.0
+    assert finishes(0.5, seed=1) == spread
+    assert set(finishes(0.0, seed=1)) == {10.0}
 
 
 def test_render_slots_queue_videos_first_come_first_served() -> None:
@@ -541,6 +904,58 @@ def test_duration_is_estimated_from_the_scripts() -> None:
     silence = {"type": "silence", "duration": 4.0}
     assert estimate_duration(body(scene(voice=text), scene(voice=silence))) == 14.0
     assert estimate_duration(body(scene(voice={**text, "input_text": "Hi"}))) == 1.0
+
+
+def test_video_bytes_are_fixed_by_the_id_and_any_slice_matches() -> None:
+    whole = video_bytes("a" * 32, 1000)
+    assert len(whole) == 1000
+    assert whole == video_bytes("a" * 32, 1000)
+    assert whole != video_bytes("b" * 32, 1000)
+    assert video_bytes("a" * 32, 10) == whole[:10]
+    for start, stop in [(0, 1), (20, 30), (24, 56), (33, 1000), (999, 1000)]:
+        assert video_slice("a" * 32, start, stop) == whole[start:stop]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-0", (0, 1)),
+        ("bytes=10-", (10, 100)),
+        ("bytes=-10", (90, 100)),
+        ("bytes=-500", (0, 100)),
+        ("bytes=90-500", (90, 100)),
+        ("items=0-1", None),
+        ("bytes=0-1,5-6", None),
+        ("bytes=5-1", None),
+        ("bytes=-", None),
+    ],
+)
+def test_byte_ranges_are_read_or_ignored(header: str | None, expected: Any) -> None:
+    assert byte_range(header, 100) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=100-200", "bytes=-0"])
+def test_a_range_outside_the_file_is_not_satisfiable(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        byte_range(header, 100)
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000/hook", True),
+        ("http://localhost/hook", True),
+        ("http://[::1]:9000/", True),
+        ("https://127.0.0.2/", True),
+        ("http://10.0.0.1/", False),
+        ("https://example.com/hook", False),
+        ("ftp://127.0.0.1/", False),
+        ("not a url", False),
+    ],
+)
+def test_only_loopback_urls_get_webhooks(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
 
 
 def test_page_tokens_round_trip_and_refuse_strangers() -> None:

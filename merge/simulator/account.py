@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import uuid
 from collections import Counter
@@ -40,6 +41,9 @@ STAT_NAMES = (
     "unauthorized",
     "render_failures",
     "not_found",
+    "webhooks_sent",
+    "webhooks_failed",
+    "webhooks_skipped",
 )
 """Counters `stats()` always reports, zero or not."""
 
@@ -51,6 +55,7 @@ class Video:
     id: str
     seq: int
     callback_id: str | None
+    callback_url: str | None
     title: str
     caption: bool
     duration: float
@@ -60,6 +65,21 @@ class Video:
     def status(self, now: float) -> str:
         """Name the video's status at `now`."""
         return self.timeline.status(now, failed=self.failure is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A URL that receives video events, signed with `secret` when it has one."""
+
+    url: str
+    secret: str | None = None
+    events: tuple[str, ...] = ()
+    """The event types it subscribed to; empty means all."""
+    endpoint_id: str = ""
+
+    def wants(self, event_type: str) -> bool:
+        """Say whether this endpoint subscribed to `event_type`."""
+        return not self.events or event_type in self.events
 
 
 class Account:
@@ -75,6 +95,8 @@ class Account:
         self._daily = DailyCount()
         self._dice = Dice(settings.seed)
         self._counts: Counter[str] = Counter(dict.fromkeys(STAT_NAMES, 0))
+        self._endpoints: list[Endpoint] = []
+        self._deliveries: list[dict[str, Any]] = []
 
     def count(self, name: str) -> None:
         """Add one to the counter `name`."""
@@ -121,7 +143,8 @@ class Account:
     def _new_video(self, payload: Mapping[str, Any], now: float) -> Video:
         """Book a slot and decide the render's fate; the caller holds the lock."""
         settings = self.settings
-        timeline = self._slots.book(now, settings.pending_seconds, settings.render_seconds)
+        render = settings.render_seconds * self._dice.spread(settings.render_jitter)
+        timeline = self._slots.book(now, settings.pending_seconds, render)
         failure = None
         if over_plan(payload.get("dimension"), settings.plan):
             failure = plan_failure(settings.plan)
@@ -131,6 +154,7 @@ class Account:
             id=uuid.uuid4().hex,
             seq=len(self._order),
             callback_id=payload.get("callback_id"),
+            callback_url=payload.get("callback_url"),
             title=payload.get("title") or "",
             caption=bool(payload.get("caption")),
             duration=estimate_duration(payload),
@@ -181,6 +205,37 @@ class Account:
             for video in self._order:
                 issued.setdefault(video.callback_id or "", []).append(video.id)
         return issued
+
+    def add_endpoint(self, url: str, events: list[str]) -> Endpoint:
+        """Register a webhook endpoint with a fresh id and signing secret."""
+        endpoint = Endpoint(url, secrets.token_hex(16), tuple(events), uuid.uuid4().hex)
+        with self._lock:
+            self._endpoints.append(endpoint)
+        return endpoint
+
+    def webhook_targets(self, video: Video, event_type: str) -> list[Endpoint]:
+        """List who receives `video`'s event: the configured URL, its callback_url, endpoints."""
+        settings = self.settings
+        targets = []
+        if settings.webhook_url:
+            targets.append(Endpoint(settings.webhook_url, settings.webhook_secret))
+        if video.callback_url:
+            targets.append(Endpoint(video.callback_url))  # unsigned, as HeyGen's may be
+        with self._lock:
+            targets += [endpoint for endpoint in self._endpoints if endpoint.wants(event_type)]
+        return targets
+
+    def log_delivery(self, entry: dict[str, Any], counter: str | None = None) -> None:
+        """Record one webhook attempt (or skip), adding one to `counter` when given."""
+        with self._lock:
+            self._deliveries.append(entry)
+            if counter is not None:
+                self._counts[counter] += 1
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Copy the webhook attempts, oldest first."""
+        with self._lock:
+            return [dict(entry) for entry in self._deliveries]
 
     def stats(self) -> dict[str, int]:
         """Copy the counters."""

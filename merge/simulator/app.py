@@ -1,4 +1,4 @@
-"""The HTTP face of the simulated account: HeyGen's endpoints and two admin views."""
+"""The HTTP face of the simulated account: HeyGen's endpoints, its file host and admin views."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
-from merge.simulator.settings import SimulatorSettings
-from merge.simulator.views import list_item, page_token, placeholder, read_page_token, status_data
+from merge.simulator.files import file_body, file_response
+from merge.simulator.schedule import Clock
+from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
+from merge.simulator.views import list_item, page_token, read_page_token, status_data
+from merge.simulator.webhooks import Webhooks
 from merge.validate import validate_payload
 
 Handler = Callable[[Request], Awaitable[Response]]
-Clock = Callable[[], float]
 
 ADMIN_PREFIX = "/_simulator/"
 MAX_PAGE = 100
@@ -35,16 +37,22 @@ def create_app(settings: SimulatorSettings, clock: Clock = time.time) -> Starlet
 
 
 def build_app(account: Account, clock: Clock = time.time) -> Starlette:
-    """Build the app around an existing account, so its owner can read it while it serves."""
-    api = _Api(account, clock)
+    """Build the app around an existing account, so its owner can read it while it serves.
+
+    Its webhook sender is at `app.state.webhooks`; whoever runs the app closes it on stopping.
+    """
+    webhooks = Webhooks(account, clock)
+    api = _Api(account, clock, webhooks)
     routes = [
         Route("/v2/video/generate", api.keyed(api.create), methods=["POST"]),
         Route("/v1/video_status.get", api.keyed(api.status), methods=["GET"]),
         Route("/v1/video.list", api.keyed(api.listing), methods=["GET"]),
         Route("/v2/user/remaining_quota", api.keyed(api.quota), methods=["GET"]),
+        Route("/v1/webhook/endpoint.add", api.keyed(api.add_endpoint), methods=["POST"]),
         Route("/files/{name}", api.file, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}accepted", api.admin_accepted, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}webhooks", api.admin_webhooks, methods=["GET"]),
     ]
     latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
@@ -52,6 +60,7 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
         routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}
     )
     app.state.account = account
+    app.state.webhooks = webhooks
     answer.hide_cut_tracebacks()
     return app
 
@@ -59,10 +68,11 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
 class _Api:
     """Serve HeyGen's endpoints from one account, reading time from one clock."""
 
-    def __init__(self, account: Account, clock: Clock) -> None:
+    def __init__(self, account: Account, clock: Clock, webhooks: Webhooks) -> None:
         self.account = account
         self.settings = account.settings
         self.clock = clock
+        self.webhooks = webhooks
 
     def keyed(self, handler: Handler) -> Handler:
         """Wrap an endpoint so it answers 401 unless the request carries an accepted API key."""
@@ -92,6 +102,7 @@ class _Api:
         video = self.account.accept(body, self.clock())
         if video is None:
             return _quota_spent(self.settings.daily_quota or 0)
+        self.webhooks.schedule(video, _base_url(request))
         return await self._deliver(request, video)
 
     async def _valid_body(self, request: Request) -> dict[str, Any] | Response:
@@ -128,7 +139,8 @@ class _Api:
         if video is None:
             self.account.count("not_found")
             return answer.not_found("video_not_found", f"Video not found: {video_id}")
-        return answer.ok_v1(status_data(video, self.clock(), _base_url(request)))
+        data = status_data(video, self.clock(), _base_url(request), self.settings.url_ttl)
+        return answer.ok_v1(data)
 
     async def listing(self, request: Request) -> Response:
         """List videos newest first, a page at a time."""
@@ -145,15 +157,38 @@ class _Api:
         """Report the seconds of video the account has left."""
         return answer.ok({"remaining_quota": self.account.remaining_quota(self.clock())})
 
+    async def add_endpoint(self, request: Request) -> Response:
+        """Register a webhook endpoint once its URL answers an OPTIONS request, as HeyGen does."""
+        try:
+            parsed = _json_object(await request.body())
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if isinstance(parsed, Response):
+            return parsed
+        url, events = parsed.get("url"), parsed.get("events") or []
+        if not isinstance(url, str) or not url.startswith(WEB_SCHEMES):
+            return answer.invalid("url is invalid: must be an http:// or https:// URL")
+        if not isinstance(events, list) or not all(isinstance(name, str) for name in events):
+            return answer.invalid("events is invalid: must be a list of event names")
+        problem = await self.webhooks.check(url)
+        if problem is not None:
+            return answer.invalid(f"url is invalid: {problem}")
+        endpoint = self.account.add_endpoint(url, events)
+        data = {"endpoint_id": endpoint.endpoint_id, "url": url, "events": events}
+        return answer.ok_v1(data | {"secret": endpoint.secret})
+
     async def file(self, request: Request) -> Response:
-        """Serve a finished video's placeholder file; links need no key, like signed URLs."""
+        """Serve a finished video's file; links need no key, but expire like signed CDN links."""
+        now = self.clock()
+        refusal = answer.link_refusal(request.query_params.get("expires"), now)
+        if refusal is not None:
+            return refusal
         video_id, _, kind = request.path_params["name"].partition(".")
         video = self.account.find(video_id)
-        found = placeholder(video, kind, self.clock()) if video else None
+        found = file_body(video, kind, now, self.settings.file_bytes) if video else None
         if found is None:
             return answer.not_found("file_not_found", "File not found")
-        media_type, content = found
-        return Response(content, media_type=media_type)
+        return file_response(found, request.headers.get("range"), self.settings.file_rate)
 
     async def admin_accepted(self, request: Request) -> Response:
         """Show the ids issued per callback_id, so another process can count duplicates."""
@@ -165,6 +200,10 @@ class _Api:
     async def admin_stats(self, request: Request) -> Response:
         """Show the counters."""
         return JSONResponse(self.account.stats())
+
+    async def admin_webhooks(self, request: Request) -> Response:
+        """Show every webhook attempt and skip, oldest first."""
+        return JSONResponse(self.account.deliveries())
 
 
 class _Latency:

@@ -68,6 +68,12 @@ class Dice:
             return True
         return self._rng.random() < fraction
 
+    def spread(self, jitter: float) -> float:
+        """Draw a factor from 1 − jitter to 1 + jitter; exactly 1, without a roll, at 0."""
+        if jitter <= 0.0:
+            return 1.0
+        return self._rng.uniform(1.0 - jitter, 1.0 + jitter)
+
     def pick(self, choices: Sequence[T]) -> T:
         """Choose one of `choices`."""
         return self._rng.choice(choices)

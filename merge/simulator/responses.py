@@ -54,6 +54,23 @@ def not_found(code: str, message: str) -> JSONResponse:
     return error(404, code, message)
 
 
+def link_refusal(expires: str | None, now: float) -> JSONResponse | None:
+    """Answer 403 as a signed CDN link does once `expires` has passed (or is missing), else None."""
+    if expires is None or not expires.isascii() or not expires.isdigit():
+        return file_host_error(403, "access_denied", "Request has no valid expires parameter")
+    if now > int(expires):
+        return file_host_error(403, "url_expired", "Request has expired")
+    return None
+
+
+def file_host_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Answer an error from the file host, which has no `data` beside its `error`."""
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 class ConnectionCut(Exception):
     """Raised after an answer has started, so the server drops the connection mid-answer."""
 

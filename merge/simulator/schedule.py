@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,9 @@ from merge.simulator.settings import (
     DEFAULT_DIMENSION,
     PLAN_CAPS,
 )
+
+Clock = Callable[[], float]
+"""Where the simulator reads the time: `time.time`, or a test's hand-moved clock."""
 
 
 @dataclass(frozen=True, slots=True)

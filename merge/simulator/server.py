@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
 
 from merge.simulator.account import Account
-from merge.simulator.app import Clock, build_app, create_app
+from merge.simulator.app import build_app, create_app
+from merge.simulator.schedule import Clock
 from merge.simulator.settings import DEFAULT_PORT, HOST, KEEP_ALIVE_SECONDS, SimulatorSettings
 
 START_TIMEOUT_SECONDS = 10.0
@@ -90,6 +92,10 @@ class Simulator:
         """Copy the request and fault counters."""
         return self._account.stats()
 
+    def webhooks(self) -> list[dict[str, Any]]:
+        """List every webhook attempt and skip: url, event_type, video_id, status, attempt."""
+        return self._account.deliveries()
+
 
 def serve(
     settings: SimulatorSettings,
@@ -108,7 +114,7 @@ def serve(
 class _Runner:
     """Run one uvicorn server on one bound socket, on an event loop of its own."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
+    def __init__(self, app: Starlette, sock: socket.socket) -> None:
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -118,6 +124,7 @@ class _Runner:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self.server = uvicorn.Server(config)
+        self.webhooks = app.state.webhooks
         self.sock = sock
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -151,6 +158,7 @@ class _Runner:
             await serving
         finally:
             self._hang_up()
+            await self.webhooks.close()
             tasks = set(self.server.server_state.tasks)
             if tasks:
                 await asyncio.wait(tasks, timeout=_SETTLE_SECONDS)

@@ -15,6 +15,11 @@ DEFAULT_DIMENSION = (1280, 720)
 """The size assumed when a request gives no `dimension` (the docs' form pre-fills it)."""
 
 URL_LIFETIME_SECONDS = 7 * 24 * 3600
+"""How long a file link from a status answer or a webhook stays valid (HeyGen: 7 days)."""
+
+FILE_BYTES = 64 * 1024
+"""Size of a finished video's file; large enough that a download takes more than one read."""
+
 CHARS_PER_SECOND = 15.0
 """Speaking rate used to estimate a video's duration from its script."""
 
@@ -30,6 +35,13 @@ KEEP_ALIVE_SECONDS = 75
 """How long an idle connection stays open (nginx's default). At the server's 5 s default, a
 client pacing one request per 5 s races the close and sees resets nobody asked for."""
 HOST = "127.0.0.1"
+
+WEB_SCHEMES = ("http://", "https://")
+WEBHOOK_TRIES = 3
+WEBHOOK_RETRY_SECONDS = 1.0
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+ENDPOINT_CHECK_SECONDS = 1.0
+"""How long a URL given to `endpoint.add` has to answer its OPTIONS check (HeyGen: 1 second)."""
 
 _FRACTIONS = (
     "fail_5xx",
@@ -61,6 +73,12 @@ class SimulatorSettings:
     plan: str = "1080p"
     retry_after: float = 1.0
     seed: int | None = None
+    url_ttl: float = URL_LIFETIME_SECONDS
+    file_bytes: int = FILE_BYTES
+    file_rate: float | None = None
+    render_jitter: float = 0.0
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings no account could have, so a typo fails at start and not mid-run."""
@@ -84,6 +102,20 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append("slots must be at least 1")
     if settings.daily_quota is not None and settings.daily_quota < 0:
         problems.append("daily_quota must not be negative")
+    if settings.url_ttl <= 0:
+        problems.append("url_ttl must be above 0")
+    if settings.file_bytes < 1:
+        problems.append("file_bytes must be at least 1")
+    if settings.file_rate is not None and settings.file_rate <= 0:
+        problems.append("file_rate must be above 0")
+    if not 0 <= settings.render_jitter < 1:
+        problems.append(
+            f"render_jitter must be at least 0 and below 1, not {settings.render_jitter}"
+        )
+    if settings.webhook_url is not None and not settings.webhook_url.startswith(WEB_SCHEMES):
+        problems.append(
+            f"webhook_url must start with http:// or https://, not {settings.webhook_url!r}"
+        )
     if settings.plan not in PLAN_CAPS:
         problems.append(f"plan must be one of {', '.join(PLAN_CAPS)}, not {settings.plan!r}")
     return problems

@@ -1,4 +1,4 @@
-"""Pure answer bodies: a video's status, a listing item, page tokens and placeholder files."""
+"""Pure answer bodies: a video's status and signed file links, its webhook event, page tokens."""
 
 from __future__ import annotations
 
@@ -7,51 +7,60 @@ import binascii
 from typing import Any
 
 from merge.simulator.account import Video
-from merge.simulator.settings import URL_LIFETIME_SECONDS
 
-_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-_GIF = bytes.fromhex(
-    "47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b"
-)
-_VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\n(simulated caption)\n"
-
-FILES: dict[str, tuple[str, bytes]] = {
-    "mp4": ("video/mp4", _MP4),
-    "jpg": ("image/jpeg", _JPEG),
-    "gif": ("image/gif", _GIF),
-    "vtt": ("text/vtt", _VTT),
-    "caption.mp4": ("video/mp4", _MP4),
-}
-"""What `/files/<id>.<kind>` serves, by kind: content type and placeholder bytes."""
-
-_CAPTION_KINDS = frozenset({"vtt", "caption.mp4"})
+SUCCESS_EVENT = "avatar_video.success"
+FAIL_EVENT = "avatar_video.fail"
 _TOKEN_PREFIX = "below:"
 
 
-def status_data(video: Video, now: float, base: str) -> dict[str, Any]:
-    """Build the status endpoint's `data`, with fresh file links once the video is completed."""
-    status = video.status(now)
-    done = status == "completed"
+def file_links(video: Video, now: float, base: str, ttl: float) -> dict[str, str | None]:
+    """Sign fresh links to a video's files, valid `ttl` seconds from `now`; None for no file."""
+    done = video.status(now) == "completed"
     captions = done and video.caption
-    expires = int(now) + URL_LIFETIME_SECONDS
+    expires = int(now + ttl)
 
-    def link(kind: str, shown: bool = done) -> str | None:
+    def link(kind: str, shown: bool) -> str | None:
         return f"{base}/files/{video.id}.{kind}?expires={expires}" if shown else None
 
+    return {
+        "video_url": link("mp4", done),
+        "thumbnail_url": link("jpg", done),
+        "gif_url": link("gif", done),
+        "caption_url": link("vtt", captions),
+        "video_url_caption": link("caption.mp4", captions),
+    }
+
+
+def status_data(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
+    """Build the status endpoint's `data`, with fresh file links once the video is completed."""
+    status = video.status(now)
     return {
         "id": video.id,
         "status": status,
         "callback_id": video.callback_id,
-        "video_url": link("mp4"),
-        "thumbnail_url": link("jpg"),
-        "gif_url": link("gif"),
-        "caption_url": link("vtt", captions),
-        "video_url_caption": link("caption.mp4", captions),
-        "duration": video.duration if done else None,
+        **file_links(video, now, base, ttl),
+        "duration": video.duration if status == "completed" else None,
         "created_at": int(video.timeline.created),
         "error": video.failure if status == "failed" else None,
     }
+
+
+def event_body(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
+    """Build the webhook event of a finished video: success with fresh links, or fail and why."""
+    if video.failure is not None:
+        message, detail = video.failure["message"], video.failure.get("detail")
+        msg = f"{message}: {detail}" if detail else message
+        data = {"video_id": video.id, "msg": msg, "callback_id": video.callback_id}
+        return {"event_type": FAIL_EVENT, "event_data": data}
+    links = file_links(video, now, base, ttl)
+    data = {
+        "video_id": video.id,
+        "url": links["video_url"],
+        "callback_id": video.callback_id,
+        "thumbnail_url": links["thumbnail_url"],
+        "duration": video.duration,
+    }
+    return {"event_type": SUCCESS_EVENT, "event_data": data}
 
 
 def list_item(video: Video, now: float) -> dict[str, Any]:
@@ -62,15 +71,6 @@ def list_item(video: Video, now: float) -> dict[str, Any]:
         "video_title": video.title,
         "created_at": int(video.timeline.created),
     }
-
-
-def placeholder(video: Video, kind: str, now: float) -> tuple[str, bytes] | None:
-    """Return the content type and bytes of a finished video's file, or None if there is none."""
-    if kind not in FILES or video.status(now) != "completed":
-        return None
-    if kind in _CAPTION_KINDS and not video.caption:
-        return None
-    return FILES[kind]
 
 
 def page_token(below: int | None) -> str | None:
