@@ -16,6 +16,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge import __version__
+from merge.cli_listen import add_listen
 from merge.cli_simulate import add_simulate
 from merge.cli_status import add_status
 from merge.cli_submit import add_submit
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(commands)
     add_submit(commands)
     add_status(commands)
+    add_listen(commands)
     _add_validate(commands)
     add_simulate(commands)
     schema = commands.add_parser(

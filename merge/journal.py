@@ -249,6 +249,14 @@ class Journal:
         """Record that this row's request went out and its outcome is not known."""
         self._update(key, "unknown", error=error, answered_at=now)
 
+    def adopt(self, key: str, video_id: str, now: float) -> None:
+        """Give a row without an id the video a webhook says was made for it."""
+        self._db.execute(
+            "update rows set state = 'submitted', video_id = ?, error = null, answered_at = ?"
+            " where key = ? and video_id is null",
+            (video_id, now, key),
+        )
+
     def unsent(self, key: str, error: str) -> None:
         """Record that this row's request was certainly not acted on (it may go again freely)."""
         self._update(key, "unsent", error=error)
