@@ -27,7 +27,7 @@ from merge.simulator.files import RangeNotSatisfiable, byte_range, video_slice
 from merge.simulator.limits import Dice, TokenBucket, retry_after
 from merge.simulator.schedule import RenderSlots, estimate_duration, over_plan
 from merge.simulator.views import page_token, read_page_token
-from merge.simulator.webhooks import is_loopback
+from merge.simulator.webhooks import is_loopback_url
 from tests.bodies import body, scene
 
 KEY = {"X-Api-Key": "test-key"}
@@ -955,7 +955,7 @@ def test_a_range_outside_the_file_is_not_satisfiable(header: str) -> None:
     ],
 )
 def test_only_loopback_urls_get_webhooks(url: str, loopback: bool) -> None:
-    assert is_loopback(url) is loopback
+    assert is_loopback_url(url) is loopback
 
 
 def test_page_tokens_round_trip_and_refuse_strangers() -> None:

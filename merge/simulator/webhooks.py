@@ -7,13 +7,13 @@ import contextlib
 import hashlib
 import heapq
 import hmac
-import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from merge.client import is_loopback
 from merge.simulator.account import Account, Endpoint, Video
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import (
@@ -30,18 +30,10 @@ POLL_SECONDS = 0.05
 NOT_LOOPBACK = "the simulator only sends requests to loopback addresses (127.0.0.1, localhost, ::1)"
 
 
-def is_loopback(url: str) -> bool:
+def is_loopback_url(url: str) -> bool:
     """Say whether `url` is an http(s) URL on this machine, the only place the simulator calls."""
     parts = urlsplit(url)
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
 
 
 def sign(raw: bytes, secret: str) -> str:
@@ -74,7 +66,7 @@ class Webhooks:
 
     async def check(self, url: str) -> str | None:
         """Send the OPTIONS request that vets a new endpoint; return why it failed, or None."""
-        if not is_loopback(url):
+        if not is_loopback_url(url):
             return NOT_LOOPBACK
         status = await self._request("OPTIONS", url, ENDPOINT_CHECK_SECONDS)
         if isinstance(status, str):
@@ -114,7 +106,7 @@ class Webhooks:
         event_type = event["event_type"]
         for target in self.account.webhook_targets(video, event_type):
             entry = {"url": target.url, "event_type": event_type, "video_id": video.id}
-            if not is_loopback(target.url):
+            if not is_loopback_url(target.url):
                 skipped = entry | {"status": f"skipped: {NOT_LOOPBACK}", "attempt": 0}
                 self.account.log_delivery(skipped, "webhooks_skipped")
                 continue
