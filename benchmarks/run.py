@@ -12,7 +12,9 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
   BENCH_RAMDISK   a RAM-backed folder for a second set of render timings that leaves the disk
                   out (default /dev/shm when it exists; set it empty to skip)
   BENCH_SKIP      comma-separated parts to leave out: check, render, ramdisk, floor, big,
-                  mailmerge, stages, profile
+                  mailmerge, submit, stages, profile
+  BENCH_ONLY      "submit": run only the submit benchmarks (python -m benchmarks.submitting),
+                  whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py
   BENCH_PROFILE   "auto" (default: cProfile the .xlsx render when the 3x target is missed),
                   "1" (always) or "0" (never)
 
@@ -782,6 +784,10 @@ def prepare_data(config: Config) -> dict[str, Path]:
 
 def main() -> int:
     """Run every part that is not skipped, print the table and write out/results.json."""
+    if os.environ.get("BENCH_ONLY") == "submit":
+        from benchmarks import submitting
+
+        return submitting.main()
     config = Config.from_env()
     started = time.perf_counter()
     code_before = _git_state()
@@ -819,6 +825,18 @@ def main() -> int:
             measure_mailmerge(config, paths["csv"], details.get("csv_rows_per_s"))
         ),
     )
+    submit_runs: list[Callable[[], None]] = []
+
+    def submit() -> None:
+        # Imported here: benchmarks.submitting imports this module's Figure and print_table.
+        from benchmarks import submitting
+
+        report = submitting.measure(submitting.Settings.from_env())
+        figures.extend(report.figures)
+        details["submit"] = report.runs_json()
+        submit_runs.append(lambda: submitting.print_runs(report))
+
+    part("submit", submit)
     stages: dict[str, Any] = {}
     if config.wants("stages"):
         for kind, sheet in sheets.items():
@@ -839,6 +857,8 @@ def main() -> int:
     )
     print()
     print_table(figures)
+    for print_runs in submit_runs:
+        print_runs()
     for kind, report in stages.items():
         print_stages(kind, report)
     if profile:
