@@ -12,12 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Sends the sample sheet to the built-in simulator (no key, no credits) and writes the ids into
-# review/leads-sent.xlsx. The sheet has four deliberate mistakes, so submit exits 3 (some rows
-# invalid): expected. Running it again resumes: rows with a video_id are never sent twice.
+# Sends the sample sheet to the built-in simulator (no key, no credits), follows every video to
+# the end and saves the files: review/leads-sent.xlsx gets the ids and statuses, review/videos the
+# videos. The sheet has four deliberate mistakes, so submit exits 3 (some rows invalid): expected.
+# The simulator lives only as long as the command, so the demo starts afresh each time.
 demo: $(STAMP)
+	rm -rf review/leads-sent.xlsx review/leads-sent.xlsx.journal* review/videos
 	$(VENV)/bin/avatar-merge submit sample_data/leads.xlsx templates/outreach.json \
-	  -o review/leads-sent.xlsx --simulate --yes || [ $$? -eq 3 ]
+	  -o review/leads-sent.xlsx --simulate --yes --wait --poll 1 --download review/videos || [ $$? -eq 3 ]
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

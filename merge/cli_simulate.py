@@ -45,6 +45,13 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add("--late-by", type=float, default=30.0, metavar="S", help="seconds (default 30)")
     add("--render-failure", type=_fraction, default=0.0, metavar="F", help="share that fail")
     add("--plan", choices=("720p", "1080p", "4k"), default="1080p", help="resolution cap")
+    add("--pending-seconds", type=float, default=0.5, metavar="S", help="time a video is pending")
+    add("--render-jitter", type=_fraction, default=0.0, metavar="F", help="render time ± share")
+    add("--url-ttl", type=float, default=7 * 24 * 3600.0, metavar="S", help="link lifetime (7 d)")
+    add("--file-bytes", type=int, default=64 * 1024, metavar="N", help="size of each video file")
+    add("--file-rate", type=float, metavar="B", help="serve files at B bytes per second")
+    add("--webhook-url", metavar="URL", help="post video events here (loopback only)")
+    add("--webhook-secret", metavar="S", help="sign the events posted to --webhook-url")
     add("--seed", type=int, metavar="N", help="repeat the same faults")
     simulate.set_defaults(run=run_simulate)
 
@@ -75,6 +82,13 @@ def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
         render_failure=args.render_failure,
         plan=args.plan,
         seed=args.seed,
+        pending_seconds=args.pending_seconds,
+        render_jitter=args.render_jitter,
+        url_ttl=args.url_ttl,
+        file_bytes=args.file_bytes,
+        file_rate=args.file_rate,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
 
 

@@ -35,6 +35,9 @@ from merge.runner import RunSettings, RunSummary, run_plan, write_output
 from merge.simulator import Simulator, SimulatorSettings
 from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+
 RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
 
 
@@ -116,7 +119,8 @@ def _warn(message: str) -> None:
 def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
     sheet = f' (sheet "{plan.info.sheet_name}")' if plan.info.sheet_name else ""
     print(f"{args.data}{sheet} with {args.template}: {count(plan.total, 'row')}", file=out)
-    print(f"  to send:        {len(plan.send):,}", file=out)
+    renewed = f" ({plan.renewed:,} new videos for failed ones)" if plan.renewed else ""
+    print(f"  to send:        {len(plan.send):,}{renewed}", file=out)
     if plan.check:
         print(
             f"  to check first: {len(plan.check):,} (sent before, outcome unknown: the video"
@@ -156,10 +160,11 @@ def _confirm(plan: Plan, args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def _api(simulate: bool, base_url: str) -> Iterator[str]:
+    """Yield the API's address: the real one, or the built-in simulator's while it runs."""
     if not simulate:
         yield base_url
         return
-    with Simulator(SimulatorSettings()) as simulator:
+    with Simulator(REHEARSAL) as simulator:
         yield simulator.url
 
 

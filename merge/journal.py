@@ -221,8 +221,10 @@ class Journal:
         )
 
     def known_video_ids(self) -> set[str]:
-        """Every video id this output has recorded."""
-        cursor = self._db.execute("select video_id from rows where video_id is not null")
+        """Every video id this output has recorded, those replaced by --retry-failed included."""
+        cursor = self._db.execute(
+            "select video_id from rows where video_id is not null union select video_id from videos"
+        )
         return {record[0] for record in cursor}
 
     def sending(self, key: str, row: int, payload_hash: str, now: float) -> None:
@@ -232,7 +234,8 @@ class Journal:
             " values (?, ?, ?, 'sending', ?, ?, 1)"
             " on conflict (key) do update set row = excluded.row,"
             " payload_hash = excluded.payload_hash, state = 'sending', error = null,"
-            " http_status = null, first_sent_at = coalesce(first_sent_at, excluded.sent_at),"
+            " video_id = null, http_status = null, first_sent_at = case when video_id is null"
+            " then coalesce(first_sent_at, excluded.sent_at) else excluded.sent_at end,"
             " sent_at = excluded.sent_at, attempts = attempts + 1",
             (key, row, payload_hash, now, now),
         )

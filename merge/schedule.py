@@ -44,6 +44,8 @@ class PollSchedule:
         self._order: dict[str, int] = {}
         self._finished_at: list[float] = []
         self._unfinished = _Counts()
+        self._deferred: list[Watch] = []
+        self._seen = 0.0
 
     def add(self, video_id: str, now: float) -> None:
         """Follow a video; ids are added in submission order, and checked at once."""
@@ -57,6 +59,10 @@ class PollSchedule:
 
     def next_due(self) -> float | None:
         """When the earliest video is due, or None when none is left."""
+        if self._deferred and self._pace() is not None:
+            self._bring_forward(self._seen)
+        elif self._deferred and len(self._deferred) >= len(self._queue):
+            self._bring_forward(self._seen)  # the head is done, its pace unknown: back off
         return self._queue[0].due if self._queue else None
 
     def pop_due(self, now: float) -> list[Watch]:
@@ -72,10 +78,23 @@ class PollSchedule:
             self._open.discard(watch.video_id)
             self._unfinished.add(self._order[watch.video_id], -1)
         self._finished_at.append(now)
+        self._seen = max(self._seen, now)
+
+    def _bring_forward(self, now: float) -> None:
+        """Once the pace is known, ask the videos kept waiting when theirs is due."""
+        for watch in self._deferred:
+            estimate = self._estimate(watch, now)
+            if estimate is None:
+                watch.due = min(watch.due, now + watch.interval)
+            else:
+                watch.due = min(watch.due, max(now, estimate - 0.1 * (estimate - now)))
+        self._deferred = []
+        heapq.heapify(self._queue)
 
     def again(self, watch: Watch, now: float) -> None:
         """Put back a video that is not done yet, due after its backoff or its estimate."""
         watch.checks += 1
+        self._seen = max(self._seen, now)
         backoff = min(self.cap, watch.interval)
         watch.interval = min(self.cap, watch.interval * POLL_GROWTH)
         estimate = self._estimate(watch, now)
@@ -84,17 +103,24 @@ class PollSchedule:
             wait = min(POLL_ESTIMATE_CAP_SECONDS, max(backoff, 0.9 * (estimate - now)))
         elif self._unfinished.before(self._order[watch.video_id]) >= POLL_HEAD:
             wait = self.cap  # far back in the queue: the head's pace will tell when to look
+            self._deferred.append(watch)
         watch.due = now + wait
         heapq.heappush(self._queue, watch)
 
-    def _estimate(self, watch: Watch, now: float) -> float | None:
-        """When this video should finish, judging by the pace of those before it."""
+    def _pace(self) -> float | None:
+        """Videos finishing per second so far, once a few have finished at different times."""
         done = self._finished_at
         if len(done) < POLL_ESTIMATE_AFTER or done[-1] <= done[0]:
             return None
-        pace = (len(done) - 1) / (done[-1] - done[0])
+        return (len(done) - 1) / (done[-1] - done[0])
+
+    def _estimate(self, watch: Watch, now: float) -> float | None:
+        """When this video should finish, judging by the pace of those before it."""
+        pace = self._pace()
+        if pace is None:
+            return None
         ahead = self._unfinished.before(self._order[watch.video_id])
-        return max(now, done[-1]) + (ahead + 1) / pace
+        return max(now, self._finished_at[-1]) + (ahead + 1) / pace
 
 
 class _Counts:

@@ -59,6 +59,8 @@ class Plan:
     total: int = 0
     invalid: int = 0
     first_problems: list[str] = field(default_factory=list)
+    renewed: int = 0
+    """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
 
@@ -159,7 +161,12 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
                 keys[key] = row.number
         entry = entries.get(key) if key is not None else by_row.get(row.number)
         problems = result.messages() + ([f"row {row.number}, {key_problem}"] if key_problem else [])
-        if entry is not None and entry.video_id:
+        if entry is not None and entry.video_id and _render_failed(plan, entry, options):
+            if problems or key is None:
+                _mark_invalid(plan, row.number, problems, key)
+            else:
+                _send_again(plan, row, key, _with_key(result.payload, key))
+        elif entry is not None and entry.video_id:
             _skip_submitted(plan, entry, row, _hash(result.payload, key))
         elif row.values.get("video_id", "").strip():
             plan.ledger.show(row.number, "submitted", "", key or "", **_cells(row))
@@ -204,6 +211,18 @@ def _hash(payload: Any, key: str | None) -> str:
 
 def _cells(row: Row) -> dict[str, str]:
     return {"video_id": row.values["video_id"].strip(), "at": row.values.get("submitted_at", "")}
+
+
+def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
+    """Whether --retry-failed asks for a new video in place of one that failed to render."""
+    state = plan.videos.get(entry.video_id or "")
+    return options.retry_failed and state is not None and state.status == "failed"
+
+
+def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any]) -> None:
+    """Queue a new video for a row whose video failed; the failed one stays in the journal."""
+    plan.send.append(Job(row.number, key, bytes(memoryview(dumps(payload))), _hash(payload, key)))
+    plan.renewed += 1
 
 
 def _skip_submitted(plan: Plan, entry: Entry, row: Row, payload_hash: str) -> None:

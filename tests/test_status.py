@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +16,8 @@ import openpyxl
 import pytest
 
 from merge.cli import ExitCode
-from merge.simulator import Simulator, SimulatorSettings
+from merge.simulator import Simulator, SimulatorSettings, video_bytes
+from tests.conftest import ROOT
 from tests.submitting import HEADER, OUTREACH, leads, write_csv, write_xlsx
 
 KEY = "sk-status-test"
@@ -187,3 +194,117 @@ def test_a_sheet_without_video_ids_is_refused(cli, tmp_path, api):
     run = status(cli, data, api.url)
     assert run.code == ExitCode.ERROR
     assert "has no video_id column" in run.err
+
+
+def test_an_expired_link_is_renewed_before_downloading(cli, tmp_path, key):
+    settings = SimulatorSettings(pending_seconds=0.0, render_seconds=0.1, url_ttl=0.5)
+    with Simulator(settings) as api:
+        out = sent(cli, tmp_path, api.url, 2)
+        assert status(cli, out, api.url, "--wait").code == ExitCode.OK
+        old = table(out)[0]["video_url"]
+        time.sleep(1.2)
+        assert httpx.get(old).status_code == 403
+        videos = tmp_path / "videos"
+        run = status(cli, out, api.url, "--download", videos)
+        assert run.code == ExitCode.OK, run.out + run.err
+        assert "downloaded 2, already there 0, failed 0" in run.out
+        for row in table(out):
+            saved = (videos / f"{row['callback_id']}.mp4").read_bytes()
+            assert saved == video_bytes(row["video_id"], settings.file_bytes)
+
+
+def test_a_download_killed_halfway_resumes_where_it_stopped(cli, tmp_path, key):
+    size = 600_000
+    slow = SimulatorSettings(
+        pending_seconds=0.0, render_seconds=0.1, file_bytes=size, file_rate=300_000.0
+    )
+    with Simulator(slow) as api:
+        out = sent(cli, tmp_path, api.url, 1)
+        assert status(cli, out, api.url, "--wait").code == ExitCode.OK
+        videos = tmp_path / "videos"
+        command = [sys.executable, "-m", "merge", "status", str(out), "--base-url", api.url]
+        process = subprocess.Popen(
+            [*command, "--download", str(videos)],
+            cwd=ROOT,
+            env={**os.environ, "HEYGEN_API_KEY": KEY},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        part = None
+        while time.monotonic() < deadline:
+            parts = list(videos.glob(".*.mp4.part")) if videos.exists() else []
+            if parts and parts[0].stat().st_size > size // 4:
+                part = parts[0]
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        assert part is not None, "the download never started"
+        kept = part.stat().st_size
+        assert 0 < kept < size
+        run = status(cli, out, api.url, "--download", videos)
+        assert run.code == ExitCode.OK, run.out + run.err
+        row = table(out)[0]
+        saved = videos / f"{row['callback_id']}.mp4"
+        assert saved.read_bytes() == video_bytes(row["video_id"], size)
+        assert not part.exists()
+
+
+def test_webhook_events_from_the_api_fill_the_sheet_without_polling(cli, tmp_path, key):
+    port = free_port()
+    listen_url = f"http://127.0.0.1:{port}/hook"
+    secret = "whsec-sim"
+    settings = SimulatorSettings(
+        pending_seconds=0.0, render_seconds=0.5, webhook_url=listen_url, webhook_secret=secret
+    )
+    with Simulator(settings) as api:
+        data = write_csv(tmp_path / "leads.csv", leads(3))
+        out = tmp_path / "sent.csv"
+        assert cli("submit", data, OUTREACH, "-o", out, "--base-url", api.url, "--yes").code == 0
+        listener = subprocess.Popen(
+            [sys.executable, "-m", "merge", "listen", str(out), "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "HEYGEN_WEBHOOK_SECRET": secret},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while api.stats()["webhooks_sent"] < 3:
+                assert listener.poll() is None, listener.communicate()
+                assert time.monotonic() < deadline, api.webhooks()
+                time.sleep(0.05)
+        finally:
+            listener.send_signal(signal.SIGINT)
+            stdout, _ = listener.communicate(timeout=20)
+        assert "Received: 3 completed" in stdout
+        run = status(cli, out, api.url)
+    assert "status requests: 0" in run.out
+    assert {r["video_status"] for r in table(out)} == {"completed"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_retry_failed_sends_a_new_video_for_one_that_failed_to_render(cli, tmp_path, key):
+    with Simulator(SimulatorSettings(render_seconds=0.1, render_failure=1.0)) as broken:
+        out = sent(cli, tmp_path, broken.url, 2)
+        assert status(cli, out, broken.url, "--wait").code == ExitCode.FAILED_ROWS
+        failed_ids = {r["video_id"] for r in table(out)}
+        data = tmp_path / "leads.csv"
+        plain = cli("submit", data, OUTREACH, "-o", out, "--base-url", broken.url, "--yes")
+        assert "skipped:        2 already has a video_id" in plain.out
+        again = cli(
+            "submit", data, OUTREACH, "-o", out, "--base-url", broken.url, "--yes", "--retry-failed"
+        )
+        assert again.code == ExitCode.OK, again.out + again.err
+        assert "to send:        2 (2 new videos for failed ones)" in again.out
+        assert all(n == 2 for n in broken.accepted().values())
+    new_ids = {r["video_id"] for r in table(out)}
+    assert new_ids.isdisjoint(failed_ids)
+    assert len(new_ids) == 2
