@@ -308,3 +308,43 @@ def test_retry_failed_sends_a_new_video_for_one_that_failed_to_render(cli, tmp_p
     new_ids = {r["video_id"] for r in table(out)}
     assert new_ids.isdisjoint(failed_ids)
     assert len(new_ids) == 2
+
+
+def test_a_mixed_batch_shows_each_videos_own_end(cli, tmp_path, key):
+    mixed = SimulatorSettings(render_seconds=0.1, pending_seconds=0.0, render_failure=0.5, seed=4)
+    with Simulator(mixed) as api:
+        out = sent(cli, tmp_path, api.url, 12)
+        run = status(cli, out, api.url, "--wait")
+    rows = table(out)
+    failed = [r for r in rows if r["video_status"] == "failed"]
+    completed = [r for r in rows if r["video_status"] == "completed"]
+    assert failed
+    assert completed
+    assert len(failed) + len(completed) == 12
+    assert run.code == ExitCode.FAILED_ROWS
+    assert all(r["video_error"] and not r["video_url"] for r in failed)
+    assert all(r["video_url"] and not r["video_error"] for r in completed)
+
+
+def test_ctrl_c_while_waiting_writes_what_is_known(cli, tmp_path, key):
+    with Simulator(SimulatorSettings(render_seconds=600)) as api:
+        out = sent(cli, tmp_path, api.url, 3)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "merge", "status", str(out), "--base-url", api.url, "--wait"],
+            cwd=ROOT,
+            env={**os.environ, "HEYGEN_API_KEY": KEY},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while "video_status" not in out.read_text(encoding="utf-8-sig").splitlines()[0]:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no status was written"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == ExitCode.INTERRUPTED, stdout + stderr
+    assert "Stopped: interrupted" in stdout
+    assert "Traceback" not in stderr
+    assert {r["video_status"] for r in table(out)} <= {"pending", "waiting", "processing"}
