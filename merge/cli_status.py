@@ -31,6 +31,9 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " checked_at into OUTPUT (in place, atomically).",
     )
     status.add_argument("output", type=Path, help="the sheet `submit` wrote")
+    status.add_argument(
+        "--api", choices=("v2", "v3"), default="v2", help="the API the videos were made on"
+    )
     add_follow_options(status)
     add_api_options(status)
     status.set_defaults(run=run_status)
@@ -71,7 +74,9 @@ def run_status(args: argparse.Namespace, out: TextIO) -> ExitCode:
 
 def options_from(args: argparse.Namespace) -> FollowOptions:
     """Resolve the follow options once, at the boundary."""
-    return FollowOptions(args.wait, args.download, args.concurrency, args.rate, args.poll)
+    return FollowOptions(
+        args.wait, args.download, args.concurrency, args.rate, args.poll, api=args.api
+    )
 
 
 def follow_with_bar(

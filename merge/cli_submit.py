@@ -169,7 +169,7 @@ def _api(simulate: bool, base_url: str) -> Iterator[str]:
 
 
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
-    settings = RunSettings(args.concurrency, args.rate, args.timeout)
+    settings = RunSettings(args.concurrency, args.rate, args.timeout, args.api)
     http = open_http(url, api_key, settings.timeout, settings.concurrency)
     total = len(plan.send) + len(plan.check)
     with tqdm(

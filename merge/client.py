@@ -30,7 +30,8 @@ AUTH_WORDS = re.compile(
 )
 QUOTA_WORDS = re.compile(r"quota|credit|video_limit|limit_exceeded", re.I)
 
-RefusalKind = Literal["invalid", "server", "rate", "quota", "auth"]
+RefusalKind = Literal["invalid", "server", "rate", "quota", "auth", "busy"]
+ACCEPTED = frozenset({200, 201, 202})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,10 @@ def classify(status: int, body: Any, retry_after: float | None = None) -> Outcom
     error = body.get("error") if isinstance(body, dict) else None
     data = body.get("data") if isinstance(body, dict) else None
     video_id = data.get("video_id") if isinstance(data, dict) else None
-    if status == 200 and not error:
+    if status in ACCEPTED and not error:
         if isinstance(video_id, str) and VIDEO_ID.match(video_id):
             return Created(video_id)
-        return NoAnswer("HTTP 200 without a video_id in the answer")
+        return NoAnswer(f"HTTP {status} without a video_id in the answer")
     code, message = _error_text(error, body)
     return Refused(_refusal_kind(status, code, message), status, code, message, retry_after)
 
@@ -118,6 +119,8 @@ def _refusal_kind(status: int, code: str, message: str) -> RefusalKind:
         return "quota"
     if status == 429:
         return "rate"
+    if status == 409:  # v3: the same Idempotency-Key is still being worked on
+        return "busy"
     if status >= 500:
         return "server"
     return "invalid"
@@ -181,11 +184,20 @@ class HeyGenClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
 
-    async def create_video(self, body: bytes) -> Outcome:
+    api = "v2"
+    idempotent = False
+    """Whether a create request may be repeated safely (v3's Idempotency-Key)."""
+    create_path = CREATE_PATH
+
+    def create_headers(self, idempotency_key: str | None) -> dict[str, str]:
+        """Headers of a create request (V2 has no idempotency key, so the key is not sent)."""
+        return {"Content-Type": "application/json"}
+
+    async def create_video(self, body: bytes, idempotency_key: str | None = None) -> Outcome:
         """Ask for one video; say whether it was made, refused, never sent, or unknown."""
         try:
             response = await self.http.post(
-                CREATE_PATH, content=body, headers={"Content-Type": "application/json"}
+                self.create_path, content=body, headers=self.create_headers(idempotency_key)
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             return NotSent(_reason(error))
@@ -217,6 +229,10 @@ class HeyGenClient:
             raise ApiError("the video list answer has no videos")
         next_token = data.get("token")
         return [v for v in videos if isinstance(v, dict)], next_token or None
+
+    async def video_statuses(self, video_ids: list[str]) -> dict[str, dict[str, Any]] | None:
+        """Return many videos' status records in one call, or None where the API has none."""
+        return None
 
     async def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
         """Read from the API; reads change nothing, so a failed one is simply tried again."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from merge.pipeline import RenderOptions, RowSelection
+from merge.pipeline import RenderOptions, RowSelection, Target
 
 PROG = "avatar-merge"
 
@@ -83,6 +83,17 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
         metavar="C",
         help="CSV delimiter: , ; tab | (default: sniffed)",
     )
+    command.add_argument(
+        "--api",
+        choices=("v2", "v3"),
+        default="v2",
+        help="the API the bodies are for: v2 (the template's own language, default) or v3",
+    )
+    command.add_argument(
+        "--lossy",
+        action="store_true",
+        help="v3: drop, with a warning, V2 settings v3 cannot express (else the row is invalid)",
+    )
 
 
 def render_options(args: argparse.Namespace) -> RenderOptions:
@@ -91,4 +102,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         rows = RowSelection.parse(args.rows)
     except ValueError as error:
         raise UsageError(f"--rows: {error}") from None
-    return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit)
+    if args.lossy and args.api != "v3":
+        raise UsageError("--lossy: only with --api v3")
+    target = Target(args.api, args.lossy)
+    return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from merge.client import ApiError, HeyGenClient
+from merge.client_v3 import make_client
 from merge.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.errors import MergeError, SheetError
 from merge.journal import Journal, VideoState, journal_path
@@ -29,6 +30,7 @@ from merge.settings import (
     DEFAULT_CONCURRENCY,
     OUTPUT_WRITE_SECONDS,
     POLL_FIRST_SECONDS,
+    V3_BULK_STATUS_SIZE,
 )
 from merge.sheet import SheetInfo, open_sheet, write_annotated
 from merge.throttle import Throttle
@@ -47,6 +49,7 @@ class FollowOptions:
     rate: float | None = None
     poll_first: float = POLL_FIRST_SECONDS
     write_every: float = OUTPUT_WRITE_SECONDS
+    api: str = "v2"
 
 
 @dataclass
@@ -218,13 +221,36 @@ class Follower:
                 await self._sleep_until(schedule.next_due())
                 continue
             first_round = False
-            await asyncio.gather(*(self._check(watch, schedule) for watch in due))
+            together = len(due) > 1 and await self._check_together(due, schedule)
+            if not together:
+                await asyncio.gather(*(self._check(watch, schedule) for watch in due))
             if not self.options.wait:
                 return
 
     async def _sleep_until(self, due: float | None) -> None:
         if due is not None:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def _check_together(self, due: list[Watch], schedule: PollSchedule) -> bool:
+        """Ask many videos' status in as few calls as the API allows; False if it cannot."""
+        ids = [watch.video_id for watch in due]
+        async with self._gate:
+            await self._throttle.wait()
+            try:
+                found = await self.client.video_statuses(ids)
+            except ApiError as error:
+                self._stop_on_refused_key(error)
+                self.summary.check_problems += 1
+                found = {}
+        if found is None:
+            return False
+        self.summary.requests += -(-len(ids) // V3_BULK_STATUS_SIZE)
+        for watch in due:
+            data = found.get(watch.video_id)
+            state = None if data is None else self._record(watch.video_id, data)
+            self._next(watch, state, schedule)
+        self._report()
+        return True
 
     async def _check(self, watch: Watch, schedule: PollSchedule) -> None:
         """Ask one video's status and record it; a final one is saved if asked."""
@@ -233,6 +259,11 @@ class Follower:
                 return
             await self._throttle.wait()
             state = await self._ask(watch.video_id)
+        self._next(watch, state, schedule)
+        self._report()
+
+    def _next(self, watch: Watch, state: VideoState | None, schedule: PollSchedule) -> None:
+        """Put an unfinished video back in the schedule; save a finished one when asked."""
         now = time.monotonic()
         if state is None or state.status not in DONE:
             schedule.again(watch, now)
@@ -240,22 +271,28 @@ class Follower:
             schedule.finished(watch, now)
             if self.options.download and state.status == "completed":
                 self._save_later(self._by_id[watch.video_id])
-        self._report()
 
     async def _ask(self, video_id: str) -> VideoState | None:
         self.summary.requests += 1
         try:
             data = await self.client.video_status(video_id)
         except ApiError as error:
-            if error.refused_key:
-                raise MergeError(
-                    f"the API refused the key ({error.message})",
-                    "check HEYGEN_API_KEY; the statuses found so far are in the output",
-                ) from None
+            self._stop_on_refused_key(error)
             if error.status != 404:
                 self.summary.check_problems += 1
                 return None
             data = {"status": "not_found", "error": "the API does not know this video (HTTP 404)"}
+        return self._record(video_id, data)
+
+    def _stop_on_refused_key(self, error: ApiError) -> None:
+        if error.refused_key:
+            raise MergeError(
+                f"the API refused the key ({error.message})",
+                "check HEYGEN_API_KEY; the statuses found so far are in the output",
+            ) from None
+
+    def _record(self, video_id: str, data: dict[str, Any]) -> VideoState:
+        """Keep what the API said of a video: in the journal first, then in memory."""
         state = state_from(video_id, data, time.time(), "status")
         self.journal.record_video(state)
         self.states[video_id] = state
@@ -360,8 +397,7 @@ async def _follow(
     warn: Warn | None,
 ) -> FollowSummary:
     async with http, open_files_http() as files:
-        follower = Follower(
-            HeyGenClient(http), files, journal, output, info, tracked, options, progress, warn
-        )
+        client = make_client(options.api, http)
+        follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
             return await follower.run()

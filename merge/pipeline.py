@@ -15,6 +15,7 @@ from merge.render import Rendered, Template, compile_template
 from merge.review import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheet import Row, SheetInfo, open_sheet, rows_from_frame
+from merge.v3 import translate
 from merge.validate import validate_payload
 
 if TYPE_CHECKING:
@@ -26,6 +27,18 @@ PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """The API the bodies are for: V2 (the contract), or v3 through a translation."""
+
+    api: str = "v2"
+    lossy: bool = False
+    """For v3: drop (with a warning) V2 settings v3 cannot say, instead of refusing the row."""
+
+
+V2 = Target()
+
+
+@dataclass(frozen=True, slots=True)
 class RowResult:
     """What became of one row: a valid body to send, or the problems that stop it."""
 
@@ -33,6 +46,7 @@ class RowResult:
     status: str
     payload: Any
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Return the line written to payloads.jsonl."""
@@ -40,6 +54,8 @@ class RowResult:
         if self.payload is not None:
             line["payload"] = self.payload
         line["problems"] = [p.as_dict() for p in self.problems]
+        if self.warnings:
+            line["warnings"] = [p.as_dict() for p in self.warnings]
         return line
 
     def messages(self) -> list[str]:
@@ -60,7 +76,7 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
     return compile_template(text, str(path), columns)
 
 
-def check_row(template: Template, row: Row) -> RowResult:
+def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
     """Render one row and validate the body; every problem names its column where it can."""
     rendered = template.render(row.values, row.number)
     problems = list(row.problems) + rendered.problems
@@ -73,13 +89,31 @@ def check_row(template: Template, row: Row) -> RowResult:
         ]
         if not problems:
             payload = checked.payload
-    return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
+    if problems or target.api == "v2":
+        return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
+    return _for_v3(payload, target, template, rendered, row)
 
 
-def render_rows(rows: Iterable[Row], template: Template) -> Iterator[RowResult]:
+def _for_v3(
+    payload: dict[str, Any], target: Target, template: Template, rendered: Rendered, row: Row
+) -> RowResult:
+    """Translate a valid body for v3; what v3 cannot say stops the row unless `lossy`."""
+    translation = translate(payload)
+    gaps = [_attribute(p, template, rendered, row) for p in translation.gaps]
+    losses = [_attribute(p, template, rendered, row) for p in translation.losses]
+    problems = gaps if target.lossy else gaps + losses
+    warnings = losses if target.lossy else []
+    if problems:
+        return RowResult(row.number, "invalid", payload, problems, warnings)
+    return RowResult(row.number, "valid", translation.body, [], warnings)
+
+
+def render_rows(
+    rows: Iterable[Row], template: Template, target: Target = V2
+) -> Iterator[RowResult]:
     """Check rows one by one; a bad row is a result, never a stop."""
     for row in rows:
-        yield check_row(template, row)
+        yield check_row(template, row, target)
 
 
 def render_frame(
@@ -203,6 +237,7 @@ class RenderOptions:
     rows: RowSelection = field(default_factory=RowSelection)
     limit: int | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    target: Target = V2
 
 
 @dataclass
@@ -252,7 +287,7 @@ def render_to_folder(
     rows = select_rows(sheet.rows(), options.rows, options.limit)
     with folder:
         for chunk in chunked(rows, options.chunk_rows):
-            results = [check_row(template, row) for row in chunk]
+            results = [check_row(template, row, options.target) for row in chunk]
             folder.add(results)
             for result in results:
                 summary.count(result)

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from merge.client import ApiError, HeyGenClient, open_http
+from merge.client_v3 import make_client
 from merge.ledger import Job
 from merge.loop import interrupts, run_sync
 from merge.reconcile import reconcile
@@ -46,6 +47,7 @@ class RunSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    api: str = "v2"
     clock: Callable[[], float] = time.time
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
@@ -108,7 +110,7 @@ async def _run(
 ) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
-    client = HeyGenClient(http)
+    client = make_client(settings.api, http)
     throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
     sender = Sender(
         client,

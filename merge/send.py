@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from merge.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
+from merge.client_v3 import idempotency_key
 from merge.ledger import Job, Ledger
 from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS
 from merge.throttle import Sleep, Throttle, backoff
@@ -104,7 +105,7 @@ class Sender:
                 return
             self.ledger.sending(job)
             try:
-                outcome = await self.client.create_video(job.body)
+                outcome = await self.client.create_video(job.body, self._key(job))
             except asyncio.CancelledError:
                 self.ledger.unknown(job, "abandoned while waiting for the answer")
                 raise
@@ -115,6 +116,9 @@ class Sender:
                     report.sent += 1
                 case NoAnswer(reason):
                     self.ledger.unknown(job, reason)
+                    if self.client.idempotent and attempt + 1 < SEND_ATTEMPTS:
+                        await self._pause(backoff(attempt, None, self.rng))
+                        continue  # the same Idempotency-Key: the API replays, never duplicates
                     report.unknown.append(job)
                 case NotSent(reason):
                     self.ledger.unsent(job, f"not sent: {reason}")
@@ -131,6 +135,15 @@ class Sender:
                 case Refused(kind="auth" | "quota" as kind) as refused:
                     self.ledger.unsent(job, f"not sent: {refused.describe()}")
                     self.stop(refused.describe(), kind)
+                case Refused(kind="busy" | "server") as refused if (
+                    self.client.idempotent and attempt + 1 < SEND_ATTEMPTS
+                ):
+                    if refused.kind == "busy":  # the first request may still make the video
+                        self.ledger.unknown(job, refused.describe())
+                    else:
+                        self.ledger.unsent(job, f"not sent yet: {refused.describe()}")
+                    await self._pause(backoff(attempt, refused.retry_after, self.rng))
+                    continue
                 case Refused(kind="server") as refused:
                     self.ledger.failed(job, refused.describe(), refused.status)
                     report.server_errors.append(job)
@@ -139,6 +152,10 @@ class Sender:
             if self.progress is not None:
                 self.progress(1)
             return
+
+    def _key(self, job: Job) -> str | None:
+        """The Idempotency-Key of a row's request, where the API takes one."""
+        return idempotency_key(job.key, job.payload_hash) if self.client.idempotent else None
 
     async def _wait_turn(self) -> bool:
         """Wait for the throttle; False if the run was stopped meanwhile."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 DEFAULT_CHUNK_ROWS = 2_000
 """Rows read, rendered and written per chunk: bounds memory on huge sheets."""
 
@@ -99,3 +101,19 @@ POLL_HEAD = 8
 """Until the pace is known, only the first videos of the queue get the quick backoff."""
 POLL_ESTIMATE_CAP_SECONDS = 900.0
 """The longest wait an estimate may set (the plain backoff never waits past POLL_CAP_SECONDS)."""
+
+V3_VIDEOS_PATH = "/v3/videos"
+V3_BULK_STATUS_PATH = os.environ.get("HEYGEN_V3_BULK_STATUS_PATH", "/v3/videos")
+"""Not confirmed by the API notes: the bulk status call (`GET PATH?ids=a,b,c`). Set the
+environment variable to another path, or to nothing to ask one video at a time."""
+V3_BULK_STATUS_SIZE = 100
+
+WORDS_PER_MINUTE = 150
+"""Speaking rate behind the review page's time estimate, for a text voice at speed 1.0."""
+REVIEW_PAGE_ROWS = 50_000
+"""Rows whose cards the review page holds; every row is still counted and estimated, and the
+rest are read in payloads.jsonl (or the output sheet), so a million-row page stays openable."""
+REVIEW_PAGE_NAME = "review.html"
+"""The page `render` writes into the review folder."""
+SENT_PAGE_SUFFIX = ".review.html"
+"""The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""

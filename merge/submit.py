@@ -151,7 +151,7 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     keys: dict[str, int] = {}
     for row in select_rows(rows, options.render.rows, options.render.limit):
         plan.total += 1
-        result = check_row(plan.template, row)
+        result = check_row(plan.template, row, options.render.target)
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:
             if key in keys:
