@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from merge.simulator.idempotency import IdempotencyKeys
 from merge.simulator.limits import DailyCount, Dice, TokenBucket
 from merge.simulator.schedule import (
     RENDER_FAILURE,
@@ -44,6 +45,10 @@ STAT_NAMES = (
     "webhooks_sent",
     "webhooks_failed",
     "webhooks_skipped",
+    "v3_requests",
+    "idempotent_replays",
+    "idempotency_conflicts",
+    "idempotency_mismatches",
 )
 """Counters `stats()` always reports, zero or not."""
 
@@ -97,6 +102,19 @@ class Account:
         self._counts: Counter[str] = Counter(dict.fromkeys(STAT_NAMES, 0))
         self._endpoints: list[Endpoint] = []
         self._deliveries: list[dict[str, Any]] = []
+        self.idempotency = IdempotencyKeys()
+        """The v3 Idempotency-Keys the account has seen, with the answers they got."""
+
+    def authorize(self, key: str, *counters: str) -> bool:
+        """Count a request (also under `counters`) and say whether `key` opens the account."""
+        wanted = self.settings.api_key
+        opens = bool(key) and (wanted is None or key == wanted)
+        with self._lock:
+            for name in ("requests", *counters):
+                self._counts[name] += 1
+            if not opens:
+                self._counts["unauthorized"] += 1
+        return opens
 
     def count(self, name: str) -> None:
         """Add one to the counter `name`."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,17 +16,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
+from merge.simulator.api_v3 import times_itself, v3_routes
+from merge.simulator.exchange import (
+    Handler,
+    InvalidParameter,
+    base_url,
+    hold,
+    page_request,
+    parse_json_object,
+)
 from merge.simulator.files import file_body, file_response
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
-from merge.simulator.views import list_item, page_token, read_page_token, status_data
+from merge.simulator.views import list_item, page_token, status_data
 from merge.simulator.webhooks import Webhooks
 from merge.validate import validate_payload
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 ADMIN_PREFIX = "/_simulator/"
-MAX_PAGE = 100
+V3_PREFIX = "/v3/"
 
 
 def create_app(settings: SimulatorSettings, clock: Clock = time.time) -> Starlette:
@@ -53,6 +58,7 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
         Route(f"{ADMIN_PREFIX}accepted", api.admin_accepted, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}webhooks", api.admin_webhooks, methods=["GET"]),
+        *v3_routes(account, clock, webhooks),
     ]
     latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
@@ -78,11 +84,7 @@ class _Api:
         """Wrap an endpoint so it answers 401 unless the request carries an accepted API key."""
 
         async def checked(request: Request) -> Response:
-            self.account.count("requests")
-            key = request.headers.get("x-api-key", "")
-            wanted = self.settings.api_key
-            if not key or (wanted is not None and key != wanted):
-                self.account.count("unauthorized")
+            if not self.account.authorize(request.headers.get("x-api-key", "")):
                 return answer.unauthorized()
             return await handler(request)
 
@@ -102,7 +104,7 @@ class _Api:
         video = self.account.accept(body, self.clock())
         if video is None:
             return _quota_spent(self.settings.daily_quota or 0)
-        self.webhooks.schedule(video, _base_url(request))
+        self.webhooks.schedule(video, base_url(request))
         return await self._deliver(request, video)
 
     async def _valid_body(self, request: Request) -> dict[str, Any] | Response:
@@ -111,14 +113,16 @@ class _Api:
             raw = await request.body()
         except ClientDisconnect:  # the client hung up mid-request: nothing was made
             return Response(status_code=400)
-        parsed = _json_object(raw)
-        if isinstance(parsed, dict):
-            validated = validate_payload(parsed)
+        try:
+            validated = validate_payload(parse_json_object(raw))
+        except InvalidParameter as exc:
+            refusal = answer.invalid(str(exc))
+        else:
             if validated.payload is not None:
                 return validated.payload
-            parsed = answer.invalid_body(validated.problems)
+            refusal = answer.invalid_body(validated.problems)
         self.account.count("rejected_invalid")
-        return parsed
+        return refusal
 
     async def _deliver(self, request: Request, video: Video) -> Response:
         """Answer an accepted video's id: whole, cut off mid-answer, or after the client gave up."""
@@ -127,7 +131,7 @@ class _Api:
         if delivery == "reset":
             return answer.CutOffResponse({"error": None, "data": data})
         if delivery == "late":
-            await _hold(request, self.settings.late_by)
+            await hold(request, self.settings.late_by)
         return answer.ok(data)
 
     async def status(self, request: Request) -> Response:
@@ -139,14 +143,14 @@ class _Api:
         if video is None:
             self.account.count("not_found")
             return answer.not_found("video_not_found", f"Video not found: {video_id}")
-        data = status_data(video, self.clock(), _base_url(request), self.settings.url_ttl)
+        data = status_data(video, self.clock(), base_url(request), self.settings.url_ttl)
         return answer.ok_v1(data)
 
     async def listing(self, request: Request) -> Response:
         """List videos newest first, a page at a time."""
         try:
-            limit, below = _page_request(request.query_params)
-        except ValueError as exc:
+            limit, below = page_request(request.query_params)
+        except InvalidParameter as exc:
             return answer.invalid(str(exc))
         videos, next_below = self.account.page(below, limit)
         now = self.clock()
@@ -160,11 +164,11 @@ class _Api:
     async def add_endpoint(self, request: Request) -> Response:
         """Register a webhook endpoint once its URL answers an OPTIONS request, as HeyGen does."""
         try:
-            parsed = _json_object(await request.body())
+            parsed = parse_json_object(await request.body())
         except ClientDisconnect:
             return Response(status_code=400)
-        if isinstance(parsed, Response):
-            return parsed
+        except InvalidParameter as exc:
+            return answer.invalid(str(exc))
         url, events = parsed.get("url"), parsed.get("events") or []
         if not isinstance(url, str) or not url.startswith(WEB_SCHEMES):
             return answer.invalid("url is invalid: must be an http:// or https:// URL")
@@ -215,7 +219,12 @@ class _Latency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wait, then let the app answer."""
-        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and not path.startswith(ADMIN_PREFIX)
+            and not times_itself(scope)
+        ):
             await asyncio.sleep(self.seconds)
         await self.app(scope, receive, send)
 
@@ -234,50 +243,15 @@ def _quota_spent(quota: int) -> Response:
     return answer.error(429, "trial_video_limit_exceeded", message)
 
 
-def _json_object(raw: bytes) -> dict[str, Any] | Response:
-    """Parse a request body that must be a JSON object, or return the 400 that says it is not."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return answer.invalid(f"body is invalid: not valid JSON ({exc})")
-    if not isinstance(body, dict):
-        return answer.invalid(f"body is invalid: must be a JSON object, not {type(body).__name__}")
-    return body
-
-
-async def _hold(request: Request, seconds: float) -> None:
-    """Wait `seconds` before answering, or less if the client hangs up first."""
-    try:
-        async with asyncio.timeout(seconds):
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-    except TimeoutError:
-        pass
-
-
-def _page_request(query: Mapping[str, str]) -> tuple[int, int | None]:
-    """Read `limit` (1 to 100, default 100) and `token` from a listing's query."""
-    limit_text = query.get("limit") or str(MAX_PAGE)
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        raise ValueError(f"limit is invalid: must be a whole number from 1 to {MAX_PAGE}")
-    token = query.get("token")
-    try:
-        below = read_page_token(token) if token else None
-    except ValueError:
-        raise ValueError("token is invalid: not a page token from this listing") from None
-    return int(limit_text), below
-
-
-def _base_url(request: Request) -> str:
-    """Return the URL the client reached us at, so file links work on any port."""
-    return str(request.base_url).rstrip("/")
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """Answer routing errors (unknown path, wrong method) in HeyGen's JSON shape."""
+    """Answer routing errors (unknown path, wrong method) in HeyGen's V2 or v3 JSON shape."""
     if not isinstance(exc, HTTPException):
         raise exc
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
     message = f"{exc.detail}: {request.method} {request.url.path}"
-    body = {"data": None, "error": {"code": code, "message": message}}
+    error = {"code": code, "message": message}
+    if request.url.path.startswith(V3_PREFIX):
+        body: dict[str, Any] = {"error": error | {"param": None, "doc_url": None}}
+    else:
+        body = {"data": None, "error": error}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

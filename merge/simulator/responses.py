@@ -1,4 +1,4 @@
-"""Answers in HeyGen's shapes, and the one answer that deliberately never finishes."""
+"""Answers in HeyGen's V2 and v3 shapes, and the one answer that deliberately never finishes."""
 
 from __future__ import annotations
 
@@ -24,9 +24,26 @@ def ok_v1(data: dict[str, Any]) -> JSONResponse:
 
 def error(status: int, code: str, message: str, wait: float | None = None) -> JSONResponse:
     """Answer an error in HeyGen's shape, with a Retry-After header when `wait` is given."""
-    headers = {"Retry-After": retry_after(wait)} if wait is not None else None
     body = {"data": None, "error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=_wait_headers(wait))
+
+
+def v3_ok(data: dict[str, Any]) -> JSONResponse:
+    """Answer 200 in the v3 shape: `data` alone."""
+    return JSONResponse({"data": data})
+
+
+def v3_error(
+    status: int, code: str, message: str, param: str | None = None, wait: float | None = None
+) -> JSONResponse:
+    """Answer an error in v3's shape, naming the parameter at fault when there is one."""
+    body = {"error": {"code": code, "message": message, "param": param, "doc_url": None}}
+    return JSONResponse(body, status_code=status, headers=_wait_headers(wait))
+
+
+def _wait_headers(wait: float | None) -> dict[str, str] | None:
+    """Build the Retry-After header for a wait, or none without one."""
+    return {"Retry-After": retry_after(wait)} if wait is not None else None
 
 
 def invalid(message: str) -> JSONResponse:
@@ -44,9 +61,12 @@ def invalid_body(problems: list[Problem]) -> JSONResponse:
     return invalid(message)
 
 
+UNAUTHORIZED = "Unauthorized: the API key is invalid"
+
+
 def unauthorized() -> JSONResponse:
     """Answer 401 for a missing or wrong API key."""
-    return error(401, "unauthorized", "Unauthorized: the API key is invalid")
+    return error(401, "unauthorized", UNAUTHORIZED)
 
 
 def not_found(code: str, message: str) -> JSONResponse:

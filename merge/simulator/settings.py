@@ -35,6 +35,12 @@ KEEP_ALIVE_SECONDS = 75
 """How long an idle connection stays open (nginx's default). At the server's 5 s default, a
 client pacing one request per 5 s races the close and sees resets nobody asked for."""
 HOST = "127.0.0.1"
+MAX_PAGE = 100
+"""Most videos one listing page, or one v3 bulk status request, covers."""
+MAX_SCENES = 50
+"""Most scenes one video may have (V2's `video_inputs`, v3's studio `scenes`)."""
+IDEMPOTENCY_SECONDS = 24 * 3600
+"""How long v3 replays the answer a request with an `Idempotency-Key` got (HeyGen: 24 hours)."""
 
 WEB_SCHEMES = ("http://", "https://")
 WEBHOOK_TRIES = 3

@@ -1,4 +1,4 @@
-"""Pure answer bodies: a video's status and signed file links, its webhook event, page tokens."""
+"""Pure answer bodies: a video's V2 and v3 status and file links, its webhook event, page tokens."""
 
 from __future__ import annotations
 
@@ -48,9 +48,8 @@ def status_data(video: Video, now: float, base: str, ttl: float) -> dict[str, An
 def event_body(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
     """Build the webhook event of a finished video: success with fresh links, or fail and why."""
     if video.failure is not None:
-        message, detail = video.failure["message"], video.failure.get("detail")
-        msg = f"{message}: {detail}" if detail else message
-        data = {"video_id": video.id, "msg": msg, "callback_id": video.callback_id}
+        msg = failure_message(video.failure)
+        data: dict[str, Any] = {"video_id": video.id, "msg": msg, "callback_id": video.callback_id}
         return {"event_type": FAIL_EVENT, "event_data": data}
     links = file_links(video, now, base, ttl)
     data = {
@@ -61,6 +60,55 @@ def event_body(video: Video, now: float, base: str, ttl: float) -> dict[str, Any
         "duration": video.duration,
     }
     return {"event_type": SUCCESS_EVENT, "event_data": data}
+
+
+def failure_message(failure: dict[str, Any]) -> str:
+    """Say why a render failed in one line: the message, then the detail when there is one."""
+    message, detail = failure["message"], failure.get("detail")
+    return f"{message}: {detail}" if detail else str(message)
+
+
+def v3_status(video: Video, now: float) -> str:
+    """Name the status at `now` in v3's words, which have no `waiting`: it is still `pending`."""
+    status = video.status(now)
+    return "pending" if status == "waiting" else status
+
+
+def v3_video(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
+    """Build one video's v3 status object, with fresh file links once it is completed."""
+    status = v3_status(video, now)
+    links = file_links(video, now, base, ttl)
+    return {
+        "id": video.id,
+        "video_id": video.id,
+        "status": status,
+        "video_url": links["video_url"],
+        "thumbnail_url": links["thumbnail_url"],
+        "duration": video.duration if status == "completed" else None,
+        "callback_id": video.callback_id,
+        "created_at": int(video.timeline.created),
+        "error": v3_failure(video.failure) if status == "failed" and video.failure else None,
+    }
+
+
+V3_FAILURE_CODES = {40010: "resolution_not_supported", 40009: "render_failed"}
+"""v3 names for the simulator's render failures; HeyGen's own v3 codes are not confirmed."""
+
+
+def v3_failure(failure: dict[str, Any]) -> dict[str, str]:
+    """Describe a failed render as v3's `error`: a snake_case code and a message."""
+    code = V3_FAILURE_CODES.get(failure["code"], "render_failed")
+    return {"code": code, "message": failure_message(failure)}
+
+
+def v3_list_item(video: Video, now: float) -> dict[str, Any]:
+    """Build one v3 listing entry."""
+    return {
+        "video_id": video.id,
+        "status": v3_status(video, now),
+        "title": video.title,
+        "created_at": int(video.timeline.created),
+    }
 
 
 def list_item(video: Video, now: float) -> dict[str, Any]:

@@ -1,0 +1,229 @@
+"""HeyGen's v3 video endpoints over the same account as V2: same videos, limits and faults.
+
+Creating honours an `Idempotency-Key`: a retry gets the first answer back instead of a second
+video, even when that first answer was cut off or came too late for the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Scope
+
+from merge.simulator import responses as answer
+from merge.simulator.account import Account, Video
+from merge.simulator.exchange import (
+    Handler,
+    InvalidParameter,
+    base_url,
+    loop_time,
+    page_request,
+    parse_json_object,
+    wait_until,
+)
+from merge.simulator.idempotency import Answer, fingerprint
+from merge.simulator.schedule import Clock
+from merge.simulator.settings import MAX_PAGE
+from merge.simulator.v3 import IDEMPOTENCY_HEADER, as_order, check_key, check_request
+from merge.simulator.views import page_token, v3_list_item, v3_video
+from merge.simulator.webhooks import Webhooks
+
+VIDEOS = "/v3/videos"
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""Marks a replayed answer; the simulator's own signal, not one HeyGen is known to send."""
+
+
+def v3_routes(account: Account, clock: Clock, webhooks: Webhooks) -> list[Route]:
+    """List the v3 routes, served from `account`."""
+    api = _V3Api(account, clock, webhooks)
+    return [
+        Route(VIDEOS, api.create, methods=["POST"]),
+        Route(VIDEOS, api.keyed(api.videos), methods=["GET"]),
+        Route(VIDEOS + "/{video_id}", api.keyed(api.video), methods=["GET"]),
+    ]
+
+
+def times_itself(scope: Scope) -> bool:
+    """Say whether a request's handler waits out the latency itself, while its key is held."""
+    return scope.get("method") == "POST" and scope["path"] == VIDEOS
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A video made for a create request, and the Idempotency-Key held for it, if any."""
+
+    video: Video
+    key: str | None
+
+
+class _V3Api:
+    """Serve the v3 endpoints, reading time from one clock."""
+
+    def __init__(self, account: Account, clock: Clock, webhooks: Webhooks) -> None:
+        self.account = account
+        self.settings = account.settings
+        self.keys = account.idempotency
+        self.clock = clock
+        self.webhooks = webhooks
+
+    def keyed(self, handler: Handler) -> Handler:
+        """Wrap an endpoint so it answers v3's 401 unless the request carries an accepted key."""
+
+        async def checked(request: Request) -> Response:
+            if not self._authorized(request):
+                return _unauthorized()
+            return await handler(request)
+
+        return checked
+
+    def _authorized(self, request: Request) -> bool:
+        """Count a v3 request and say whether its API key opens the account."""
+        return self.account.authorize(request.headers.get("x-api-key", ""), "v3_requests")
+
+    async def create(self, request: Request) -> Response:
+        """Create a video, or answer what an earlier request with the same key got."""
+        # The latency middleware skips this route: the wait belongs here, while the key is held.
+        ready = loop_time() + self.settings.latency
+        outcome = await self._outcome(request)
+        if isinstance(outcome, Response):
+            await wait_until(ready)
+            return outcome
+        return await self._deliver(outcome, ready)
+
+    async def _outcome(self, request: Request) -> Response | _Accepted:
+        """Pass a create request through V2's gates in V2's order, the key's claim before quota."""
+        if not self._authorized(request):
+            return _unauthorized()
+        refused = self._refusal()
+        if refused is not None:
+            return refused
+        checked = await self._checked_body(request)
+        if isinstance(checked, Response):
+            return checked
+        body, key = checked
+        if key is not None:
+            earlier = self._claim(key, body)
+            if earlier is not None:
+                return earlier
+        video = self.account.accept(as_order(body), self.clock())
+        if video is None:
+            if key is not None:
+                self.keys.release(key)
+            message = _quota_message(self.settings.daily_quota or 0)
+            return answer.v3_error(402, "insufficient_credit", message)
+        self.webhooks.schedule(video, base_url(request))
+        return _Accepted(video, key)
+
+    def _refusal(self) -> Response | None:
+        """Roll the injected 5xx and 429 faults, then spend a rate-limit token."""
+        status = self.account.refusal()
+        if status is not None and status != 429:
+            message = "Internal server error, please try again"
+            return answer.v3_error(status, "internal_error", message)
+        wait = self.settings.retry_after if status else self.account.wait_for_token(self.clock())
+        if wait:
+            return answer.v3_error(429, "rate_limit_exceeded", "Too many requests", wait=wait)
+        return None
+
+    async def _checked_body(self, request: Request) -> tuple[dict[str, Any], str | None] | Response:
+        """Read and check the body and Idempotency-Key, or count a rejection and return its 400."""
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client hung up mid-request: nothing was made
+            return Response(status_code=400)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        try:
+            body = parse_json_object(raw)
+            check_key(key)
+            check_request(body)
+        except InvalidParameter as exc:
+            self.account.count("rejected_invalid")
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
+        return body, key
+
+    def _claim(self, key: str, body: dict[str, Any]) -> Response | None:
+        """Hold a fresh key and return None, or answer for a key already seen."""
+        claim = self.keys.claim(key, fingerprint(body), self.clock())
+        if claim.verdict == "in_flight":
+            self.account.count("idempotency_conflicts")
+            message = "A request with this Idempotency-Key is still being processed; retry later"
+            return answer.v3_error(409, "idempotency_in_progress", message, IDEMPOTENCY_HEADER)
+        if claim.verdict == "reused":
+            self.account.count("idempotency_mismatches")
+            message = "This Idempotency-Key was already used with a different request body"
+            return answer.v3_error(422, "idempotency_key_reused", message, IDEMPOTENCY_HEADER)
+        if claim.answer is not None:
+            self.account.count("idempotent_replays")
+            replayed = {REPLAYED_HEADER: "true"}
+            return JSONResponse(claim.answer.body, claim.answer.status, headers=replayed)
+        return None
+
+    async def _deliver(self, accepted: _Accepted, ready: float) -> Response:
+        """Answer a made video whole, cut off or late, keeping the answer for its key either way."""
+        body = {"data": {"video_id": accepted.video.id, "status": "pending"}}
+        delivery = self.account.delivery()
+        try:
+            await wait_until(ready)
+            if delivery == "late":
+                # Unlike V2's, the wait runs on when the client hangs up: the key stays in flight.
+                await asyncio.sleep(self.settings.late_by)
+        finally:
+            if accepted.key is not None:
+                self.keys.settle(accepted.key, Answer(200, body))
+        if delivery == "reset":
+            return answer.CutOffResponse(body)
+        return JSONResponse(body)
+
+    async def video(self, request: Request) -> Response:
+        """Report one video's status."""
+        video_id = request.path_params["video_id"]
+        video = self.account.find(video_id)
+        if video is None:
+            self.account.count("not_found")
+            message = f"Video not found: {video_id}"
+            return answer.v3_error(404, "video_not_found", message, "video_id")
+        now, base, ttl = self.clock(), base_url(request), self.settings.url_ttl
+        return answer.v3_ok(v3_video(video, now, base, ttl))
+
+    async def videos(self, request: Request) -> Response:
+        """Report the statuses of the videos in `ids`, or list videos a page at a time."""
+        ids_text = request.query_params.get("ids")
+        if ids_text is not None:
+            return self._bulk(request, ids_text)
+        try:
+            limit, below = page_request(request.query_params)
+        except InvalidParameter as exc:
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
+        videos, next_below = self.account.page(below, limit)
+        now = self.clock()
+        items = [v3_list_item(video, now) for video in videos]
+        return answer.v3_ok({"videos": items, "next_token": page_token(next_below)})
+
+    def _bulk(self, request: Request, ids_text: str) -> Response:
+        """Report the statuses of up to 100 comma-separated ids, naming those not found."""
+        named = [part.strip() for part in ids_text.split(",") if part.strip()]
+        if not 1 <= len(named) <= MAX_PAGE:
+            exc = InvalidParameter("ids", f"must name 1 to {MAX_PAGE} video ids, not {len(named)}")
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
+        ids = list(dict.fromkeys(named))
+        now, base, ttl = self.clock(), base_url(request), self.settings.url_ttl
+        found = {video_id: self.account.find(video_id) for video_id in ids}
+        videos = [v3_video(video, now, base, ttl) for video in found.values() if video]
+        missing = [video_id for video_id, video in found.items() if video is None]
+        return answer.v3_ok({"videos": videos, "missing": missing})
+
+
+def _unauthorized() -> Response:
+    """Answer v3's 401 for a missing or wrong API key."""
+    return answer.v3_error(401, "unauthorized", answer.UNAUTHORIZED)
+
+
+def _quota_message(quota: int) -> str:
+    """Say why a video was refused for lack of credit."""
+    videos = "video" if quota == 1 else "videos"
+    return f"Insufficient credit: the daily quota of {quota} {videos} is spent"
