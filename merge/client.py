@@ -188,6 +188,8 @@ class HeyGenClient:
     idempotent = False
     """Whether a create request may be repeated safely (v3's Idempotency-Key)."""
     create_path = CREATE_PATH
+    bulk = False
+    """Whether many videos' status can be asked in one call."""
 
     def create_headers(self, idempotency_key: str | None) -> dict[str, str]:
         """Headers of a create request (V2 has no idempotency key, so the key is not sent)."""

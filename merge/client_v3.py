@@ -43,6 +43,7 @@ class HeyGenV3Client(HeyGenClient):
     api = "v3"
     idempotent = True
     create_path = V3_VIDEOS_PATH
+    bulk = bool(V3_BULK_STATUS_PATH)
 
     def create_headers(self, idempotency_key: str | None) -> dict[str, str]:
         """Send the Idempotency-Key with every create, so a resend can never make a second video."""

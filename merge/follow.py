@@ -213,15 +213,17 @@ class Follower:
                 self._save_later(item)
         self._report()
         first_round = True
+        # With a bulk call, one request asks up to 100 videos: take those due soon along too.
+        ahead = self.options.poll_first if self.client.bulk else 0.0
         while len(schedule) and not self.stopping:
-            due = schedule.pop_due(time.monotonic())
+            due = schedule.pop_due(time.monotonic() + ahead)
             if not due:
                 if not (self.options.wait or first_round):
                     return
                 await self._sleep_until(schedule.next_due())
                 continue
             first_round = False
-            together = len(due) > 1 and await self._check_together(due, schedule)
+            together = self.client.bulk and await self._check_together(due, schedule)
             if not together:
                 await asyncio.gather(*(self._check(watch, schedule) for watch in due))
             if not self.options.wait:

@@ -20,10 +20,12 @@ KEY = "sk-crash-test-key"
 ROWS = 60
 
 
-def start(data: Path, out: Path, url: str) -> subprocess.Popen[str]:
+def start(data: Path, out: Path, url: str, api: str = "v2") -> subprocess.Popen[str]:
     """Start submit as a user would, in its own process."""
     command = [sys.executable, "-m", "merge", "submit", str(data), str(OUTREACH)]
     command += ["-o", str(out), "--base-url", url, "--yes", "--timeout", "2"]
+    if api == "v3":
+        command += ["--api", "v3", "--lossy"]
     env = {**os.environ, "HEYGEN_API_KEY": KEY}
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -38,8 +40,8 @@ def wait_for_accepted(simulator: Simulator, count: int, process: subprocess.Pope
         time.sleep(0.002)
 
 
-def finish(data: Path, out: Path, url: str) -> subprocess.CompletedProcess[str]:
-    process = start(data, out, url)
+def finish(data: Path, out: Path, url: str, api: str = "v2") -> subprocess.CompletedProcess[str]:
+    process = start(data, out, url, api)
     stdout, stderr = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -52,20 +54,23 @@ def assert_exactly_once(simulator: Simulator, out: Path) -> None:
     assert sorted(ids_in(out)) == issued
 
 
-@pytest.mark.parametrize(("kill_after", "suffix"), [(1, ".csv"), (17, ".xlsx"), (45, ".csv")])
+@pytest.mark.parametrize(
+    ("kill_after", "suffix", "api"),
+    [(1, ".csv", "v2"), (17, ".xlsx", "v2"), (45, ".csv", "v2"), (17, ".csv", "v3")],
+)
 def test_sigkill_mid_batch_loses_no_id_and_sends_nothing_twice(
-    tmp_path: Path, kill_after: int, suffix: str
+    tmp_path: Path, kill_after: int, suffix: str, api: str
 ) -> None:
     data = tmp_path / f"leads{suffix}"
     (write_csv if suffix == ".csv" else write_xlsx)(data, leads(ROWS))
     out = tmp_path / f"sent{suffix}"
     with Simulator(SimulatorSettings(latency=0.03)) as simulator:
-        process = start(data, out, simulator.url)
+        process = start(data, out, simulator.url, api)
         wait_for_accepted(simulator, kill_after, process)
         process.send_signal(signal.SIGKILL)
         process.communicate()
         assert process.returncode == -signal.SIGKILL
-        done = finish(data, out, simulator.url)
+        done = finish(data, out, simulator.url, api)
         assert done.returncode == ExitCode.OK, done.stdout + done.stderr
         assert_exactly_once(simulator, out)
     assert {r["merge_status"] for r in results(out).values()} == {"submitted"}

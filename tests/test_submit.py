@@ -73,9 +73,9 @@ def test_simulate_sends_the_sample_and_writes_ids_into_a_copy_of_the_workbook(cl
     assert results(out) == rows
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+@pytest.mark.parametrize(("suffix", "api"), [(".csv", "v2"), (".xlsx", "v2"), (".csv", "v3")])
 def test_every_fault_at_once_still_gives_each_row_exactly_one_video(
-    cli, tmp_path, monkeypatch, suffix
+    cli, tmp_path, monkeypatch, suffix, api
 ):
     monkeypatch.setenv("HEYGEN_API_KEY", KEY)
     data = tmp_path / f"leads{suffix}"
@@ -91,7 +91,10 @@ def test_every_fault_at_once_still_gives_each_row_exactly_one_video(
         seed=7,
     )
     with Simulator(faults) as simulator:
-        run = submit(cli, data, out, simulator.url, "--timeout", "0.3", "--concurrency", "4")
+        target = ["--api", "v3", "--lossy"] if api == "v3" else []
+        run = submit(
+            cli, data, out, simulator.url, "--timeout", "0.3", "--concurrency", "4", *target
+        )
         stats = simulator.stats()
         assert run.code == ExitCode.OK, run.out + run.err
         assert_exactly_once(simulator, out, 40)
@@ -356,3 +359,20 @@ def test_an_unreachable_api_stops_the_run_with_nothing_lost(cli, tmp_path, monke
         again = submit(cli, data, out, api.url)
         assert again.code == ExitCode.OK
         assert_exactly_once(api, out, 5)
+
+
+def test_v3_stops_on_spent_credit_and_resumes(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    data = write_csv(tmp_path / "leads.csv", leads(6))
+    out = tmp_path / "sent.csv"
+    v3 = ("--api", "v3", "--lossy")
+    with Simulator(SimulatorSettings(daily_quota=2)) as today:
+        run = submit(cli, data, out, today.url, "--concurrency", "1", *v3)
+        assert sum(today.accepted().values()) == 2
+    assert run.code == ExitCode.FAILED_ROWS
+    assert "Stopped: HTTP 402 insufficient_credit" in run.out
+    with Simulator(SimulatorSettings()) as tomorrow:
+        again = submit(cli, data, out, tomorrow.url, *v3)
+        assert again.code == ExitCode.OK
+        assert sum(tomorrow.accepted().values()) == 4
+    assert len(set(ids_in(out))) == 6
