@@ -31,6 +31,7 @@ from merge.console import (
 )
 from merge.errors import MergeError
 from merge.journal import journal_path
+from merge.review import sent_page_path
 from merge.runner import RunSettings, RunSummary, run_plan, write_output
 from merge.simulator import Simulator, SimulatorSettings
 from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
@@ -192,6 +193,7 @@ def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: T
     if summary.write_failed:
         print(f"The output could not be written: {summary.write_failed}", file=out)
     print(f"Wrote {plan.output}", file=out)
+    print(f"Review page: {sent_page_path(plan.output)}", file=out)
     hint = _hint(summary)
     if hint:
         print(f"Hint: {hint}", file=out)

@@ -1,4 +1,5 @@
-"""The review folder: every row's body and problems, and the input sheet marked row by row."""
+"""The review folder: every row's body and problems, the input sheet marked row by row, and a page
+to read them in a browser (review.html; `submit` writes one of what it sent beside its output)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ from typing import IO, TYPE_CHECKING
 import orjson
 
 from merge.errors import OutputError
-from merge.settings import PAYLOAD_FILE_DIGITS, STATUS_COLUMNS
+from merge.page import SUBMIT, ReviewPage, sent_cards
+from merge.settings import (
+    PAYLOAD_FILE_DIGITS,
+    REVIEW_PAGE_NAME,
+    SENT_PAGE_SUFFIX,
+    STATUS_COLUMNS,
+)
 from merge.sheet import SheetInfo, write_annotated
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from merge.pipeline import RowResult
+    from merge.submit import Plan
 
 STATUS_CODES = ("valid", "invalid")
 
@@ -81,8 +91,47 @@ def _write_file(path: Path, data: bytes) -> None:
         os.close(descriptor)
 
 
+def page_title(info: SheetInfo) -> str:
+    """Name the sheet a review page is about: `leads.xlsx, sheet "Leads"`."""
+    sheet = f', sheet "{info.sheet_name}"' if info.sheet_name else ""
+    return f"{info.path.name}{sheet}"
+
+
+def write_page(path: Path, page: ReviewPage) -> None:
+    """Write a review page whole or not at all: a temporary file, then a rename."""
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        with temp.open("wb") as file:
+            for chunk in page.chunks():
+                file.write(chunk)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def sent_page_path(output: Path) -> Path:
+    """Place the page of what `submit` sent beside its output: leads-sent.xlsx.review.html."""
+    return output.with_name(output.name + SENT_PAGE_SUFFIX)
+
+
+def write_sent_page(plan: Plan, warn: Callable[[str], None]) -> None:
+    """Write the page of what a submit run sent, from each row's body and its final cells."""
+    bodies = {job.row: job.body for job in (*plan.check, *plan.send)}
+    page = ReviewPage(
+        f"Sent: {page_title(plan.info)}",
+        f"what avatar-merge submit sent to {plan.journal.meta('target')}, and the answers",
+        SUBMIT,
+        f"every row is in {plan.output.name}.",
+    )
+    path = sent_page_path(plan.output)
+    try:
+        write_page(path, page.add_all(sent_cards(plan.ledger.values, bodies)))
+    except OSError as error:
+        warn(f"{path}: the review page could not be written ({error.strerror})")
+
+
 class ReviewFolder:
-    """Writes payloads.jsonl, payloads/row-NNNN.json and the marked copy of the input.
+    """Writes payloads.jsonl, payloads/row-NNNN.json, review.html and the marked copy of the input.
 
     Files are written by one background thread, so on two cores the disk works while the next
     chunk renders; at most MAX_CHUNKS_IN_FLIGHT chunks wait, which bounds memory.
@@ -96,6 +145,10 @@ class ReviewFolder:
         self.annotated_path = path / info.path.name
         self.payloads = path / "payloads"
         self.annotations = Annotations()
+        self.page = ReviewPage(
+            f"Review: {page_title(info)}",
+            "every row's request body, rendered and checked offline; nothing has been sent",
+        )
         self._jsonl_temp = path / ".payloads.jsonl.tmp"
         self._jsonl: IO[bytes] | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-writer")
@@ -140,15 +193,17 @@ class ReviewFolder:
 
     def add(self, results: Sequence[RowResult]) -> None:
         """Queue a chunk of results: one JSON line each, and a readable file per valid body."""
-        lines = b"".join(dumps(r.as_json()) + b"\n" for r in results)
+        rows = [r.as_json() for r in results]
+        lines = b"".join(dumps(row) + b"\n" for row in rows)
         files = [
             (self.payloads / payload_file_name(r.row), dumps(r.payload, pretty=True) + b"\n")
             for r in results
             if r.status == "valid"
         ]
-        for result in results:
+        for result, row in zip(results, rows, strict=True):
             errors = "; ".join(p.describe() for p in result.problems)
             self.annotations.add(result.row, result.status, errors)
+            self.page.add(row)
         self._pending.append(self._writer.submit(self._write_chunk, lines, files))
         while len(self._pending) > self.MAX_CHUNKS_IN_FLIGHT or (
             self._pending and self._pending[0].done()
@@ -172,11 +227,18 @@ class ReviewFolder:
             ) from None
 
     def finish(self) -> None:
-        """Wait for the queued writes, put payloads.jsonl in place, write the marked input."""
+        """Wait for the queued writes, put payloads.jsonl in place, write the page and the input."""
         while self._pending:
             self._settle(self._pending.popleft())
         assert self._jsonl is not None
         self._jsonl.close()
         self._jsonl = None
         os.replace(self._jsonl_temp, self.path / "payloads.jsonl")
+        try:
+            write_page(self.path / REVIEW_PAGE_NAME, self.page)
+        except OSError as error:
+            raise OutputError(
+                f"{self.path / REVIEW_PAGE_NAME}: cannot be written ({error.strerror})",
+                "free some disk space or choose another folder with -o, then run again",
+            ) from None
         write_annotated(self.info, self.annotated_path, STATUS_COLUMNS, self.annotations)

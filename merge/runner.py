@@ -23,6 +23,7 @@ from merge.client_v3 import make_client
 from merge.ledger import Job
 from merge.loop import interrupts, run_sync
 from merge.reconcile import reconcile
+from merge.review import write_sent_page
 from merge.send import Sender, Stop
 from merge.settings import (
     DEFAULT_BASE_URL,
@@ -134,6 +135,7 @@ async def _run(
         _mark_not_reached(plan, sender.stopped)
         summary.statuses = Counter(values[1] for values in plan.ledger.values.values())
         summary.write_failed = write_output(plan)
+        write_sent_page(plan, warn)
     return summary
 
 
