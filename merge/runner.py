@@ -154,7 +154,9 @@ async def _send_everything(
     report = await sender.send_all([*resend, *plan.send])
     summary.sent += report.sent
     for _ in range(SERVER_ERROR_ROUNDS + 1):
-        doubtful = report.unknown + report.server_errors
+        # A 5xx on an idempotent API was already tried again with the same key.
+        refused = [] if client.idempotent else report.server_errors
+        doubtful = report.unknown + refused
         if not doubtful or sender.stopped is not None:
             return
         await asyncio.sleep(settings.settle_seconds)

@@ -100,7 +100,8 @@ class PollSchedule:
         estimate = self._estimate(watch, now)
         wait = backoff
         if estimate is not None:  # a little early, as a late answer costs the user waiting
-            wait = min(POLL_ESTIMATE_CAP_SECONDS, max(backoff, 0.9 * (estimate - now)))
+            floor = min(backoff, 2 * self.first)  # never stuck a whole backoff step past it
+            wait = min(POLL_ESTIMATE_CAP_SECONDS, max(floor, 0.9 * (estimate - now)))
         elif self._unfinished.before(self._order[watch.video_id]) >= POLL_HEAD:
             wait = self.cap  # far back in the queue: the head's pace will tell when to look
             self._deferred.append(watch)

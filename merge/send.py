@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from merge.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.client_v3 import idempotency_key
 from merge.ledger import Job, Ledger
-from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS
+from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SERVER_ERROR_TRIES
 from merge.throttle import Sleep, Throttle, backoff
+
+
+def _tries(refused: Refused) -> int:
+    """How often an idempotent request is tried: while busy, long; after a 5xx, a few times."""
+    return SEND_ATTEMPTS if refused.kind == "busy" else SERVER_ERROR_TRIES
 
 
 @dataclass
@@ -136,7 +141,7 @@ class Sender:
                     self.ledger.unsent(job, f"not sent: {refused.describe()}")
                     self.stop(refused.describe(), kind)
                 case Refused(kind="busy" | "server") as refused if (
-                    self.client.idempotent and attempt + 1 < SEND_ATTEMPTS
+                    self.client.idempotent and attempt + 1 < _tries(refused)
                 ):
                     if refused.kind == "busy":  # the first request may still make the video
                         self.ledger.unknown(job, refused.describe())

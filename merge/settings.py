@@ -59,6 +59,9 @@ CONNECT_ATTEMPTS = 5
 READ_ATTEMPTS = 4
 """Tries for a status or list call (they change nothing, so any failure may be retried)."""
 
+SERVER_ERROR_TRIES = 4
+"""v3: tries of a request refused with a 5xx (the same Idempotency-Key makes each safe)."""
+
 SERVER_ERROR_ROUNDS = 2
 """Extra rounds for rows refused with a 5xx once a check of the video list shows nothing made."""
 
