@@ -197,12 +197,12 @@ def test_a_sheet_without_video_ids_is_refused(cli, tmp_path, api):
 
 
 def test_an_expired_link_is_renewed_before_downloading(cli, tmp_path, key):
-    settings = SimulatorSettings(pending_seconds=0.0, render_seconds=0.1, url_ttl=0.5)
+    settings = SimulatorSettings(pending_seconds=0.0, render_seconds=0.1, url_ttl=3.0)
     with Simulator(settings) as api:
         out = sent(cli, tmp_path, api.url, 2)
         assert status(cli, out, api.url, "--wait").code == ExitCode.OK
         old = table(out)[0]["video_url"]
-        time.sleep(1.2)
+        time.sleep(3.2)
         assert httpx.get(old).status_code == 403
         videos = tmp_path / "videos"
         run = status(cli, out, api.url, "--download", videos)
