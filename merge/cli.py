@@ -119,6 +119,7 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     bodies = count(summary.valid, "body", "bodies")
     print(f"  payloads/        {bodies}, one file per valid row", file=out)
     print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
+    print("  review.html      every row's video, to read in a browser", file=out)
 
 
 def run_validate(args: argparse.Namespace, out: TextIO) -> ExitCode:
