@@ -1,4 +1,4 @@
-"""Run the simulator and `avatar-merge submit` as child processes that talk over 127.0.0.1.
+"""Run the simulator and `avatar-merge submit` or `status` as child processes over 127.0.0.1.
 
 Each is a process of its own, as it is for a user: the simulator is started with `--port 0`
 and tells its address on its first line; the command's own summary ("Sent N rows in X s")
@@ -45,16 +45,22 @@ def child_env() -> dict[str, str]:
 
 
 class SimulatorProcess:
-    """Run `python -m merge simulate --port 0 OPTIONS` and learn its URL from its first line."""
+    """Run `python -m merge simulate --port 0 OPTIONS` and learn its URL from its first line.
 
-    def __init__(self, options: Sequence[str]) -> None:
+    `program` names another module that prints the same line (benchmarks.sim_launcher).
+    """
+
+    def __init__(
+        self, options: Sequence[str], program: Sequence[str] = ("merge", "simulate")
+    ) -> None:
         self.options = list(options)
+        self.program = list(program)
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[bytes] | None = None
 
     def __enter__(self) -> SimulatorProcess:
-        command = [sys.executable, "-m", "merge", "simulate", "--port", "0", *self.options]
+        command = [sys.executable, "-m", *self.program, "--port", "0", *self.options]
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             command,
@@ -161,33 +167,64 @@ class SubmitRun:
         return self.sent / self.seconds
 
 
+@dataclass
+class ClientRun:
+    """One `python -m merge ...` process: how it ended, how long it took, what it printed."""
+
+    code: int
+    wall: float
+    stdout: str
+    stderr: str
+    timed_out: bool
+    cpu: float
+    started_at: float
+    """Epoch seconds just before the process was started, on the simulator's clock."""
+
+
+def run_merge(args: Sequence[str], timeout: float) -> ClientRun:
+    """Run `python -m merge ARGS`, interrupting it if it runs past `timeout`."""
+    command = [sys.executable, "-m", "merge", *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # The simulator is not reaped until later, so the children's usage grows by this one's.
+        before = _children_cpu()
+        started_at = time.time()
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, cwd=PROJECT, env=child_env())
+        timed_out = _wait_or_interrupt(child, timeout, args[0] if args else "merge")
+        wall = time.perf_counter() - started
+        return ClientRun(
+            child.returncode,
+            wall,
+            _read(out),
+            _read(err),
+            timed_out,
+            _children_cpu() - before,
+            started_at,
+        )
+
+
 def run_submit(
     sheet: Path, template: Path, output: Path, url: str, options: Sequence[str], timeout: float
 ) -> SubmitRun:
     """Run the submit command against `url`, interrupting it if it runs past `timeout`."""
-    command = [sys.executable, "-m", "merge", "submit", str(sheet), str(template)]
-    command += ["-o", str(output), "--base-url", url, "--yes", *options]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        # The simulator is not reaped until later, so the children's usage grows by this one's.
-        before = _children_cpu()
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, cwd=PROJECT, env=child_env())
-        timed_out = _wait_or_interrupt(child, timeout)
-        wall = time.perf_counter() - started
-        run = SubmitRun(list(options), 0, child.returncode, wall, _read(out), _read(err), timed_out)
-        run.cpu = _children_cpu() - before
+    args = ["submit", str(sheet), str(template), "-o", str(output), "--base-url", url, "--yes"]
+    child = run_merge([*args, *options], timeout)
+    run = SubmitRun(
+        list(options), 0, child.code, child.wall, child.stdout, child.stderr, child.timed_out
+    )
+    run.cpu = child.cpu
     _parse_summary(run)
     return run
 
 
-def _wait_or_interrupt(child: subprocess.Popen[bytes], timeout: float) -> bool:
+def _wait_or_interrupt(child: subprocess.Popen[bytes], timeout: float, name: str) -> bool:
     """Wait for the child; past `timeout`, Ctrl-C it twice (as a user would), then kill it."""
     try:
         child.wait(timeout)
         return False
     except subprocess.TimeoutExpired:
         pass
-    log(f"submit still running after {timeout:.0f} s: interrupting it")
+    log(f"{name} still running after {timeout:.0f} s: interrupting it")
     for _ in range(2):
         child.send_signal(signal.SIGINT)
         try:

@@ -12,9 +12,11 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
   BENCH_RAMDISK   a RAM-backed folder for a second set of render timings that leaves the disk
                   out (default /dev/shm when it exists; set it empty to skip)
   BENCH_SKIP      comma-separated parts to leave out: check, render, ramdisk, floor, big,
-                  mailmerge, submit, stages, profile
+                  mailmerge, submit, poll, stages, profile
   BENCH_ONLY      "submit": run only the submit benchmarks (python -m benchmarks.submitting),
-                  whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py
+                  whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py;
+                  "poll": run only the polling benchmark (python -m benchmarks.polling), whose
+                  BENCH_POLL_* settings are described in benchmarks/polling.py
   BENCH_PROFILE   "auto" (default: cProfile the .xlsx render when the 3x target is missed),
                   "1" (always) or "0" (never)
 
@@ -788,6 +790,10 @@ def main() -> int:
         from benchmarks import submitting
 
         return submitting.main()
+    if os.environ.get("BENCH_ONLY") == "poll":
+        from benchmarks import polling
+
+        return polling.main()
     config = Config.from_env()
     started = time.perf_counter()
     code_before = _git_state()
@@ -825,7 +831,7 @@ def main() -> int:
             measure_mailmerge(config, paths["csv"], details.get("csv_rows_per_s"))
         ),
     )
-    submit_runs: list[Callable[[], None]] = []
+    run_tables: list[Callable[[], None]] = []
 
     def submit() -> None:
         # Imported here: benchmarks.submitting imports this module's Figure and print_table.
@@ -834,9 +840,20 @@ def main() -> int:
         report = submitting.measure(submitting.Settings.from_env())
         figures.extend(report.figures)
         details["submit"] = report.runs_json()
-        submit_runs.append(lambda: submitting.print_runs(report))
+        run_tables.append(lambda: submitting.print_runs(report))
 
     part("submit", submit)
+
+    def poll() -> None:
+        # Imported here, as submitting is: benchmarks.polling imports this module.
+        from benchmarks import polling
+
+        report = polling.measure(polling.Settings.from_env())
+        figures.extend(report.figures)
+        details["poll"] = report.runs_json()
+        run_tables.append(lambda: polling.print_runs(report))
+
+    part("poll", poll)
     stages: dict[str, Any] = {}
     if config.wants("stages"):
         for kind, sheet in sheets.items():
@@ -857,7 +874,7 @@ def main() -> int:
     )
     print()
     print_table(figures)
-    for print_runs in submit_runs:
+    for print_runs in run_tables:
         print_runs()
     for kind, report in stages.items():
         print_stages(kind, report)
