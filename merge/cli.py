@@ -109,6 +109,12 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
     print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    if summary.lossy:
+        print(
+            f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"
+            ' each is a "warnings" entry in payloads.jsonl',
+            file=out,
+        )
     if summary.first_problems:
         shown = len(summary.first_problems)
         print(f"First problems ({shown} shown; all are in payloads.jsonl):", file=out)

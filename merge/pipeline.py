@@ -250,6 +250,8 @@ class RenderSummary:
     annotated: Path
     total: int = 0
     valid: int = 0
+    lossy: int = 0
+    """Rows that lost V2 settings v3 cannot express (--lossy)."""
     first_problems: list[str] = field(default_factory=list)
 
     @property
@@ -260,6 +262,8 @@ class RenderSummary:
     def count(self, result: RowResult) -> None:
         """Add one row's result to the totals."""
         self.total += 1
+        if result.warnings:
+            self.lossy += 1
         if result.status == "valid":
             self.valid += 1
         elif len(self.first_problems) < SUMMARY_PROBLEMS_SHOWN:

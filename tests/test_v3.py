@@ -149,3 +149,26 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
     entry = journal.entries()["k"]
     assert (entry.state, entry.video_id) == ("submitted", "a" * 32)
     journal.close()
+
+
+def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
+    leads = ROOT / "sample_data" / "leads.xlsx"
+    outreach = ROOT / "templates" / "outreach.json"
+    strict = cli("render", leads, outreach, "-o", tmp_path / "strict", "--api", "v3")
+    assert strict.code == 3
+    assert "  0 valid, 25 invalid" in strict.out
+    assert "row 2, has no v3 equivalent: captions (caption: true) (caption)" in strict.out
+    lossy = cli("render", leads, outreach, "-o", tmp_path / "lossy", "--api", "v3", "--lossy")
+    assert "  21 valid, 4 invalid" in lossy.out
+    assert "  21 rows lost settings v3 cannot express (--lossy)" in lossy.out
+    body = json.loads((tmp_path / "lossy" / "payloads" / "row-0002.json").read_text())
+    assert (body["type"], body["resolution"], body["aspect_ratio"]) == ("avatar", "720p", "16:9")
+    first = json.loads((tmp_path / "lossy" / "payloads.jsonl").read_text().splitlines()[0])
+    assert first["warnings"][0]["path"] == "caption"
+
+
+def test_lossy_without_v3_is_a_usage_error(cli, tmp_path: Path) -> None:
+    leads = ROOT / "sample_data" / "leads.xlsx"
+    run = cli("render", leads, ROOT / "templates" / "outreach.json", "-o", tmp_path, "--lossy")
+    assert run.code == 2
+    assert "--lossy: only with --api v3" in run.err
