@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from merge.errors import OutputError
-from merge.settings import FOLLOW_COLUMNS
+from merge.settings import FOLLOW_COLUMNS, JOURNAL_SUFFIX
 
 try:
     import fcntl
@@ -103,8 +103,6 @@ class Entry:
 
 def journal_path(output: Path) -> Path:
     """Name the journal that belongs to an output sheet."""
-    from merge.settings import JOURNAL_SUFFIX
-
     return output.with_name(output.name + JOURNAL_SUFFIX)
 
 

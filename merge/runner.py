@@ -20,6 +20,8 @@ import httpx
 
 from merge.client import ApiError, HeyGenClient, open_http
 from merge.client_v3 import make_client
+from merge.errors import MergeError
+from merge.follow import cells
 from merge.ledger import Job
 from merge.loop import interrupts, run_sync
 from merge.reconcile import reconcile
@@ -49,7 +51,6 @@ class RunSettings:
     rate: float | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     api: str = "v2"
-    clock: Callable[[], float] = time.time
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
     seed: int | None = None
@@ -228,9 +229,6 @@ def write_output(
 
     Videos already followed keep their status columns, so a resumed submit loses none of them.
     """
-    from merge.errors import MergeError
-    from merge.follow import cells
-
     values = plan.ledger.values if values is None else values
     names: tuple[str, ...] = RESULT_COLUMNS
     cells_by_row: dict[int, list[str]] = {row: list(found) for row, found in values.items()}
