@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
+from merge.v3 import as_scenes
 
 RENDER, SUBMIT = "render", "submit"
 TILES = {
@@ -95,9 +96,19 @@ def voice_seconds(voice: Any) -> float | None:
     return None
 
 
+def scenes_of(payload: Any) -> list[Any] | None:
+    """A body's scenes in V2's shape: its own, or those of a v3 body (`--api v3`)."""
+    if not isinstance(payload, dict):
+        return None
+    if "video_inputs" not in payload and payload.get("type") in ("avatar", "studio"):
+        return as_scenes(payload)
+    scenes = payload.get("video_inputs")
+    return scenes if isinstance(scenes, list) else None
+
+
 def scene_seconds(payload: Any) -> list[float | None]:
     """Estimate each scene's spoken time, so a batch's length can be judged before it is sent."""
-    scenes = payload.get("video_inputs") if isinstance(payload, dict) else None
+    scenes = scenes_of(payload)
     if not isinstance(scenes, list):
         return []
     return [voice_seconds(s.get("voice") if isinstance(s, dict) else None) for s in scenes]
@@ -162,9 +173,10 @@ class ReviewPage:
             self.seconds += sum(s for s in seconds if s is not None)
             self.unknown_scenes += seconds.count(None)
         if self.shown < self.limit:
-            self._cards += (b"," if self.shown else b"") + escape_json(
-                card_json({**card, "seconds": seconds})
-            )
+            shown = {**card, "seconds": seconds}
+            if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
+                shown["scenes"] = scenes_of(card["payload"])
+            self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
             self.shown += 1
 
     def add_all(self, cards: Iterable[Mapping[str, Any]]) -> ReviewPage:

@@ -165,3 +165,23 @@ def _background(
     result["background"] = image
     if background.get("fit", "cover") != "cover":
         out.lose(f"{at}.fit", f"image fit {background['fit']!r}")
+
+
+def as_scenes(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Show a v3 body as V2 scenes, for the review page (what the viewer sees and hears)."""
+    scenes = body.get("scenes") if body.get("type") == "studio" else [body]
+    return [_as_scene(scene) for scene in scenes or [] if isinstance(scene, dict)]
+
+
+def _as_scene(scene: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"character": {"type": "avatar", "avatar_id": scene.get("avatar_id")}}
+    if "script" in scene:
+        settings = scene.get("voice_settings") or {}
+        voice = {"type": "text", "voice_id": scene.get("voice_id"), "input_text": scene["script"]}
+        shown["voice"] = voice | settings
+    else:
+        audio = {k: scene[k] for k in ("audio_url", "audio_asset_id") if scene.get(k)}
+        shown["voice"] = {"type": "audio", **audio}
+    if isinstance(scene.get("background"), dict):
+        shown["background"] = scene["background"]
+    return shown

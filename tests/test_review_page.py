@@ -432,3 +432,16 @@ def test_the_sample_page_screenshot_is_a_picture(open_page, sample_page, tmp_pat
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(shot) > 20_000
     assert (ROOT / "docs" / "review.png").exists()
+
+
+def test_a_v3_render_shows_what_each_scene_will_say(open_page, tmp_path):
+    from merge.pipeline import RenderOptions, Target
+
+    options = RenderOptions(target=Target("v3", lossy=True))
+    summary = render_to_folder(LEADS_XLSX, OUTREACH, tmp_path, options)
+    tab = open_page(summary.folder / "review.html")
+    assert tiles(tab)["spoken, estimated"] == "≈ 3 min 36 s"
+    card = tab.locator("article[data-row='2']")
+    assert "Hi Ava!" in card.text_content()
+    assert "warning: has no v3 equivalent: captions" in card.text_content()
+    assert tab.errors == []

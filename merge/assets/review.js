@@ -373,7 +373,7 @@
       node.append(el("p", "note", "warning: " + warning.message + (warning.path ? " · " + warning.path : "")));
     }
     const problems = (row.problems || []).map(function (p) { return Object.assign({}, p); });
-    const scenes = isObject(row.payload) && Array.isArray(row.payload.video_inputs) ? row.payload.video_inputs : [];
+    const scenes = sceneList(row);
     scenes.forEach(function (value, index) {
       node.append(scene(scenes.length, index, value, (row.seconds || [])[index], problems));
     });
@@ -382,13 +382,19 @@
     return node;
   }
 
+  // A V2 body's scenes, or the V2-shaped view of a v3 body that the page builder added.
+  function sceneList(row) {
+    if (Array.isArray(row.scenes)) return row.scenes;
+    return isObject(row.payload) && Array.isArray(row.payload.video_inputs) ? row.payload.video_inputs : [];
+  }
+
   // ---- filters, and cards made only as they scroll into view ----
 
   function haystack(index) {
     if (haystacks[index] === undefined) {
       const row = rows[index];
       const parts = [rowTitle(row), rowKey(row), row.video_id || "", row.error || "", "row " + row.row];
-      const scenes = isObject(row.payload) && Array.isArray(row.payload.video_inputs) ? row.payload.video_inputs : [];
+      const scenes = sceneList(row);
       for (const each of scenes) {
         if (!isObject(each)) continue;
         for (const setting of [each.character, each.voice]) {
