@@ -35,6 +35,7 @@ from merge.pipeline import (
     render_to_folder,
 )
 from merge.settings import GC_THRESHOLDS
+from merge.v3 import LOSS_TEXT, LOSSY_HINT
 from merge.validate import json_schema
 from merge.verify import BodyVerdict, validate_files
 
@@ -120,6 +121,8 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
         print(f"First problems ({shown} shown; all are in payloads.jsonl):", file=out)
         for line in summary.first_problems:
             print(f"  {line}", file=out)
+        if any(LOSS_TEXT in line for line in summary.first_problems):
+            print(f"Hint: {LOSSY_HINT}", file=out)
     print(f"Review folder: {summary.folder}", file=out)
     print("  payloads.jsonl   every row: status, body, problems", file=out)
     bodies = count(summary.valid, "body", "bodies")

@@ -35,6 +35,7 @@ from merge.review import sent_page_path
 from merge.runner import RunSettings, RunSummary, run_plan, write_output
 from merge.simulator import Simulator, SimulatorSettings
 from merge.submit import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
+from merge.v3 import LOSS_TEXT, LOSSY_HINT
 
 REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
 """The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
@@ -132,6 +133,8 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         print(f"  invalid:        {plan.invalid:,} (never sent; see merge_error)", file=out)
     for line in plan.first_problems:
         print(f"    {line}", file=out)
+    if any(LOSS_TEXT in line for line in plan.first_problems):
+        print(f"    hint: {LOSSY_HINT}", file=out)
     for reason, number in sorted(plan.skipped.items()):
         print(f"  skipped:        {number:,} {reason}", file=out)
     print(f"  API:            {plan.journal.meta('target')}", file=out)

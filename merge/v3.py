@@ -14,6 +14,8 @@ from typing import Any
 
 from merge.problems import Problem
 
+LOSS_TEXT = "has no v3 equivalent"
+LOSSY_HINT = "add --lossy to send these rows without what v3 cannot express (each loss is kept)"
 RESOLUTIONS = (("720p", 720), ("1080p", 1080), ("4k", 2160))
 EXACT_SIZES = {
     (1280, 720),
@@ -51,7 +53,7 @@ class Translation:
 
     def lose(self, path: str, what: str) -> None:
         """Note a V2 setting that v3 has no way to say."""
-        self.losses.append(Problem(path, f"has no v3 equivalent: {what}"))
+        self.losses.append(Problem(path, f"{LOSS_TEXT}: {what}"))
 
     def gap(self, path: str, what: str) -> None:
         """Note something v3 cannot express at all."""
