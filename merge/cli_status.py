@@ -32,7 +32,9 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     status.add_argument("output", type=Path, help="the sheet `submit` wrote")
     status.add_argument(
-        "--api", choices=("v2", "v3"), default="v2", help="the API the videos were made on"
+        "--api",
+        choices=("v2", "v3"),
+        help="the API the videos were made on (default: the one `submit` used, else v2)",
     )
     add_follow_options(status)
     add_api_options(status)

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ class FollowOptions:
     rate: float | None = None
     poll_first: float = POLL_FIRST_SECONDS
     write_every: float = OUTPUT_WRITE_SECONDS
-    api: str = "v2"
+    api: str | None = None
+    """The API to ask: None means the one `submit` used for this output (else V2)."""
 
 
 @dataclass
@@ -382,6 +383,8 @@ def follow_output(
     options = options or FollowOptions()
     info, tracked = read_videos(output)
     journal = Journal.open(journal_path(output), target)
+    if options.api is None:
+        options = replace(options, api=journal.meta("api") or "v2")
     try:
         return run_sync(_follow(output, info, tracked, journal, http, options, progress, warn))
     finally:
@@ -399,7 +402,7 @@ async def _follow(
     warn: Warn | None,
 ) -> FollowSummary:
     async with http, open_files_http() as files:
-        client = make_client(options.api, http)
+        client = make_client(options.api or "v2", http)
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
             return await follower.run()

@@ -172,6 +172,10 @@ class Journal:
         self._set_meta("follow_columns", json.dumps(names))
         return names
 
+    def remember(self, name: str, value: str) -> None:
+        """Keep one of the output's settings (the API its videos were made on, say)."""
+        self._set_meta(name, value)
+
     def meta(self, name: str) -> str | None:
         """Read one of the journal's own settings."""
         found = self._db.execute("select value from meta where name = ?", (name,)).fetchone()

@@ -93,6 +93,7 @@ def plan_submit(
     try:
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
+        journal.remember("api", options.render.target.api)
         plan.videos = journal.videos()
         _plan_rows(plan, sheet.rows(), options)
     except BaseException:

@@ -350,7 +350,7 @@ def test_ctrl_c_while_waiting_writes_what_is_known(cli, tmp_path, key):
     assert {r["video_status"] for r in table(out)} <= {"pending", "waiting", "processing"}
 
 
-def test_v3_follows_many_videos_with_few_requests(cli, tmp_path, key):
+def test_v3_follows_many_videos_with_few_requests_on_the_api_submit_used(cli, tmp_path, key):
     with Simulator(FAST) as api:
         data = write_csv(tmp_path / "leads.csv", leads(30))
         out = tmp_path / "sent.csv"
@@ -359,7 +359,7 @@ def test_v3_follows_many_videos_with_few_requests(cli, tmp_path, key):
             "submit", data, OUTREACH, "-o", out, "--base-url", api.url, "--yes", *v3, "--lossy"
         )
         assert sent_run.code == ExitCode.OK, sent_run.out + sent_run.err
-        run = status(cli, out, api.url, "--wait", *v3)
+        run = status(cli, out, api.url, "--wait")  # the API submit used is remembered
     assert run.code == ExitCode.OK, run.out + run.err
     assert {r["video_status"] for r in table(out)} == {"completed"}
     requests = int(run.out.split("status requests: ")[1].split()[0])
