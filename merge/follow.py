@@ -204,7 +204,7 @@ class Follower:
         self.summary.interrupted = True
 
     async def _poll(self) -> None:
-        schedule = PollSchedule(first=self.options.poll_first)
+        schedule = PollSchedule(first=self.options.poll_first, defer_new=True)
         now = time.monotonic()
         for item in self.tracked:
             state = self.states.get(item.video_id)

@@ -36,9 +36,16 @@ class Watch:
 class PollSchedule:
     """A queue of videos by due time, with the backoff and the finishing-rate estimate."""
 
-    def __init__(self, first: float = POLL_FIRST_SECONDS, cap: float = POLL_CAP_SECONDS) -> None:
+    def __init__(
+        self,
+        first: float = POLL_FIRST_SECONDS,
+        cap: float = POLL_CAP_SECONDS,
+        defer_new: bool = False,
+    ) -> None:
         self.first = first
         self.cap = cap
+        self.defer_new = defer_new
+        """Videos just submitted: ask only the head at first (none of the rest can be done)."""
         self._queue: list[Watch] = []
         self._open: set[str] = set()
         self._order: dict[str, int] = {}
@@ -49,10 +56,14 @@ class PollSchedule:
 
     def add(self, video_id: str, now: float) -> None:
         """Follow a video; ids are added in submission order, and checked at once."""
-        self._order[video_id] = len(self._order)
+        order = self._order[video_id] = len(self._order)
         self._open.add(video_id)
-        self._unfinished.add(self._order[video_id], 1)
-        heapq.heappush(self._queue, Watch(now, self._order[video_id], video_id, self.first))
+        self._unfinished.add(order, 1)
+        watch = Watch(now, order, video_id, self.first)
+        if order >= POLL_HEAD and self.defer_new:
+            watch.due = now + self.cap  # the head's answers will tell when to look
+            self._deferred.append(watch)
+        heapq.heappush(self._queue, watch)
 
     def __len__(self) -> int:
         return len(self._open)

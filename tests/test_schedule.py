@@ -63,3 +63,18 @@ def test_a_wrong_estimate_never_waits_past_the_cap() -> None:
     checks, late = simulate(finish, schedule)
     assert late <= 60.0
     assert checks["slow"] >= 500 / 60
+
+
+def test_a_fresh_queue_asks_only_its_head_at_first() -> None:
+    finish = {f"v{n}": 30.0 + 2.0 * n for n in range(200)}
+    eager, _ = simulate(finish, PollSchedule(first=5.0, cap=60.0))
+    patient, late = simulate(finish, PollSchedule(first=5.0, cap=60.0, defer_new=True))
+    assert sum(patient.values()) < sum(eager.values()) - 100
+    assert late < 0.1 * max(finish.values()) + 60
+
+
+def test_videos_done_before_following_starts_cost_one_request_each() -> None:
+    finish = {f"v{n}": -10.0 for n in range(300)}
+    checks, late = simulate(finish, PollSchedule(first=5.0, cap=60.0, defer_new=True))
+    assert set(checks.values()) == {1}
+    assert late <= 5.0 + 10.0
