@@ -16,9 +16,11 @@ from merge import cli_api
 from merge.cli_api import add_api_options, seconds
 from merge.client import open_http
 from merge.console import ExitCode, count, warn_above
+from merge.errors import MergeError
 from merge.follow import FollowOptions, FollowSummary, follow_output
+from merge.journal import journal_target_of
 from merge.settings import POLL_FIRST_SECONDS
-from merge.submit import journal_target
+from merge.submit import LOCAL_TARGET, journal_target
 
 
 def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,12 +68,25 @@ def add_follow_options(command: argparse.ArgumentParser, chained: bool = False) 
 
 def run_status(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Follow the output's videos and report."""
-    api_key = cli_api.api_key(args)
     base_url = cli_api.base_url(args)
+    _check_simulated(args.output, base_url)
+    api_key = cli_api.api_key(args)
     http = open_http(base_url, api_key, args.timeout, args.concurrency)
     summary = follow_with_bar(args.output, http, journal_target(base_url), options_from(args))
     print_follow(summary, args.output, out)
     return follow_exit_code(summary)
+
+
+def _check_simulated(output: Path, base_url: str) -> None:
+    """Say plainly that videos made on a `--simulate` run cannot be followed elsewhere."""
+    made_on = journal_target_of(output)
+    if made_on == LOCAL_TARGET and journal_target(base_url) != LOCAL_TARGET:
+        raise MergeError(
+            f"{output}: its videos were made on a local simulator, not on {base_url}",
+            "the built-in simulator of --simulate lives only as long as its command: use"
+            " `submit --simulate --wait` to follow them in one go, or run `avatar-merge"
+            " simulate` and give its address with --base-url",
+        )
 
 
 def options_from(args: argparse.Namespace) -> FollowOptions:

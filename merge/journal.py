@@ -101,6 +101,22 @@ class Entry:
         return self.state == "failed" and (self.http_status or 0) >= 500
 
 
+def journal_target_of(output: Path) -> str | None:
+    """Read which API an output's journal belongs to, without holding it; None when unknown."""
+    path = journal_path(output)
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = db.execute("select value from meta where name = 'target'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return None if found is None else str(found[0])
+
+
 def journal_path(output: Path) -> Path:
     """Name the journal that belongs to an output sheet."""
     return output.with_name(output.name + JOURNAL_SUFFIX)

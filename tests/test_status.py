@@ -364,3 +364,13 @@ def test_v3_follows_many_videos_with_few_requests_on_the_api_submit_used(cli, tm
     assert {r["video_status"] for r in table(out)} == {"completed"}
     requests = int(run.out.split("status requests: ")[1].split()[0])
     assert requests < 30
+
+
+def test_videos_of_a_simulate_run_are_not_looked_for_on_heygen(cli, tmp_path, key):
+    data = write_csv(tmp_path / "leads.csv", leads(1))
+    out = tmp_path / "sent.csv"
+    assert cli("submit", data, OUTREACH, "-o", out, "--simulate", "--yes").code == 0
+    run = cli("status", out)
+    assert run.code == ExitCode.ERROR
+    assert "its videos were made on a local simulator, not on https://api.heygen.com" in run.err
+    assert "`submit --simulate --wait`" in run.err
