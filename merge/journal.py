@@ -40,6 +40,7 @@ create table if not exists rows (
     answered_at real,
     attempts integer not null default 0
 );
+create index if not exists rows_by_video on rows (video_id);
 create table if not exists videos (
     video_id text primary key,
     status text not null,
@@ -237,6 +238,19 @@ class Journal:
                 state.source,
             ),
         )
+
+    def entry(self, key: str) -> Entry | None:
+        """What the journal knows of one row, by key."""
+        found = self._db.execute(f"select {FIELDS} from rows where key = ?", (key,)).fetchone()
+        return None if found is None else Entry(*found)
+
+    def knows_video(self, video_id: str) -> bool:
+        """Whether this output has recorded a video id (an indexed look-up, for each webhook)."""
+        found = self._db.execute(
+            "select 1 from rows where video_id = ? union select 1 from videos where video_id = ?",
+            (video_id, video_id),
+        ).fetchone()
+        return found is not None
 
     def known_video_ids(self) -> set[str]:
         """Every video id this output has recorded, those replaced by --retry-failed included."""

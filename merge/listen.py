@@ -82,10 +82,10 @@ class Listener:
     def _match(self, data: dict[str, Any]) -> str | None:
         """Find the event's video among this output's rows, adopting it for a row in doubt."""
         video_id = data.get("video_id")
-        if isinstance(video_id, str) and video_id in self.journal.known_video_ids():
+        if isinstance(video_id, str) and self.journal.knows_video(video_id):
             return video_id
         key = data.get("callback_id")
-        entry = self.journal.entries().get(key) if isinstance(key, str) else None
+        entry = self.journal.entry(key) if isinstance(key, str) else None
         if entry is None or not isinstance(video_id, str) or not video_id:
             return None
         if entry.video_id is None:

@@ -214,6 +214,12 @@ def _cells(row: Row) -> dict[str, str]:
     return {"video_id": row.values["video_id"].strip(), "at": row.values.get("submitted_at", "")}
 
 
+def _job(row: Row, key: str, payload: dict[str, Any]) -> Job:
+    """Make a row's request, its body serialised once and kept at its own size."""
+    # orjson's bytes keep a 4 KiB buffer; an exact copy makes 100,000 waiting bodies 8x smaller.
+    return Job(row.number, key, bytes(memoryview(dumps(payload))), _hash(payload, key))
+
+
 def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
     """Whether --retry-failed asks for a new video in place of one that failed to render."""
     state = plan.videos.get(entry.video_id or "")
@@ -222,7 +228,7 @@ def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
 
 def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any]) -> None:
     """Queue a new video for a row whose video failed; the failed one stays in the journal."""
-    plan.send.append(Job(row.number, key, bytes(memoryview(dumps(payload))), _hash(payload, key)))
+    plan.send.append(_job(row, key, payload))
     plan.renewed += 1
 
 
@@ -250,9 +256,7 @@ def _plan_valid(
     entry: Entry | None,
     options: SubmitOptions,
 ) -> None:
-    # orjson's bytes keep a 4 KiB buffer; an exact copy makes 100,000 waiting bodies 8x smaller.
-    body = bytes(memoryview(dumps(payload)))
-    job = Job(row.number, key, body, _hash(payload, key))
+    job = _job(row, key, payload)
     in_doubt = row.values.get("merge_status", "").strip() == "unknown"
     if entry is None and in_doubt and not options.retry_unknown:
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
