@@ -58,7 +58,6 @@ FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
 )
-STATES = ("sending", "submitted", "failed", "unknown", "unsent")
 
 
 @dataclass(frozen=True, slots=True)
