@@ -1,7 +1,7 @@
 """Figure a: rows per second of render + validate alone, in one process, on one core.
 
 Run as `python -m benchmarks.checkrows SHEET TEMPLATE REPEATS`; prints one JSON object. The
-rows are read first with `merge.sheet.open_sheet(path).rows()` (not timed), then the loop
+rows are read first with `merge.sheets.sheet.open_sheet(path).rows()` (not timed), then the loop
 `[check_row(template, row) for row in rows]` is timed: one untimed warm-up, REPEATS timed runs,
 then one run with the cyclic garbage collector off (a diagnostic). It runs in its own process so
 the runner stays small (see run.py: a child's wait4 peak RSS is at least its parent's RSS).
@@ -19,8 +19,8 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Time the check_row loop and print rows, per-run seconds and valid/invalid counts."""
-    from merge.pipeline import check_row, load_template
-    from merge.sheet import open_sheet
+    from merge.payload.row import check_row, load_template
+    from merge.sheets.sheet import open_sheet
 
     sheet_path, template_path, repeats = Path(argv[0]), Path(argv[1]), int(argv[2])
     sheet = open_sheet(sheet_path)

@@ -29,7 +29,7 @@ What is measured, and how:
                done: 1 + ceil((finish - first ask) / P) requests
   backoff      computed likewise with the backoff alone (P, x POLL_GROWTH, at most
                POLL_CAP_SECONDS), without the pace estimate
-  replay       merge.schedule.PollSchedule driven in this process with the same finish times,
+  replay       merge.follow.schedule.PollSchedule driven in this process with the same finish times,
                every video added at the first real ask, answers instant and unlimited
 
 Settings, from the environment:
@@ -67,7 +67,7 @@ from benchmarks.loopback import ClientRun, SimulatorProcess, run_merge, run_subm
 from benchmarks.run import OUT, PROJECT, Figure, log, print_table
 from benchmarks.submit_data import ensure_sheet
 from benchmarks.submitting import Shown
-from merge.schedule import PollSchedule
+from merge.follow.schedule import PollSchedule
 from merge.settings import POLL_CAP_SECONDS, POLL_GROWTH
 
 TEMPLATE = PROJECT / "templates" / "outreach.json"

@@ -1,8 +1,8 @@
 """Where the wall time of one `avatar-merge render` goes, by stage, measured without a profiler.
 
 Run as `python -m benchmarks.stages RESULT.json render DATA TEMPLATE -o DIR`: it wraps a few
-functions of merge.pipeline and merge.review with wall-clock timers (a few hundred nanoseconds
-per call, unlike cProfile's per-call overhead on every function), runs the CLI's `main` with
+functions of the render path with wall-clock timers (a few hundred nanoseconds per call, unlike
+cProfile's per-call overhead on every function), runs the CLI's `main` with
 those arguments, and writes the seconds spent in each stage to RESULT.json. Stages are self
 time: a stage that runs inside another is taken off the outer one, so the main thread's stages
 add up to its wall time. Work done on other threads (the review folder's writer) is reported
@@ -24,9 +24,9 @@ from typing import Any
 
 STARTED = time.perf_counter()
 
-import merge.cli  # noqa: E402  (imported after STARTED on purpose: import time is a stage)
-import merge.pipeline  # noqa: E402
-import merge.review  # noqa: E402
+import merge.cli.commands  # noqa: E402  (imported after STARTED on purpose: import time is a stage)
+import merge.review.folder  # noqa: E402
+import merge.review.offline  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
@@ -111,7 +111,7 @@ def _patch(owner: Any, name: str, stage: str, wrap: Callable[..., Any] | None = 
 
 def install() -> None:
     """Wrap the stage functions that exist in this version of merge/."""
-    pipeline, review = merge.pipeline, merge.review
+    pipeline, review = merge.review.offline, merge.review.folder
 
     def open_sheet(original: Callable[..., Any]) -> Callable[..., Any]:
         timed = _timed(OPEN, original)
@@ -128,7 +128,7 @@ def install() -> None:
             missing.append(f"{owner.__name__}.{name}")
     folder = getattr(review, "ReviewFolder", None)
     if folder is None:
-        missing.append("merge.review.ReviewFolder")
+        missing.append("merge.review.folder.ReviewFolder")
         return
     for name, stage in [("prepare", "prepare review folder"), ("add", ADD), ("finish", FINISH)]:
         if not _patch(folder, name, stage):
@@ -149,7 +149,7 @@ def main(argv: list[str]) -> int:
     install()
     with open(os.devnull, "w", encoding="utf-8") as sink:
         begun = time.perf_counter()
-        code = merge.cli.main(argv[1:], out=sink)
+        code = merge.cli.commands.main(argv[1:], out=sink)
         ended = time.perf_counter()
     stages = dict(seconds)
     stages["imports (merge and its dependencies)"] = IMPORTED - STARTED

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from merge.pipeline import render_to_folder
+from merge.review.offline import render_to_folder
 from tests.browser import missing, offline_browser
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,26 +1,23 @@
 """avatar-merge: a spreadsheet and one request template become personalised avatar videos."""
 
-__version__ = "0.1.0"
-
+from merge.batch.plan import Plan, SubmitOptions, plan_submit
+from merge.batch.run import RunSettings, RunSummary, run_plan, submit_sheet
 from merge.errors import MergeError, OutputError, SheetError, TemplateError
-from merge.pipeline import (
-    RenderOptions,
-    RenderSummary,
+from merge.payload.render import Template, compile_template
+from merge.payload.row import (
     RowResult,
-    RowSelection,
     check_row,
     load_template,
     render_frame,
     render_rows,
-    render_to_folder,
 )
+from merge.payload.validate import json_schema, validate_payload
 from merge.problems import Problem
-from merge.render import Template, compile_template
-from merge.runner import RunSettings, RunSummary, run_plan, submit_sheet
-from merge.sheet import Row, SheetInfo, open_sheet
+from merge.review.offline import RenderOptions, RenderSummary, render_to_folder
+from merge.sheets.selection import RowSelection
+from merge.sheets.sheet import Row, SheetInfo, open_sheet
 from merge.simulator import Simulator, SimulatorSettings
-from merge.submit import Plan, SubmitOptions, plan_submit
-from merge.validate import json_schema, validate_payload
+from merge.version import __version__ as __version__
 
 __all__ = [
     "MergeError",

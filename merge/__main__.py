@@ -1,3 +1,3 @@
-from merge.cli import main
+from merge.cli.commands import main
 
 raise SystemExit(main())

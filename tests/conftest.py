@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from merge.cli import main
+from merge.cli.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

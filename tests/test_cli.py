@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from merge.cli import ExitCode, build_parser
+from merge.cli.commands import ExitCode, build_parser
 from tests.conftest import ROOT
 
 LEADS_XLSX = ROOT / "sample_data" / "leads.xlsx"
@@ -212,7 +212,7 @@ def test_file_still_being_written(cli, tmp_path: Path, monkeypatch: pytest.Monke
         with data.open("a") as handle:
             handle.write("Liam\n")
 
-    monkeypatch.setattr("merge.sheet.time.sleep", another_program_appends)
+    monkeypatch.setattr("merge.sheets.sheet.time.sleep", another_program_appends)
     message = error_of(cli("render", data, OUTREACH, "-o", tmp_path / "o"))
     assert "is still being written by another program" in message
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from merge.client import (
+from merge.api.client import (
     ApiError,
     Created,
     HeyGenClient,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from merge.cli import ExitCode
+from merge.cli.commands import ExitCode
 from merge.simulator import Simulator, SimulatorSettings
 from tests.conftest import ROOT
 from tests.submitting import OUTREACH, ids_in, leads, results, write_csv, write_xlsx

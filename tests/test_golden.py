@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from merge.pipeline import render_to_folder
+from merge.review.offline import render_to_folder
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir() and any(p.glob("data.*")))

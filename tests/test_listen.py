@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merge.cli import ExitCode
-from merge.journal import Journal, journal_path
-from merge.listen import Listener
+from merge.batch.journal import Journal, journal_path
+from merge.cli.commands import ExitCode
+from merge.follow.webhooks import Listener
 from merge.simulator import Simulator, SimulatorSettings
 from tests.conftest import ROOT
 from tests.submitting import OUTREACH, leads, write_csv

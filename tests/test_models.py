@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from merge.models import MAX_INPUT_TEXT, MAX_SCENES, ColorBackground, RequestBody
+from merge.payload.v2_models import MAX_INPUT_TEXT, MAX_SCENES, ColorBackground, RequestBody
 from tests.bodies import (
     GOLDEN,
     INVALID_EXAMPLES,

@@ -8,9 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from merge.pipeline import RowSelection, check_row, render_frame, select_rows
-from merge.render import compile_template
-from merge.sheet import Row, rows_from_frame
+from merge.payload.render import compile_template
+from merge.payload.row import check_row, render_frame
+from merge.sheets.selection import RowSelection, select_rows
+from merge.sheets.sheet import Row, rows_from_frame
 
 TEMPLATE = json.dumps(
     {

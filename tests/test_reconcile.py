@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from merge.client import ApiError, HeyGenClient
-from merge.journal import Journal, journal_path
-from merge.reconcile import Reconciled, reconcile
+from merge.api.client import ApiError, HeyGenClient
+from merge.batch.journal import Journal, journal_path
+from merge.batch.reconcile import Reconciled, reconcile
 from merge.settings import RECONCILE_MARGIN_SECONDS
 from tests.fakes import FakeClock
 
@@ -100,7 +100,7 @@ def test_an_unreadable_list_raises_so_rows_stay_unknown() -> None:
 
 
 def test_created_at_in_iso_text_and_milliseconds_is_understood() -> None:
-    from merge.reconcile import _seconds
+    from merge.batch.reconcile import _seconds
 
     moment = dt.datetime(2027, 1, 15, 8, tzinfo=dt.UTC).timestamp()
     assert _seconds("2027-01-15T08:00:00Z") == moment

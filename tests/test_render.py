@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from merge.errors import TemplateError
-from merge.render import compile_template
+from merge.payload.render import compile_template
 
 COLUMNS = ["first_name", "Company Name", "speed", "pitch", "voice", "note"]
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from merge.page import (
+from merge.problems import Problem
+from merge.review.offline import render_to_folder
+from merge.review.page import (
     ReviewPage,
     escape_json,
     problems_from_text,
@@ -19,8 +21,6 @@ from merge.page import (
     sent_cards,
     voice_seconds,
 )
-from merge.pipeline import render_to_folder
-from merge.problems import Problem
 from merge.settings import WORDS_PER_MINUTE
 from tests.browser import offline_browser, require_browser
 from tests.conftest import ROOT
@@ -435,7 +435,8 @@ def test_the_sample_page_screenshot_is_a_picture(open_page, sample_page, tmp_pat
 
 
 def test_a_v3_render_shows_what_each_scene_will_say(open_page, tmp_path):
-    from merge.pipeline import RenderOptions, Target
+    from merge.payload.row import Target
+    from merge.review.offline import RenderOptions
 
     options = RenderOptions(target=Target("v3", lossy=True))
     summary = render_to_folder(LEADS_XLSX, OUTREACH, tmp_path, options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from merge.schedule import PollSchedule
+from merge.follow.schedule import PollSchedule
 from merge.settings import POLL_GROWTH
 
 

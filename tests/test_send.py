@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merge.client import HeyGenClient
-from merge.journal import Journal
-from merge.ledger import Job, Ledger
-from merge.send import Sender, SendReport
+from merge.api.client import HeyGenClient
+from merge.api.pacing import Throttle
+from merge.batch.journal import Journal
+from merge.batch.results import Job, Ledger
+from merge.batch.send import Sender, SendReport
 from merge.settings import SEND_ATTEMPTS
-from merge.throttle import Throttle
 from tests.fakes import FakeClock
 
 Handler = Callable[[httpx.Request], httpx.Response]

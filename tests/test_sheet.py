@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.worksheet.worksheet import Worksheet
 
-from merge import sheet
 from merge.errors import OutputError, SheetError
 from merge.problems import Problem
-from merge.sheet import (
+from merge.sheets import sheet
+from merge.sheets.sheet import (
     Row,
     SheetInfo,
     added_positions,

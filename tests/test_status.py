@@ -15,7 +15,7 @@ import httpx
 import openpyxl
 import pytest
 
-from merge.cli import ExitCode
+from merge.cli.commands import ExitCode
 from merge.simulator import Simulator, SimulatorSettings, video_bytes
 from tests.conftest import ROOT
 from tests.submitting import HEADER, OUTREACH, leads, write_csv, write_xlsx

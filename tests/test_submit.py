@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from merge.cli import ExitCode
+from merge.cli.commands import ExitCode
 from merge.simulator import Simulator, SimulatorSettings
 from tests.submitting import (
     LEADS_XLSX,
@@ -347,7 +347,7 @@ def test_a_terminal_user_confirms_before_anything_is_sent(tmp_path, api):
 
 def test_an_unreachable_api_stops_the_run_with_nothing_lost(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("HEYGEN_API_KEY", KEY)
-    monkeypatch.setattr("merge.send.CONNECT_ATTEMPTS", 2)
+    monkeypatch.setattr("merge.batch.send.CONNECT_ATTEMPTS", 2)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}"

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from merge.api.pacing import Throttle, backoff
 from merge.settings import RATE_FLOOR, RATE_RECOVERY_AFTER
-from merge.throttle import Throttle, backoff
 from tests.fakes import FakeClock
 
 

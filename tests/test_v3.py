@@ -13,14 +13,14 @@ import httpx
 import pandas as pd
 import pytest
 
-from merge.client_v3 import HeyGenV3Client, idempotency_key, v2_status
-from merge.journal import Journal
-from merge.ledger import Job, Ledger
-from merge.pipeline import Target, check_row, load_template, render_frame
-from merge.send import Sender
-from merge.sheet import Row
-from merge.throttle import Throttle
-from merge.v3 import translate
+from merge.api.pacing import Throttle
+from merge.api.v3 import HeyGenV3Client, idempotency_key, v2_status
+from merge.batch.journal import Journal
+from merge.batch.results import Job, Ledger
+from merge.batch.send import Sender
+from merge.payload.row import Target, check_row, load_template, render_frame
+from merge.payload.translate_v3 import translate
+from merge.sheets.sheet import Row
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
 

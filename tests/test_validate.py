@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from merge.payload.validate import Validated, json_schema, validate_payload
 from merge.problems import Problem
-from merge.validate import Validated, json_schema, validate_payload
 from tests.bodies import (
     GOLDEN,
     SHARED,

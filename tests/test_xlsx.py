@@ -21,9 +21,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook
 
-from merge import xlsx
 from merge.errors import OutputError, SheetError
-from merge.xlsx import annotate_workbook, sheet_xml_path, uncomputed_formulas
+from merge.sheets import xlsx_write as xlsx
+from merge.sheets.xlsx_write import annotate_workbook, sheet_xml_path, uncomputed_formulas
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

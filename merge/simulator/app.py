@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from merge.payload.validate import validate_payload
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
 from merge.simulator.api_v3 import times_itself, v3_routes
@@ -30,7 +31,6 @@ from merge.simulator.schedule import Clock
 from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
 from merge.simulator.views import list_item, page_token, status_data
 from merge.simulator.webhooks import Webhooks
-from merge.validate import validate_payload
 
 ADMIN_PREFIX = "/_simulator/"
 V3_PREFIX = "/v3/"

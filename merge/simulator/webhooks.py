@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from merge.client import is_loopback
+from merge.addresses import is_loopback
 from merge.simulator.account import Account, Endpoint, Video
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import (

@@ -1,0 +1,279 @@
+"""Plan a submit run: render every row, give it a key, and decide what the journal allows.
+
+Nothing here sends anything. `plan_submit` reads the sheet and the journal and says, row by
+row, what will happen (send, check first, skip and why, invalid), so the user can confirm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from merge.addresses import is_loopback
+from merge.batch.journal import Entry, Journal, VideoState, journal_path
+from merge.batch.results import Job, Ledger
+from merge.errors import OutputError, SheetError
+from merge.payload.encode import dumps
+from merge.payload.render import Template
+from merge.payload.row import check_row, load_template
+from merge.problems import did_you_mean
+from merge.review.offline import RenderOptions
+from merge.settings import SUMMARY_PROBLEMS_SHOWN
+from merge.sheets.selection import select_rows
+from merge.sheets.sheet import Row, SheetInfo, open_sheet
+
+SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
+TEXT_FORMATS = {".csv", ".tsv", ".txt"}
+CHECK_FIRST = ("sending", "unknown")
+LOCAL_TARGET = "a local simulator"
+
+
+@dataclass
+class SubmitOptions:
+    """What `submit` was asked to do, resolved once at the boundary."""
+
+    render: RenderOptions = field(default_factory=RenderOptions)
+    key_column: str | None = None
+    retry_failed: bool = False
+    retry_unknown: bool = False
+
+
+@dataclass
+class Plan:
+    """Every selected row's fate before anything is sent, and the rows to send or check."""
+
+    info: SheetInfo
+    template: Template
+    output: Path
+    ledger: Ledger
+    send: list[Job] = field(default_factory=list)
+    check: list[Job] = field(default_factory=list)
+    first_sent: dict[str, float] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+    invalid: int = 0
+    first_problems: list[str] = field(default_factory=list)
+    renewed: int = 0
+    """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
+    follow_columns: tuple[str, ...] = ()
+    videos: dict[str, VideoState] = field(default_factory=dict)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal this plan was made against, held until the run ends."""
+        return self.ledger.journal
+
+
+def plan_submit(
+    data: Path,
+    template_path: Path,
+    output: Path,
+    target: str,
+    options: SubmitOptions,
+    clock: Callable[[], float] = time.time,
+    warn: Callable[[str], None] | None = None,
+) -> Plan:
+    """Read the sheet, the template and the journal, and decide each selected row's fate."""
+    sheet = open_sheet(
+        data, options.render.sheet, options.render.encoding, options.render.delimiter
+    )
+    _check_output(sheet.info, Path(output))
+    template = load_template(template_path, sheet.info.columns)
+    _check_key_column(options.key_column, sheet.info)
+    for warning in sheet.info.warnings + template.warnings:
+        if warn is not None:
+            warn(warning)
+    journal = Journal.open(journal_path(Path(output)), target)
+    try:
+        plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
+        plan.follow_columns = journal.follow_columns(sheet.info.columns)
+        journal.remember("api", options.render.target.api)
+        plan.videos = journal.videos()
+        _plan_rows(plan, sheet.rows(), options)
+    except BaseException:
+        journal.close()
+        raise
+    return plan
+
+
+def journal_target(base_url: str) -> str:
+    """Name the API a journal's ids belong to: any loopback address is a local simulator."""
+    host = urlsplit(base_url).hostname or ""
+    return LOCAL_TARGET if is_loopback(host) else base_url.rstrip("/")
+
+
+def _check_output(info: SheetInfo, output: Path) -> None:
+    if output.resolve() == info.path.resolve():
+        raise OutputError(
+            f"{output}: is the input itself",
+            "write to a new file with -o (it can be the next run's input)",
+        )
+    allowed = SAME_FORMAT.get(info.path.suffix.lower(), TEXT_FORMATS)
+    if output.suffix.lower() not in allowed:
+        raise OutputError(
+            f"{output}: the output keeps the input's format, {info.path.suffix}",
+            f"name it like {output.with_suffix(info.path.suffix).name}",
+        )
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder", "name the output file itself")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"{output.parent}: the output folder cannot be made ({error.strerror})",
+            "choose an output in a folder you can write to",
+        ) from None
+    if output.exists() and not journal_path(output).exists():
+        raise OutputError(
+            f"{output}: exists, but its journal {journal_path(output).name} does not",
+            f"use {output.name} as the input (its video_id column is kept), or choose a new -o",
+        )
+
+
+def _check_key_column(key: str | None, info: SheetInfo) -> None:
+    if key is not None and key not in info.columns:
+        raise SheetError(
+            f'{info.path}: --key column "{key}" is not in the header'
+            + did_you_mean(key, info.columns),
+            "name a column whose value is unique for each row, such as an email",
+        )
+
+
+def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
+    entries = plan.journal.entries()
+    by_row = {entry.row: entry for entry in entries.values()}
+    campaign = plan.journal.campaign
+    keys: dict[str, int] = {}
+    for row in select_rows(rows, options.render.rows, options.render.limit):
+        plan.total += 1
+        result = check_row(plan.template, row, options.render.target)
+        key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
+        if key is not None:
+            if key in keys:
+                key_problem = f'callback_id "{key}" is also row {keys[key]}\'s'
+                key = None
+            else:
+                keys[key] = row.number
+        entry = entries.get(key) if key is not None else by_row.get(row.number)
+        problems = result.messages() + ([f"row {row.number}, {key_problem}"] if key_problem else [])
+        if entry is not None and entry.video_id and _render_failed(plan, entry, options):
+            if problems or key is None:
+                _mark_invalid(plan, row.number, problems, key)
+            else:
+                _send_again(plan, row, key, _with_key(result.payload, key))
+        elif entry is not None and entry.video_id:
+            _skip_submitted(plan, entry, row, _hash(result.payload, key))
+        elif row.values.get("video_id", "").strip():
+            plan.ledger.show(row.number, "submitted", "", key or "", **_cells(row))
+            plan.skipped["already has a video_id in the input sheet"] += 1
+        elif problems or key is None:
+            _mark_invalid(plan, row.number, problems, key)
+        else:
+            _plan_valid(plan, row, key, _with_key(result.payload, key), entry, options)
+    for entry in entries.values():
+        if entry.row not in plan.ledger.values:
+            plan.ledger.show_entry(entry)
+
+
+def _row_key(
+    row: Row, payload: Any, key_column: str | None, campaign: str
+) -> tuple[str | None, str | None]:
+    """Give a row its callback_id: the template's, the sheet's, from --key, or from its number."""
+    given = payload.get("callback_id") if isinstance(payload, dict) else None
+    if isinstance(given, str) and given.strip():
+        return given, None
+    cell = row.values.get("callback_id", "").strip()
+    if cell:
+        return cell, None
+    if key_column is not None:
+        value = row.values.get(key_column, "").strip()
+        if not value:
+            return None, f'column "{key_column}": is empty, and --key needs a value in every row'
+        return f"am-{campaign}-{value}", None
+    return f"am-{campaign}-row-{row.number}", None
+
+
+def _with_key(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    return payload if payload.get("callback_id") == key else {**payload, "callback_id": key}
+
+
+def _hash(payload: Any, key: str | None) -> str:
+    if not isinstance(payload, dict) or key is None:
+        return ""
+    canonical = orjson.dumps(_with_key(payload, key), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def _cells(row: Row) -> dict[str, str]:
+    return {"video_id": row.values["video_id"].strip(), "at": row.values.get("submitted_at", "")}
+
+
+def _job(row: Row, key: str, payload: dict[str, Any]) -> Job:
+    """Make a row's request, its body serialised once and kept at its own size."""
+    # orjson's bytes keep a 4 KiB buffer; an exact copy makes 100,000 waiting bodies 8x smaller.
+    return Job(row.number, key, bytes(memoryview(dumps(payload))), _hash(payload, key))
+
+
+def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
+    """Whether --retry-failed asks for a new video in place of one that failed to render."""
+    state = plan.videos.get(entry.video_id or "")
+    return options.retry_failed and state is not None and state.status == "failed"
+
+
+def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any]) -> None:
+    """Queue a new video for a row whose video failed; the failed one stays in the journal."""
+    plan.send.append(_job(row, key, payload))
+    plan.renewed += 1
+
+
+def _skip_submitted(plan: Plan, entry: Entry, row: Row, payload_hash: str) -> None:
+    plan.ledger.show_entry(entry, row.number)
+    if payload_hash and payload_hash != entry.payload_hash:
+        plan.skipped["changed since it was submitted (it keeps its video_id)"] += 1
+    else:
+        plan.skipped["already has a video_id"] += 1
+
+
+def _mark_invalid(plan: Plan, number: int, problems: list[str], key: str | None) -> None:
+    plan.invalid += 1
+    said = [p.split(", ", 1)[1] if p.startswith(f"row {number}, ") else p for p in problems]
+    plan.ledger.show(number, "invalid", "; ".join(said), key or "")
+    room = SUMMARY_PROBLEMS_SHOWN - len(plan.first_problems)
+    plan.first_problems.extend(problems[: max(room, 0)])
+
+
+def _plan_valid(
+    plan: Plan,
+    row: Row,
+    key: str,
+    payload: dict[str, Any],
+    entry: Entry | None,
+    options: SubmitOptions,
+) -> None:
+    job = _job(row, key, payload)
+    in_doubt = row.values.get("merge_status", "").strip() == "unknown"
+    if entry is None and in_doubt and not options.retry_unknown:
+        plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
+        plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
+    elif entry is None or entry.state == "unsent":
+        plan.send.append(job)
+    elif entry.state in CHECK_FIRST:
+        plan.ledger.show_entry(entry, row.number)
+        if options.retry_unknown:
+            plan.send.append(job)
+        else:
+            plan.check.append(job)
+            plan.first_sent[key] = entry.first_sent_at or entry.sent_at or 0.0
+    elif entry.payload_hash != job.payload_hash or options.retry_failed:
+        plan.send.append(job)
+    else:
+        plan.ledger.show_entry(entry, row.number)
+        plan.skipped["failed before (--retry-failed sends it again)"] += 1

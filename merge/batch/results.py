@@ -1,0 +1,105 @@
+"""Each row's result as the output sheet shows it, kept in step with the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from merge.batch.journal import Entry, Journal, VideoState
+
+
+def timestamp(seconds: float | None) -> str:
+    """Show a moment as ISO 8601 in UTC, to the second."""
+    if seconds is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def cells(state: VideoState) -> list[str]:
+    """Show a video state as the output's status cells."""
+    duration = "" if state.duration is None else f"{state.duration:g}"
+    return [
+        state.status,
+        state.video_url or "",
+        state.thumbnail_url or "",
+        duration,
+        state.error or "",
+        timestamp(state.checked_at),
+    ]
+
+
+@dataclass(slots=True)
+class Job:
+    """One row to send: its place, its key (the callback_id) and its request body."""
+
+    row: int
+    key: str
+    body: bytes
+    payload_hash: str
+
+
+UNKNOWN_HINT = (
+    "no answer came, so the video may exist; run again to check, or --retry-unknown to send again"
+)
+
+
+class Ledger:
+    """Write every change of a row's state to the journal first, then to the output's values.
+
+    `values` maps each row number to its RESULT_COLUMNS cells; the output sheet is written from
+    a copy of it, and the journal alone can rebuild it after a crash.
+    """
+
+    def __init__(self, journal: Journal, clock: Callable[[], float]) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.values: dict[int, tuple[str, str, str, str, str]] = {}
+
+    def show(self, row: int, status: str, error: str = "", key: str = "", **more: str) -> None:
+        """Set a row's cells without touching the journal (invalid or skipped rows)."""
+        self.values[row] = (more.get("video_id", ""), status, error, key, more.get("at", ""))
+
+    def show_entry(self, entry: Entry, row: int | None = None) -> None:
+        """Show what the journal knows of a row."""
+        status = {"unsent": "skipped", "sending": "unknown"}.get(entry.state, entry.state)
+        error = entry.error or ""
+        if status == "unknown":
+            error = f"{error}: {UNKNOWN_HINT}" if error else UNKNOWN_HINT
+        at = entry.answered_at if entry.state == "submitted" else entry.sent_at
+        self.values[entry.row if row is None else row] = (
+            entry.video_id or "",
+            status,
+            error,
+            entry.key,
+            timestamp(at),
+        )
+
+    def sending(self, job: Job) -> None:
+        """Commit that the request is about to go out, before it does."""
+        now = self.clock()
+        self.journal.sending(job.key, job.row, job.payload_hash, now)
+        self.values[job.row] = ("", "sending", "", job.key, timestamp(now))
+
+    def submitted(self, job: Job, video_id: str) -> None:
+        """Commit the id the moment it is known."""
+        now = self.clock()
+        self.journal.submitted(job.key, video_id, now)
+        self.values[job.row] = (video_id, "submitted", "", job.key, timestamp(now))
+
+    def failed(self, job: Job, error: str, http_status: int | None) -> None:
+        """Commit the API's refusal."""
+        self.journal.failed(job.key, error, http_status, self.clock())
+        self.values[job.row] = ("", "failed", error, job.key, self.values[job.row][4])
+
+    def unknown(self, job: Job, reason: str) -> None:
+        """Commit that the outcome is not known, so the row is checked before any resend."""
+        self.journal.unknown(job.key, reason, self.clock())
+        sent_at = self.values[job.row][4]
+        self.values[job.row] = ("", "unknown", f"{reason}: {UNKNOWN_HINT}", job.key, sent_at)
+
+    def unsent(self, job: Job, reason: str) -> None:
+        """Commit that the request was certainly not acted on; the row stays resumable."""
+        self.journal.unsent(job.key, reason)
+        self.values[job.row] = ("", "skipped", reason, job.key, "")

@@ -1,0 +1,243 @@
+"""Carry out a submit plan: check rows in doubt, send the rest, write the output as it goes.
+
+One sync entry point, `run_plan`, runs the async work in its own event loop. The order is
+the promise: rows whose earlier request got no answer are checked against the video list
+before anything else is sent; rows that get no answer now are checked before the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from merge.api.client import ApiError, HeyGenClient, open_http
+from merge.api.pacing import Throttle
+from merge.api.v3 import make_client
+from merge.batch.plan import Plan, SubmitOptions, journal_target, plan_submit
+from merge.batch.reconcile import reconcile
+from merge.batch.results import Job, cells
+from merge.batch.send import Sender, Stop
+from merge.batch.sent_page import write_sent_page
+from merge.errors import MergeError
+from merge.loop import interrupts, run_sync
+from merge.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
+    OUTPUT_WRITE_SECONDS,
+    RECONCILE_SETTLE_SECONDS,
+    RESULT_COLUMNS,
+    SERVER_ERROR_ROUNDS,
+)
+from merge.sheets.sheet import write_annotated
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class RunSettings:
+    """How to send: the API, how many at once, how fast, how long to wait for an answer."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    api: str = "v2"
+    write_every: float = OUTPUT_WRITE_SECONDS
+    settle_seconds: float = RECONCILE_SETTLE_SECONDS
+    seed: int | None = None
+
+
+@dataclass
+class RunSummary:
+    """What the run did, for the closing report and the exit code."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    found: int = 0
+    """Rows whose answer was lost, whose video the video list showed (counted in `sent` too)."""
+    seconds: float = 0.0
+    stopped: Stop | None = None
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+    write_failed: str | None = None
+
+
+def run_plan(
+    plan: Plan,
+    http: httpx.AsyncClient,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None = None,
+    warn: Warn | None = None,
+) -> RunSummary:
+    """Send the plan's rows and write the output; Ctrl-C stops starting, twice abandons."""
+    return run_sync(_run(plan, http, settings, progress, warn or (lambda _: None)))
+
+
+def submit_sheet(
+    data: Path,
+    template: Path,
+    output: Path,
+    api_key: str,
+    base_url: str = DEFAULT_BASE_URL,
+    options: SubmitOptions | None = None,
+    settings: RunSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+    warn: Warn | None = None,
+) -> RunSummary:
+    """Plan and send in one call, as `submit --yes` does; the journal is let go at the end."""
+    settings = settings or RunSettings(DEFAULT_CONCURRENCY, None)
+    target = journal_target(base_url)
+    plan = plan_submit(data, template, output, target, options or SubmitOptions(), warn=warn)
+    try:
+        http = open_http(base_url, api_key, settings.timeout, settings.concurrency)
+        return run_plan(plan, http, settings, progress, warn)
+    finally:
+        plan.journal.close()
+
+
+async def _run(
+    plan: Plan,
+    http: httpx.AsyncClient,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None,
+    warn: Warn,
+) -> RunSummary:
+    started = time.monotonic()
+    summary = RunSummary()
+    client = make_client(settings.api, http)
+    throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
+    sender = Sender(
+        client,
+        plan.ledger,
+        throttle,
+        settings.concurrency,
+        rng=random.Random(settings.seed),
+        progress=progress,
+    )
+    writer = asyncio.create_task(_keep_writing(plan, settings.write_every, warn))
+    try:
+        async with http:
+            with interrupts(lambda said: sender.stop(said, "interrupted"), sender.abort):
+                await _send_everything(plan, client, sender, throttle, settings, summary, warn)
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        summary.stopped = sender.stopped
+        summary.seconds = time.monotonic() - started
+        _mark_not_reached(plan, sender.stopped)
+        summary.statuses = Counter(values[1] for values in plan.ledger.values.values())
+        summary.write_failed = write_output(plan)
+        write_sent_page(plan, warn)
+    return summary
+
+
+async def _send_everything(
+    plan: Plan,
+    client: HeyGenClient,
+    sender: Sender,
+    throttle: Throttle,
+    settings: RunSettings,
+    summary: RunSummary,
+    warn: Warn,
+) -> None:
+    known = plan.journal.known_video_ids()
+    first_sent = dict(plan.first_sent)
+    resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
+    report = await sender.send_all([*resend, *plan.send])
+    summary.sent += report.sent
+    for _ in range(SERVER_ERROR_ROUNDS + 1):
+        # A 5xx on an idempotent API was already tried again with the same key.
+        refused = [] if client.idempotent else report.server_errors
+        doubtful = report.unknown + refused
+        if not doubtful or sender.stopped is not None:
+            return
+        await asyncio.sleep(settings.settle_seconds)
+        entries = plan.journal.entries()
+        first_sent = {j.key: entries[j.key].first_sent_at or 0.0 for j in doubtful}
+        known = plan.journal.known_video_ids()
+        resend = await _check(plan, client, throttle, doubtful, first_sent, known, summary, warn)
+        report = await sender.send_all(resend)
+        summary.sent += report.sent
+
+
+async def _check(
+    plan: Plan,
+    client: HeyGenClient,
+    throttle: Throttle,
+    jobs: list[Job],
+    first_sent: dict[str, float],
+    known: set[str],
+    summary: RunSummary,
+    warn: Warn,
+) -> list[Job]:
+    """Look for the videos of rows in doubt; record those found and return those to send."""
+    if not jobs:
+        return []
+    wanted = {job.key: first_sent.get(job.key, 0.0) for job in jobs}
+    try:
+        found = await reconcile(client, wanted, known, throttle.wait)
+    except ApiError as error:
+        warn(
+            f"{len(jobs)} rows could not be checked against the video list ({error.message});"
+            " they stay unknown: run again later, or use --retry-unknown to send them again"
+        )
+        return []
+    for job in jobs:
+        if job.key in found.found:
+            plan.ledger.submitted(job, found.found[job.key])
+            summary.found += 1
+            summary.sent += 1
+    summary.duplicates.update(found.extra)
+    return [job for job in jobs if job.key not in found.found]
+
+
+def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:
+    """Say why the rows the run never reached were not sent; they stay ready to send."""
+    if stopped is None:
+        return
+    for job in plan.send:
+        if job.row not in plan.ledger.values:
+            plan.ledger.show(job.row, "skipped", f"not sent: {stopped.reason}", job.key)
+
+
+async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
+    """Rewrite the output every few seconds, off the event loop, so a crash costs no ids."""
+    said = False
+    while True:
+        await asyncio.sleep(every)
+        started = time.monotonic()
+        problem = await asyncio.to_thread(write_output, plan, dict(plan.ledger.values))
+        if problem and not said:
+            warn(f"{problem}; the journal keeps every result, and the output is written again")
+            said = True
+        await asyncio.sleep(3 * (time.monotonic() - started))
+
+
+def write_output(
+    plan: Plan, values: dict[int, tuple[str, str, str, str, str]] | None = None
+) -> str | None:
+    """Write the output sheet atomically; say what went wrong instead of raising.
+
+    Videos already followed keep their status columns, so a resumed submit loses none of them.
+    """
+    values = plan.ledger.values if values is None else values
+    names: tuple[str, ...] = RESULT_COLUMNS
+    cells_by_row: dict[int, list[str]] = {row: list(found) for row, found in values.items()}
+    if plan.videos:
+        names += plan.follow_columns
+        for found in cells_by_row.values():
+            state = plan.videos.get(found[0])
+            found += cells(state) if state else [""] * len(plan.follow_columns)
+    try:
+        write_annotated(plan.info, plan.output, names, cells_by_row)
+    except MergeError as error:
+        return error.message
+    return None

@@ -1,0 +1,190 @@
+"""Send rows: a few at a time, paced, each request journaled before it goes and after it answers.
+
+Only answers that cannot have made a video are retried here (429 for the rate, a connection
+that never opened). A request that went out and got no answer becomes `unknown` and is
+checked against the video list before it is ever sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from merge.api.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
+from merge.api.pacing import Sleep, Throttle, backoff
+from merge.api.v3 import idempotency_key
+from merge.batch.results import Job, Ledger
+from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SERVER_ERROR_TRIES
+
+
+def _tries(refused: Refused) -> int:
+    """How often an idempotent request is tried: while busy, long; after a 5xx, a few times."""
+    return SEND_ATTEMPTS if refused.kind == "busy" else SERVER_ERROR_TRIES
+
+
+@dataclass
+class Stop:
+    """Why sending stopped before the end: the user, the API key, the quota, the network."""
+
+    reason: str
+    kind: str  # "interrupted" | "auth" | "quota" | "unreachable" | "rate"
+
+    @property
+    def fatal(self) -> bool:
+        """Whether the run as a whole failed (rather than paused)."""
+        return self.kind in ("auth", "unreachable")
+
+
+@dataclass
+class SendReport:
+    """What one pass of sending left to do."""
+
+    unknown: list[Job] = field(default_factory=list)
+    server_errors: list[Job] = field(default_factory=list)
+    sent: int = 0
+
+
+class Sender:
+    """Runs the workers; `stop()` lets in-flight requests finish, `abort()` gives up on them."""
+
+    def __init__(
+        self,
+        client: HeyGenClient,
+        ledger: Ledger,
+        throttle: Throttle,
+        concurrency: int,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.throttle = throttle
+        self.concurrency = concurrency
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.progress = progress
+        self.stopped: Stop | None = None
+        self._waiting: set[asyncio.Task[None]] = set()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def stop(self, reason: str, kind: str) -> None:
+        """Start no more requests; those in flight finish and are recorded."""
+        if self.stopped is None or (kind in ("auth", "quota") and not self.stopped.fatal):
+            self.stopped = Stop(reason, kind)
+        for task in list(self._waiting):
+            task.cancel()
+
+    def abort(self) -> None:
+        """Give up on requests in flight too; their rows become unknown."""
+        self.stop("interrupted twice: requests in flight were abandoned", "interrupted")
+        for task in self._workers:
+            task.cancel()
+
+    async def send_all(self, jobs: Iterable[Job]) -> SendReport:
+        """Send every job unless stopped; return the rows left to check."""
+        report = SendReport()
+        queue = iter(jobs)
+        self._workers = [
+            asyncio.create_task(self._work(queue, report)) for _ in range(self.concurrency)
+        ]
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        for task in self._workers:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        self._workers = []
+        return report
+
+    async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
+        for job in queue:
+            if self.stopped is not None:
+                return
+            await self._send(job, report)
+
+    async def _send(self, job: Job, report: SendReport) -> None:
+        """Send one row until it has an outcome the journal can keep."""
+        for attempt in range(SEND_ATTEMPTS):
+            if not await self._wait_turn():
+                return
+            self.ledger.sending(job)
+            try:
+                outcome = await self.client.create_video(job.body, self._key(job))
+            except asyncio.CancelledError:
+                self.ledger.unknown(job, "abandoned while waiting for the answer")
+                raise
+            match outcome:
+                case Created(video_id):
+                    self.ledger.submitted(job, video_id)
+                    self.throttle.succeeded()
+                    report.sent += 1
+                case NoAnswer(reason):
+                    self.ledger.unknown(job, reason)
+                    if self.client.idempotent and attempt + 1 < SEND_ATTEMPTS:
+                        await self._pause(backoff(attempt, None, self.rng))
+                        continue  # the same Idempotency-Key: the API replays, never duplicates
+                    report.unknown.append(job)
+                case NotSent(reason):
+                    self.ledger.unsent(job, f"not sent: {reason}")
+                    if attempt + 1 < CONNECT_ATTEMPTS:
+                        await self._pause(backoff(attempt, None, self.rng))
+                        continue
+                    self.stop(f"the API cannot be reached ({reason})", "unreachable")
+                case Refused(kind="rate") as refused:
+                    self.ledger.unsent(job, f"not sent: {refused.describe()}")
+                    self.throttle.throttled(backoff(attempt, refused.retry_after, self.rng))
+                    if attempt + 1 < SEND_ATTEMPTS:
+                        continue
+                    self.stop(f"the API kept refusing for the rate ({refused.describe()})", "rate")
+                case Refused(kind="auth" | "quota" as kind) as refused:
+                    self.ledger.unsent(job, f"not sent: {refused.describe()}")
+                    self.stop(refused.describe(), kind)
+                case Refused(kind="busy" | "server") as refused if (
+                    self.client.idempotent and attempt + 1 < _tries(refused)
+                ):
+                    if refused.kind == "busy":  # the first request may still make the video
+                        self.ledger.unknown(job, refused.describe())
+                    else:
+                        self.ledger.unsent(job, f"not sent yet: {refused.describe()}")
+                    await self._pause(backoff(attempt, refused.retry_after, self.rng))
+                    continue
+                case Refused(kind="server") as refused:
+                    self.ledger.failed(job, refused.describe(), refused.status)
+                    report.server_errors.append(job)
+                case Refused() as refused:
+                    self.ledger.failed(job, refused.describe(), refused.status)
+            if self.progress is not None:
+                self.progress(1)
+            return
+
+    def _key(self, job: Job) -> str | None:
+        """The Idempotency-Key of a row's request, where the API takes one."""
+        return idempotency_key(job.key, job.payload_hash) if self.client.idempotent else None
+
+    async def _wait_turn(self) -> bool:
+        """Wait for the throttle; False if the run was stopped meanwhile."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            await self.throttle.wait()
+        except asyncio.CancelledError:
+            if self.stopped is None:
+                raise
+            return False
+        finally:
+            self._waiting.discard(task)
+        return self.stopped is None
+
+    async def _pause(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            await self.sleep(seconds)
+        except asyncio.CancelledError:
+            if self.stopped is None:
+                raise
+        finally:
+            self._waiting.discard(task)

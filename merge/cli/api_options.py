@@ -1,0 +1,105 @@
+"""What the commands that call the API share: the key, the address, the pace."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+
+from merge.addresses import AddressError, checked_base_url
+from merge.cli.console import PROG, UsageError, positive
+from merge.errors import MergeError
+from merge.settings import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
+    SIMULATOR_KEY,
+)
+
+RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
+
+
+def add_api_options(command: argparse.ArgumentParser) -> None:
+    """Add the options that say which API to call, with which key, how fast."""
+    command.add_argument(
+        "--api-key-file", type=Path, metavar="FILE", help=f"read the key here, not ${API_KEY_ENV}"
+    )
+    command.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"API address (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})",
+    )
+    command.add_argument(
+        "--concurrency",
+        type=positive,
+        metavar="N",
+        default=DEFAULT_CONCURRENCY,
+        help=f"requests at once (default {DEFAULT_CONCURRENCY})",
+    )
+    command.add_argument(
+        "--rate", type=rate, metavar="R", help="requests per second, or e.g. 100/min"
+    )
+    command.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="S",
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds to wait for an answer (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+
+
+def rate(text: str) -> float:
+    """Read `5`, `5/s` or `100/min` as requests per second."""
+    match = RATE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate like 5, 5/s or 100/min")
+    per_minute = (match.group(2) or "s").lower().startswith("m")
+    return float(match.group(1)) / (60 if per_minute else 1)
+
+
+def seconds(text: str) -> float:
+    """Read a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return value
+
+
+def api_key(args: argparse.Namespace) -> str:
+    """Resolve the key once: the simulator's, a key file, or $HEYGEN_API_KEY."""
+    if getattr(args, "simulate", False):
+        return SIMULATOR_KEY
+    if args.api_key_file is not None:
+        try:
+            key: str = args.api_key_file.read_text(encoding="utf-8-sig").strip()
+        except OSError as error:
+            raise MergeError(
+                f"{args.api_key_file}: the API key file cannot be read ({error.strerror})",
+                "check the path, or set HEYGEN_API_KEY instead",
+            ) from None
+        if not key:
+            raise MergeError(f"{args.api_key_file}: the API key file is empty")
+        return key
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise MergeError(
+            "no API key: HEYGEN_API_KEY is not set",
+            f"set HEYGEN_API_KEY or use --api-key-file FILE; or rehearse first with {PROG}"
+            " submit ... --simulate (no key, no credits)",
+        )
+    return key
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """Resolve the API address once: --base-url, $HEYGEN_BASE_URL, else HeyGen's."""
+    url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    try:
+        return checked_base_url(url)
+    except AddressError as error:
+        raise UsageError(f"--base-url: {error}") from None

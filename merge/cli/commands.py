@@ -1,0 +1,209 @@
+"""The command line: parse arguments, show progress, print summaries, choose exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from merge.cli.console import (
+    PROG,
+    ExitCode,
+    UsageError,
+    add_inputs,
+    count,
+    render_options,
+    warn_above,
+)
+from merge.cli.listen import add_listen
+from merge.cli.simulate import add_simulate
+from merge.cli.status import add_status
+from merge.cli.submit import add_submit
+from merge.errors import MergeError
+from merge.payload.body_files import BodyVerdict, validate_files
+from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
+from merge.payload.validate import json_schema
+from merge.review.offline import RenderSummary, render_to_folder
+from merge.settings import GC_THRESHOLDS
+from merge.version import __version__
+
+__all__ = ["ExitCode", "build_parser", "main"]
+
+STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every command and option."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Turn a spreadsheet and one request template into HeyGen avatar videos.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_render(commands)
+    add_submit(commands)
+    add_status(commands)
+    add_listen(commands)
+    _add_validate(commands)
+    add_simulate(commands)
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the V2 request body (for editors)"
+    )
+    schema.set_defaults(run=run_schema)
+    init = commands.add_parser(
+        "init", help="write a starter template and sample sheet here (never overwrites)"
+    )
+    init.add_argument("folder", nargs="?", default=".", type=Path, help="where (default: here)")
+    init.set_defaults(run=run_init)
+    return parser
+
+
+def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    render = commands.add_parser(
+        "render",
+        help="render and validate every row into a review folder (offline, spends nothing)",
+        description="Render the template once per row, validate each body against the V2"
+        " contract, and write a review folder: payloads.jsonl, payloads/row-NNNN.json and"
+        " a copy of the sheet with merge_status and merge_errors columns.",
+    )
+    add_inputs(render, "the review folder")
+    render.set_defaults(run=run_render)
+
+
+def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check request bodies made elsewhere (.json, or .jsonl with one per line)",
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="print a JSON array of verdicts")
+    validate.set_defaults(run=run_validate)
+
+
+def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    """Render into the review folder and report what happened."""
+    options = render_options(args)
+    with tqdm(
+        desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
+    ) as bar:
+        summary = render_to_folder(
+            args.data, args.template, args.output, options, bar.update, warn_above(bar)
+        )
+    _print_render_summary(summary, args, out)
+    return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
+
+
+def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out: TextIO) -> None:
+    sheet = f' (sheet "{summary.source.sheet_name}")' if summary.source.sheet_name else ""
+    rows = count(summary.total, "row")
+    print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
+    print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    if summary.lossy:
+        print(
+            f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"
+            ' each is a "warnings" entry in payloads.jsonl',
+            file=out,
+        )
+    if summary.first_problems:
+        shown = len(summary.first_problems)
+        print(f"First problems ({shown} shown; all are in payloads.jsonl):", file=out)
+        for line in summary.first_problems:
+            print(f"  {line}", file=out)
+        if any(LOSS_TEXT in line for line in summary.first_problems):
+            print(f"Hint: {LOSSY_HINT}", file=out)
+    print(f"Review folder: {summary.folder}", file=out)
+    print("  payloads.jsonl   every row: status, body, problems", file=out)
+    bodies = count(summary.valid, "body", "bodies")
+    print(f"  payloads/        {bodies}, one file per valid row", file=out)
+    print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
+    print("  review.html      every row's video, to read in a browser", file=out)
+
+
+def run_validate(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    """Check request bodies from files and print a report."""
+    verdicts = validate_files(args.files)
+    if args.json:
+        json.dump([v.as_json() for v in verdicts], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        _print_verdicts(verdicts, out)
+    return ExitCode.OK if all(v.valid for v in verdicts) else ExitCode.INVALID_ROWS
+
+
+def _print_verdicts(verdicts: Sequence[BodyVerdict], out: TextIO) -> None:
+    for verdict in verdicts:
+        print(f"{'valid' if verdict.valid else 'invalid':<8} {verdict.where()}", file=out)
+        for problem in verdict.problems:
+            at = f"{problem.path}: " if problem.path else ""
+            print(f"  {at}{problem.message}", file=out)
+    bad = sum(not v.valid for v in verdicts)
+    checked = count(len(verdicts), "body", "bodies")
+    print(f"{checked} checked: {len(verdicts) - bad} valid, {bad} invalid", file=out)
+
+
+def run_schema(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    """Print the request body's JSON Schema."""
+    json.dump(json_schema(), out, indent=2)
+    out.write("\n")
+    return ExitCode.OK
+
+
+def run_init(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    """Copy the starter template and sheet, keeping any file that is already there."""
+    folder: Path = args.folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        starter = resources.files("merge") / "starter"
+        for source, target in STARTER_FILES.items():
+            destination = folder / target
+            if destination.exists():
+                print(f"kept     {destination} (already there)", file=out)
+                continue
+            with resources.as_file(starter / source) as path:
+                shutil.copyfile(path, destination)
+            print(f"wrote    {destination}", file=out)
+    except OSError as error:
+        raise MergeError(
+            f"{folder}: cannot write there ({error.strerror})", "choose a folder you can write to"
+        ) from None
+    template, sheet = folder / "template.json", folder / "leads.xlsx"
+    print(f"Next: {PROG} render {sheet} {template} -o review", file=out)
+    return ExitCode.OK
+
+
+def _collect_garbage_rarely() -> None:
+    """Spare the hot loop Python's frequent cycle collections: rows make many dicts, no cycles."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; foreseeable problems become a message and an exit code, not a traceback."""
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _collect_garbage_rarely()
+    try:
+        return int(args.run(args, out))
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    except MergeError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was sent", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK

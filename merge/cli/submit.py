@@ -1,0 +1,226 @@
+"""The `submit` and `simulate` commands: confirm, send, report; or play the API locally."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+import time
+from collections.abc import Iterator
+from typing import TextIO
+
+from tqdm import tqdm
+
+from merge.api.client import open_http
+from merge.batch.journal import journal_path
+from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
+from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
+from merge.batch.sent_page import sent_page_path
+from merge.cli import api_options as cli_api
+from merge.cli.api_options import add_api_options
+from merge.cli.console import (
+    ExitCode,
+    add_inputs,
+    count,
+    render_options,
+    warn_above,
+)
+from merge.cli.status import (
+    add_follow_options,
+    follow_exit_code,
+    follow_with_bar,
+    options_from,
+    print_follow,
+)
+from merge.errors import MergeError
+from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
+from merge.simulator import Simulator, SimulatorSettings
+
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+
+RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
+
+
+def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Describe `submit`."""
+    submit = commands.add_parser(
+        "submit",
+        help="send every valid row to the API once, and write each video_id into a copy of the"
+        " sheet",
+        description="Render and validate as `render` does, then send each valid row exactly once"
+        " and write video_id, merge_status, merge_error, callback_id and submitted_at into"
+        " OUTPUT, a copy of the sheet. A journal beside OUTPUT records every request, so running"
+        " the same command again resumes where it stopped.",
+    )
+    add_inputs(submit, "the output sheet, in the input's format (e.g. leads-sent.xlsx)")
+    submit.add_argument(
+        "--key", metavar="COLUMN", help="column whose value identifies a row across edits"
+    )
+    submit.add_argument("-y", "--yes", action="store_true", help="send without asking")
+    submit.add_argument(
+        "--simulate",
+        action="store_true",
+        help="send to the built-in simulator instead of HeyGen (no key, no credits)",
+    )
+    add_api_options(submit)
+    add_follow_options(submit, chained=True)
+    submit.add_argument(
+        "--retry-failed", action="store_true", help="send again the rows the API refused before"
+    )
+    submit.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="send again rows whose outcome is unknown, without checking (may duplicate)",
+    )
+    submit.set_defaults(run=run_submit)
+
+
+def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    """Plan, confirm, send, report; then follow the videos when asked (--wait, --download)."""
+    api_key = cli_api.api_key(args)
+    base_url = cli_api.base_url(args)
+    options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
+    target = LOCAL_TARGET if args.simulate else journal_target(base_url)
+    plan = plan_submit(args.data, args.template, args.output, target, options, time.time, _warn)
+    with _api(args.simulate, base_url) as url:
+        try:
+            code = _plan_and_send(plan, args, url, api_key, out)
+        finally:
+            plan.journal.close()
+        if not (args.wait or args.download) or code in (ExitCode.ERROR, ExitCode.INTERRUPTED):
+            return code
+        http = open_http(url, api_key, args.timeout, args.concurrency)
+        followed = follow_with_bar(args.output, http, target, options_from(args))
+    print_follow(followed, args.output, out)
+    return max(code, follow_exit_code(followed), key=_severity)
+
+
+def _severity(code: ExitCode) -> int:
+    order = (ExitCode.OK, ExitCode.INVALID_ROWS, ExitCode.FAILED_ROWS, ExitCode.ERROR)
+    return order.index(code) if code in order else len(order)
+
+
+def _plan_and_send(
+    plan: Plan, args: argparse.Namespace, url: str, api_key: str, out: TextIO
+) -> ExitCode:
+    _print_plan(plan, args, out)
+    if not plan.send and not plan.check:
+        return _finish_without_sending(plan, out)
+    _confirm(plan, args)
+    summary = _send(plan, args, url, api_key)
+    _print_run(plan, summary, args, out)
+    return _exit_code(plan, summary)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
+    sheet = f' (sheet "{plan.info.sheet_name}")' if plan.info.sheet_name else ""
+    print(f"{args.data}{sheet} with {args.template}: {count(plan.total, 'row')}", file=out)
+    renewed = f" ({plan.renewed:,} new videos for failed ones)" if plan.renewed else ""
+    print(f"  to send:        {len(plan.send):,}{renewed}", file=out)
+    if plan.check:
+        print(
+            f"  to check first: {len(plan.check):,} (sent before, outcome unknown: the video"
+            " list is checked before any resend)",
+            file=out,
+        )
+    if plan.invalid:
+        print(f"  invalid:        {plan.invalid:,} (never sent; see merge_error)", file=out)
+    for line in plan.first_problems:
+        print(f"    {line}", file=out)
+    if any(LOSS_TEXT in line for line in plan.first_problems):
+        print(f"    hint: {LOSSY_HINT}", file=out)
+    for reason, number in sorted(plan.skipped.items()):
+        print(f"  skipped:        {number:,} {reason}", file=out)
+    print(f"  API:            {plan.journal.meta('target')}", file=out)
+    print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
+
+
+def _finish_without_sending(plan: Plan, out: TextIO) -> ExitCode:
+    problem = write_output(plan)
+    if problem:
+        raise MergeError(problem, "close the output if it is open elsewhere, then run again")
+    print(f"Nothing to send. Wrote {plan.output}", file=out)
+    return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK
+
+
+def _confirm(plan: Plan, args: argparse.Namespace) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise MergeError(
+            "not sending: no terminal to confirm on",
+            "add --yes to send without asking (check the plan above first)",
+        )
+    answer = input(f"Send {count(len(plan.send) + len(plan.check), 'row')}? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise MergeError("nothing sent", "run again and answer y to send")
+
+
+@contextlib.contextmanager
+def _api(simulate: bool, base_url: str) -> Iterator[str]:
+    """Yield the API's address: the real one, or the built-in simulator's while it runs."""
+    if not simulate:
+        yield base_url
+        return
+    with Simulator(REHEARSAL) as simulator:
+        yield simulator.url
+
+
+def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
+    settings = RunSettings(args.concurrency, args.rate, args.timeout, args.api)
+    http = open_http(url, api_key, settings.timeout, settings.concurrency)
+    total = len(plan.send) + len(plan.check)
+    with tqdm(
+        total=total, desc="sending", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
+    ) as bar:
+        return run_plan(plan, http, settings, bar.update, warn_above(bar))
+
+
+def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: TextIO) -> None:
+    rate = summary.sent / summary.seconds if summary.seconds else 0.0
+    found = f"; {summary.found:,} found through the video list" if summary.found else ""
+    sent = count(summary.sent, "row")
+    print(f"Sent {sent} in {summary.seconds:.1f} s ({rate:.1f}/s){found}", file=out)
+    shown = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
+    print(f"  output rows: {shown}", file=out)
+    for key, extra in summary.duplicates.items():
+        print(f"  note: {key} has more than one video: {', '.join(extra)}", file=out)
+    if summary.stopped is not None:
+        print(f"Stopped: {summary.stopped.reason}", file=out)
+    if summary.write_failed:
+        print(f"The output could not be written: {summary.write_failed}", file=out)
+    print(f"Wrote {plan.output}", file=out)
+    print(f"Review page: {sent_page_path(plan.output)}", file=out)
+    hint = _hint(summary)
+    if hint:
+        print(f"Hint: {hint}", file=out)
+
+
+def _hint(summary: RunSummary) -> str | None:
+    stopped = summary.stopped
+    if stopped is not None and stopped.kind == "auth":
+        return "the API key was refused: check HEYGEN_API_KEY, then run the same command again"
+    if stopped is not None or summary.write_failed:
+        return "run the same command again to resume; rows with a video_id are never sent again"
+    if summary.statuses.get("unknown"):
+        return "run again to check the unknown rows, or add --retry-unknown to send them again"
+    if summary.statuses.get("failed"):
+        return "fix the failed rows (see merge_error) and run again, or add --retry-failed"
+    return None
+
+
+def _exit_code(plan: Plan, summary: RunSummary) -> ExitCode:
+    stopped = summary.stopped
+    if stopped is not None and stopped.kind == "interrupted":
+        return ExitCode.INTERRUPTED
+    if (stopped is not None and stopped.fatal) or summary.write_failed:
+        return ExitCode.ERROR
+    if stopped is not None or summary.statuses.get("failed") or summary.statuses.get("unknown"):
+        return ExitCode.FAILED_ROWS
+    return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK

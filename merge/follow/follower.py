@@ -1,0 +1,395 @@
+"""Follow submitted videos to the end: their status, URLs and files, written into the output.
+
+`follow_output` reads the output sheet's video_id column, asks the status of every video not
+yet final (once, or until all are final with `wait`), records each answer in the journal the
+moment it comes, saves finished videos when asked, and rewrites the output's status columns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from merge.api.client import ApiError, HeyGenClient
+from merge.api.pacing import Throttle
+from merge.api.v3 import make_client
+from merge.batch.journal import Journal, VideoState, journal_path
+from merge.batch.results import cells
+from merge.errors import MergeError, SheetError
+from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
+from merge.follow.schedule import PollSchedule, Watch
+from merge.loop import interrupts, run_sync
+from merge.settings import (
+    DEFAULT_CONCURRENCY,
+    OUTPUT_WRITE_SECONDS,
+    POLL_FIRST_SECONDS,
+    V3_BULK_STATUS_SIZE,
+)
+from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
+
+DONE = frozenset({"completed", "failed", "not_found"})
+Warn = Callable[[str], None]
+
+
+@dataclass
+class FollowOptions:
+    """How to follow: once or until the end, where to save files, how hard to ask."""
+
+    wait: bool = False
+    download: Path | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float | None = None
+    poll_first: float = POLL_FIRST_SECONDS
+    write_every: float = OUTPUT_WRITE_SECONDS
+    api: str | None = None
+    """The API to ask: None means the one `submit` used for this output (else V2)."""
+
+
+@dataclass
+class FollowSummary:
+    """What following did, for the report and the exit code."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    videos: int = 0
+    fetched: int = 0
+    already_saved: int = 0
+    download_problems: list[str] = field(default_factory=list)
+    check_problems: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    write_failed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A row with a video to follow."""
+
+    row: int
+    video_id: str
+    key: str
+
+
+def read_videos(output: Path) -> tuple[SheetInfo, list[Tracked]]:
+    """Find every row of the output that has a video_id."""
+    sheet = open_sheet(output)
+    if "video_id" not in sheet.info.columns:
+        raise SheetError(
+            f"{output}: has no video_id column",
+            "give the output that `avatar-merge submit` wrote",
+        )
+    tracked = [
+        Tracked(row.number, row.values["video_id"].strip(), row.values.get("callback_id", ""))
+        for row in sheet.rows()
+        if row.values.get("video_id", "").strip()
+    ]
+    return sheet.info, tracked
+
+
+def state_from(video_id: str, data: dict[str, Any], now: float, source: str) -> VideoState:
+    """Turn a status answer (or a webhook's event data) into a video state."""
+    duration = data.get("duration")
+    return VideoState(
+        video_id,
+        str(data.get("status") or "unknown"),
+        _text(data.get("video_url") or data.get("url")),
+        _text(data.get("thumbnail_url")),
+        float(duration) if isinstance(duration, int | float) else None,
+        error_text(data.get("error") or data.get("msg")),
+        now,
+        source,
+    )
+
+
+def error_text(error: Any) -> str | None:
+    """Say a failure reason, whether the API gave an object (code, message, detail) or text."""
+    if not error:
+        return None
+    if isinstance(error, dict):
+        parts = [str(error[k]) for k in ("code", "message", "detail") if error.get(k)]
+        return ": ".join(parts) or None
+    return str(error)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def follow_values(tracked: list[Tracked], states: dict[str, VideoState]) -> dict[int, list[str]]:
+    """Each row's FOLLOW_COLUMNS cells from what is known of its video."""
+    values: dict[int, list[str]] = {}
+    for item in tracked:
+        state = states.get(item.video_id)
+        if state is not None:
+            values[item.row] = cells(state)
+    return values
+
+
+class Follower:
+    """Ask, record, save and write; the journal first, so an interrupted run loses nothing."""
+
+    def __init__(
+        self,
+        client: HeyGenClient,
+        files: httpx.AsyncClient,
+        journal: Journal,
+        output: Path,
+        info: SheetInfo,
+        tracked: list[Tracked],
+        options: FollowOptions,
+        progress: Callable[[Counter[str]], None] | None = None,
+        warn: Warn | None = None,
+    ) -> None:
+        self.client = client
+        self.files = files
+        self.journal = journal
+        self.output = output
+        self.info = info
+        self.tracked = tracked
+        self.options = options
+        self.progress = progress
+        self.warn = warn or (lambda _: None)
+        self.states = journal.videos()
+        self.columns = journal.follow_columns(info.columns)
+        self.summary = FollowSummary(videos=len(tracked))
+        self.stopping = False
+        self._by_id = {item.video_id: item for item in tracked}
+        self._throttle = Throttle(options.rate, time.monotonic, asyncio.sleep)
+        self._gate = asyncio.Semaphore(options.concurrency)
+        self._downloads: list[asyncio.Task[None]] = []
+
+    async def run(self) -> FollowSummary:
+        """Follow every unfinished video (once, or to the end), then write the output."""
+        started = time.monotonic()
+        writer = asyncio.create_task(self._keep_writing())
+        try:
+            await self._poll()
+            await asyncio.gather(*self._downloads)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self.summary.seconds = time.monotonic() - started
+            self.summary.statuses = Counter(
+                self.states[i.video_id].status if i.video_id in self.states else "unchecked"
+                for i in self.tracked
+            )
+            self.summary.write_failed = self.write()
+        return self.summary
+
+    def stop(self) -> None:
+        """Ask nothing more; answers on their way are still recorded."""
+        self.stopping = True
+        self.summary.interrupted = True
+
+    async def _poll(self) -> None:
+        schedule = PollSchedule(first=self.options.poll_first, defer_new=True)
+        now = time.monotonic()
+        for item in self.tracked:
+            state = self.states.get(item.video_id)
+            if state is None or state.status not in DONE:
+                schedule.add(item.video_id, now)
+            elif self.options.download and state.status == "completed":
+                self._save_later(item)
+        self._report()
+        first_round = True
+        # With a bulk call, one request asks up to 100 videos: take those due soon along too.
+        ahead = self.options.poll_first if self.client.bulk else 0.0
+        while len(schedule) and not self.stopping:
+            due = schedule.pop_due(time.monotonic() + ahead)
+            if not due:
+                if not (self.options.wait or first_round):
+                    return
+                await self._sleep_until(schedule.next_due())
+                continue
+            first_round = False
+            together = self.client.bulk and await self._check_together(due, schedule)
+            if not together:
+                await asyncio.gather(*(self._check(watch, schedule) for watch in due))
+            if not self.options.wait:
+                return
+
+    async def _sleep_until(self, due: float | None) -> None:
+        if due is not None:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def _check_together(self, due: list[Watch], schedule: PollSchedule) -> bool:
+        """Ask many videos' status in as few calls as the API allows; False if it cannot."""
+        ids = [watch.video_id for watch in due]
+        async with self._gate:
+            await self._throttle.wait()
+            try:
+                found = await self.client.video_statuses(ids)
+            except ApiError as error:
+                self._stop_on_refused_key(error)
+                self.summary.check_problems += 1
+                found = {}
+        if found is None:
+            return False
+        self.summary.requests += -(-len(ids) // V3_BULK_STATUS_SIZE)
+        for watch in due:
+            data = found.get(watch.video_id)
+            state = None if data is None else self._record(watch.video_id, data)
+            self._next(watch, state, schedule)
+        self._report()
+        return True
+
+    async def _check(self, watch: Watch, schedule: PollSchedule) -> None:
+        """Ask one video's status and record it; a final one is saved if asked."""
+        async with self._gate:
+            if self.stopping:
+                return
+            await self._throttle.wait()
+            state = await self._ask(watch.video_id)
+        self._next(watch, state, schedule)
+        self._report()
+
+    def _next(self, watch: Watch, state: VideoState | None, schedule: PollSchedule) -> None:
+        """Put an unfinished video back in the schedule; save a finished one when asked."""
+        now = time.monotonic()
+        if state is None or state.status not in DONE:
+            schedule.again(watch, now)
+        else:
+            schedule.finished(watch, now)
+            if self.options.download and state.status == "completed":
+                self._save_later(self._by_id[watch.video_id])
+
+    async def _ask(self, video_id: str) -> VideoState | None:
+        self.summary.requests += 1
+        try:
+            data = await self.client.video_status(video_id)
+        except ApiError as error:
+            self._stop_on_refused_key(error)
+            if error.status != 404:
+                self.summary.check_problems += 1
+                return None
+            data = {"status": "not_found", "error": "the API does not know this video (HTTP 404)"}
+        return self._record(video_id, data)
+
+    def _stop_on_refused_key(self, error: ApiError) -> None:
+        if error.refused_key:
+            raise MergeError(
+                f"the API refused the key ({error.message})",
+                "check HEYGEN_API_KEY; the statuses found so far are in the output",
+            ) from None
+
+    def _record(self, video_id: str, data: dict[str, Any]) -> VideoState:
+        """Keep what the API said of a video: in the journal first, then in memory."""
+        state = state_from(video_id, data, time.time(), "status")
+        self.journal.record_video(state)
+        self.states[video_id] = state
+        return state
+
+    def _save_later(self, item: Tracked) -> None:
+        self._downloads.append(asyncio.create_task(self._save(item)))
+
+    async def _save(self, item: Tracked) -> None:
+        """Save a finished video and its thumbnail; an expired link is renewed by asking again."""
+        assert self.options.download is not None
+        stem = file_stem(item.key, item.row)
+        for suffix, field_name in ((".mp4", "video_url"), (".jpg", "thumbnail_url")):
+            target = self.options.download / f"{stem}{suffix}"
+            problem = await self._save_file(item.video_id, field_name, target)
+            if problem is not None:
+                self.summary.download_problems.append(f"row {item.row}: {target.name}: {problem}")
+
+    async def _save_file(self, video_id: str, field_name: str, target: Path) -> str | None:
+        for attempt in range(2):
+            url = getattr(self.states[video_id], field_name)
+            if not url:
+                return None if field_name == "thumbnail_url" else "the API gave no video URL"
+            try:
+                async with self._gate:
+                    saved = await download(self.files, url, target)
+            except LinkExpired as expired:
+                if attempt:
+                    return f"the link was refused ({expired}) even after renewing it"
+                async with self._gate:
+                    await self._throttle.wait()
+                    await self._ask(video_id)
+                continue
+            except (DownloadFailed, OSError) as error:
+                return str(error)
+            if field_name == "video_url":
+                if saved.fetched:
+                    self.summary.fetched += 1
+                else:
+                    self.summary.already_saved += 1
+            return None
+        return None
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(Counter(self._status_of(i) for i in self.tracked))
+
+    def _status_of(self, item: Tracked) -> str:
+        state = self.states.get(item.video_id)
+        return "pending" if state is None or state.status not in DONE else state.status
+
+    async def _keep_writing(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.write_every)
+            started = time.monotonic()
+            values = follow_values(self.tracked, dict(self.states))
+            problem = await asyncio.to_thread(self._write_values, values)
+            if problem:
+                self.warn(f"{problem}; the journal keeps every status, and the output is written")
+            await asyncio.sleep(3 * (time.monotonic() - started))
+
+    def write(self) -> str | None:
+        """Write the status columns into the output; say what went wrong instead of raising."""
+        return self._write_values(follow_values(self.tracked, self.states))
+
+    def _write_values(self, values: dict[int, list[str]]) -> str | None:
+        """Rewrite the output in place; it is read again first, as the last write changed it."""
+        try:
+            info = open_sheet(self.output, self.info.sheet_name, settle=False).info
+            write_annotated(info, self.output, self.columns, values)
+        except MergeError as error:
+            return error.message
+        return None
+
+
+def follow_output(
+    output: Path,
+    http: httpx.AsyncClient,
+    target: str,
+    options: FollowOptions | None = None,
+    progress: Callable[[Counter[str]], None] | None = None,
+    warn: Warn | None = None,
+) -> FollowSummary:
+    """Follow the videos of an output sheet (see the module's docstring); Ctrl-C stops asking."""
+    options = options or FollowOptions()
+    info, tracked = read_videos(output)
+    journal = Journal.open(journal_path(output), target)
+    if options.api is None:
+        options = replace(options, api=journal.meta("api") or "v2")
+    try:
+        return run_sync(_follow(output, info, tracked, journal, http, options, progress, warn))
+    finally:
+        journal.close()
+
+
+async def _follow(
+    output: Path,
+    info: SheetInfo,
+    tracked: list[Tracked],
+    journal: Journal,
+    http: httpx.AsyncClient,
+    options: FollowOptions,
+    progress: Callable[[Counter[str]], None] | None,
+    warn: Warn | None,
+) -> FollowSummary:
+    async with http, open_files_http() as files:
+        client = make_client(options.api or "v2", http)
+        follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
+        with interrupts(lambda _: follower.stop()):
+            return await follower.run()

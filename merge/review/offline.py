@@ -1,0 +1,90 @@
+"""The offline run behind `render`: every selected row rendered and checked into a review folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from merge.payload.render import Template
+from merge.payload.row import V2, RowResult, Target, check_row, load_template
+from merge.review.folder import ReviewFolder
+from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
+from merge.sheets.selection import RowSelection, chunked, select_rows
+from merge.sheets.sheet import SheetInfo, open_sheet
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RenderOptions:
+    """What `render` was asked to do, resolved once at the boundary."""
+
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    rows: RowSelection = field(default_factory=RowSelection)
+    limit: int | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    target: Target = V2
+
+
+@dataclass
+class RenderSummary:
+    """What a render run did, for the closing report and the exit code."""
+
+    source: SheetInfo
+    template: Template
+    folder: Path
+    annotated: Path
+    total: int = 0
+    valid: int = 0
+    lossy: int = 0
+    """Rows that lost V2 settings v3 cannot express (--lossy)."""
+    first_problems: list[str] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> int:
+        """Rows that will not be sent."""
+        return self.total - self.valid
+
+    def count(self, result: RowResult) -> None:
+        """Add one row's result to the totals."""
+        self.total += 1
+        if result.warnings:
+            self.lossy += 1
+        if result.status == "valid":
+            self.valid += 1
+        elif len(self.first_problems) < SUMMARY_PROBLEMS_SHOWN:
+            room = SUMMARY_PROBLEMS_SHOWN - len(self.first_problems)
+            self.first_problems.extend(result.messages()[:room])
+
+
+def render_to_folder(
+    data: Path,
+    template_path: Path,
+    out: Path,
+    options: RenderOptions | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> RenderSummary:
+    """Render every selected row into a review folder; stop before any row if the inputs are bad."""
+    options = options or RenderOptions()
+    sheet = open_sheet(data, options.sheet, options.encoding, options.delimiter)
+    template = load_template(template_path, sheet.info.columns)
+    for warning in sheet.info.warnings + template.warnings:
+        if warn is not None:
+            warn(warning)
+    folder = ReviewFolder.prepare(out, sheet.info)
+    summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path)
+    rows = select_rows(sheet.rows(), options.rows, options.limit)
+    with folder:
+        for chunk in chunked(rows, options.chunk_rows):
+            results = [check_row(template, row, options.target) for row in chunk]
+            folder.add(results)
+            for result in results:
+                summary.count(result)
+            if progress is not None:
+                progress(len(results))
+        folder.finish()
+    return summary

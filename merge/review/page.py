@@ -1,0 +1,235 @@
+"""The review page: every row's video as a person would check it, in one HTML file.
+
+Pure: cards in, HTML out. The page needs no network: its CSS and script are inline
+(assets/review.css, assets/review.js), and the rows travel as JSON in a
+`<script type="application/json">` block with `<`, `>`, `&`, U+2028 and U+2029 escaped, so no
+cell can end the block. The script draws every value with DOM calls, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from merge.payload.translate_v3 import as_scenes
+from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
+
+RENDER, SUBMIT = "render", "submit"
+TILES = {
+    RENDER: ("valid", "invalid"),
+    SUBMIT: ("submitted", "failed", "unknown", "skipped", "invalid"),
+}
+"""The statuses the summary always shows, by the command that made the page."""
+SPOKEN = {RENDER: ("valid",), SUBMIT: ("submitted", "unknown")}
+"""The statuses of rows whose video the spoken-time estimate counts (an unknown one may exist)."""
+SPOKEN_LABEL = {RENDER: "valid", SUBMIT: "sent"}
+
+SECONDS_PER_WORD = 60 / WORDS_PER_MINUTE
+
+JSON_ESCAPES = (
+    (b"&", b"\\u0026"),
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+PROBLEM_TEXT = re.compile(
+    r'(?:column "(?P<column>[^"]*)": )?(?P<message>.*?)'
+    r"(?: \((?P<path>[A-Za-z_]\w*(?:\.\w+|\[\d+\])*)\))?",
+    re.DOTALL,
+)
+"""One problem as Problem.describe() says it: `column "speed": 2 is above ... (video_inputs...)`."""
+
+
+def escape_json(data: bytes) -> bytes:
+    """Keep JSON inert inside a script block: these characters occur only in its strings."""
+    for raw, escaped in JSON_ESCAPES:
+        data = data.replace(raw, escaped)
+    return data
+
+
+def card_json(card: Mapping[str, Any]) -> bytes:
+    """Serialise a card, in ASCII when orjson refuses it (huge integers, lone surrogates)."""
+    try:
+        return orjson.dumps(card)
+    except TypeError:
+        return json.dumps(card, ensure_ascii=True).encode("ascii")
+
+
+def _positive(value: Any, default: float) -> float:
+    """Read a number from a body that may be invalid, keeping the default for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        return default
+    return number if math.isfinite(number) and number > 0 else default
+
+
+def voice_seconds(voice: Any) -> float | None:
+    """Estimate how long a scene's voice lasts; None for recorded audio, whose file is unread."""
+    if not isinstance(voice, dict):
+        return None
+    kind = voice.get("type")
+    if kind == "text":
+        text = voice.get("input_text")
+        words = len(text.split()) if isinstance(text, str) else 0
+        speed = voice.get("speed", 1.0)
+        if not (type(speed) is float and 0.0 < speed < math.inf):  # a valid body's, quickly
+            speed = _positive(speed, 1.0)
+        return round(words * SECONDS_PER_WORD / speed, 1)
+    if kind == "silence":
+        return _positive(voice.get("duration"), 1.0)
+    return None
+
+
+def scenes_of(payload: Any) -> list[Any] | None:
+    """A body's scenes in V2's shape: its own, or those of a v3 body (`--api v3`)."""
+    if not isinstance(payload, dict):
+        return None
+    if "video_inputs" not in payload and payload.get("type") in ("avatar", "studio"):
+        return as_scenes(payload)
+    scenes = payload.get("video_inputs")
+    return scenes if isinstance(scenes, list) else None
+
+
+def scene_seconds(payload: Any) -> list[float | None]:
+    """Estimate each scene's spoken time, so a batch's length can be judged before it is sent."""
+    scenes = scenes_of(payload)
+    if not isinstance(scenes, list):
+        return []
+    return [voice_seconds(s.get("voice") if isinstance(s, dict) else None) for s in scenes]
+
+
+def problems_from_text(text: str) -> list[dict[str, str]]:
+    """Read back an invalid row's merge_error, so the page can put each problem by its field."""
+    found = []
+    for part in filter(None, text.split("; ")):
+        match = PROBLEM_TEXT.fullmatch(part)
+        assert match is not None  # every group is optional and the message takes any text
+        found.append({k: v for k, v in match.groupdict().items() if v is not None})
+    return found
+
+
+def sent_cards(
+    values: Mapping[int, Sequence[str]], bodies: Mapping[int, bytes]
+) -> Iterator[dict[str, Any]]:
+    """Make each row's card, in sheet order, from its output cells and the body it was sent."""
+    for row in sorted(values):
+        video_id, status, error, key, at = values[row]
+        card: dict[str, Any] = {"row": row, "status": status, "key": key}
+        if video_id:
+            card |= {"video_id": video_id, "submitted_at": at}
+        if row in bodies:
+            card["payload"] = orjson.loads(bodies[row])
+        if status == "invalid":
+            card["problems"] = problems_from_text(error)
+        elif error:
+            card["error"] = error
+        yield card
+
+
+@dataclass
+class ReviewPage:
+    """One page's rows: every row counted and estimated as it comes, cards kept up to a limit."""
+
+    title: str
+    subtitle: str = ""
+    kind: str = RENDER
+    rest: str = "every row is in payloads.jsonl."
+    limit: int = REVIEW_PAGE_ROWS
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    spoken_rows: int = 0
+    unknown_scenes: int = 0
+    shown: int = 0
+    _cards: bytearray = field(default_factory=bytearray, repr=False)
+
+    @property
+    def rows(self) -> int:
+        """Every row added, shown or not."""
+        return self.counts.total()
+
+    def add(self, card: Mapping[str, Any]) -> None:
+        """Count a row, add its spoken time, and keep its card while the page has room."""
+        status = card["status"]
+        self.counts[status] += 1
+        seconds = scene_seconds(card.get("payload"))
+        if status in SPOKEN[self.kind]:
+            self.spoken_rows += 1
+            self.seconds += sum(s for s in seconds if s is not None)
+            self.unknown_scenes += seconds.count(None)
+        if self.shown < self.limit:
+            shown = {**card, "seconds": seconds}
+            if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
+                shown["scenes"] = scenes_of(card["payload"])
+            self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
+            self.shown += 1
+
+    def add_all(self, cards: Iterable[Mapping[str, Any]]) -> ReviewPage:
+        """Add cards in sheet order and return the page, for building one in a single call."""
+        for card in cards:
+            self.add(card)
+        return self
+
+    def meta(self) -> dict[str, Any]:
+        """Say what the page's header shows: counts, the estimate, how many cards it holds."""
+        return {
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "rows": self.rows,
+            "shown": self.shown,
+            "rest": self.rest,
+            "statuses": TILES[self.kind],
+            "counts": dict(self.counts),
+            "seconds": round(self.seconds, 1),
+            "spoken_rows": self.spoken_rows,
+            "spoken_label": SPOKEN_LABEL[self.kind],
+            "unknown_scenes": self.unknown_scenes,
+            "words_per_minute": WORDS_PER_MINUTE,
+        }
+
+    def chunks(self) -> Iterator[bytes | bytearray]:
+        """Yield the page in pieces, so a big one is written without another copy in memory."""
+        before_title, before_data, after_data = _template()
+        yield before_title + html.escape(self.title).encode("utf-8") + before_data
+        yield b'{"meta":' + escape_json(card_json(self.meta())) + b',"rows":['
+        yield self._cards
+        yield b"]}" + after_data
+
+    def html(self) -> str:
+        """Return the whole page as text."""
+        return b"".join(self.chunks()).decode("utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+@cache
+def _template() -> tuple[bytes, bytes, bytes]:
+    """Join the page's HTML, CSS and script once; the policy lets only these run."""
+    assets = resources.files("merge.review") / "assets"
+    page, style, script = (
+        (assets / name).read_text("utf-8") for name in ("review.html", "review.css", "review.js")
+    )
+    page = page.replace("__STYLE_HASH__", _csp_hash(style))
+    page = page.replace("__SCRIPT_HASH__", _csp_hash(script))
+    page = page.replace("__STYLE__", style).replace("__SCRIPT__", script)
+    before_title, rest = page.split("__TITLE__")
+    before_data, after_data = rest.split("__DATA__")
+    return before_title.encode(), before_data.encode(), after_data.encode()

@@ -1,0 +1,158 @@
+"""Open a workbook, a CSV file or a DataFrame as rows, and write a marked copy back."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from merge.errors import SheetError
+from merge.settings import WRITE_SETTLE_SECONDS
+from merge.sheets import xlsx_write as xlsx
+from merge.sheets.cells import (
+    Row,
+    Sheet,
+    SheetInfo,
+    cell_text,
+    column_letter,
+    datetime_text,
+    header_columns,
+    row_from_cells,
+)
+from merge.sheets.delimited import CsvSheet, annotate_csv, used_width
+from merge.sheets.xlsx_read import WorkbookSheet
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+
+__all__ = [
+    "Row",
+    "Sheet",
+    "SheetInfo",
+    "added_positions",
+    "cell_text",
+    "column_letter",
+    "open_sheet",
+    "rows_from_frame",
+    "write_annotated",
+]
+
+
+def open_sheet(
+    path: Path,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    settle: bool = True,
+) -> Sheet:
+    """Open a workbook or a text file of rows, checking what can be checked before any row.
+
+    `settle=False` skips waiting for a just-written file: for our own output, rewritten in place.
+    """
+    path = Path(path)
+    _check_readable(path, settle)
+    suffix = path.suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES:
+        return WorkbookSheet(path, sheet)
+    if suffix in TEXT_SUFFIXES:
+        return CsvSheet(path, encoding, delimiter)
+    if suffix == ".xls":
+        raise SheetError(
+            f"{path}: the old .xls format is not supported",
+            "open it in Excel and save it as .xlsx (Excel Workbook)",
+        )
+    raise SheetError(
+        f"{path}: unknown file type {suffix or '(none)'!r}",
+        "use an .xlsx, .xlsm, .csv, .tsv or .txt file",
+    )
+
+
+def _check_readable(path: Path, settle: bool = True) -> None:
+    if not path.exists():
+        raise SheetError(f"{path}: no such file", "check the path and the current folder")
+    if path.is_dir():
+        raise SheetError(f"{path}: is a folder, not a file", "name the spreadsheet file itself")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        raise SheetError(
+            f"{path}: cannot be read ({error.strerror})",
+            "check its permissions, or close the program that holds it",
+        ) from None
+    if settle:
+        _wait_until_settled(path)
+
+
+def _wait_until_settled(path: Path) -> None:
+    before = path.stat()
+    if time.time() - before.st_mtime > WRITE_SETTLE_SECONDS * 4:
+        return
+    time.sleep(WRITE_SETTLE_SECONDS)
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SheetError(
+            f"{path}: is still being written by another program",
+            "wait until it is saved or the download has finished, then run again",
+        )
+
+
+def rows_from_frame(frame: pd.DataFrame) -> Iterator[Row]:
+    """Turn a DataFrame's rows into Rows numbered as a sheet would be (header on row 1)."""
+    import pandas as pd  # only DataFrame users pay for importing pandas
+
+    names = [str(name).strip() for name in frame.columns]
+    columns, positions = header_columns(names, 0, "the DataFrame", lambda p: str(p + 1))
+    info = SheetInfo(Path("DataFrame"), "frame", columns, positions, 1, len(names))
+    for offset, values in enumerate(frame.itertuples(index=False, name=None)):
+        cells = [_frame_cell_text(v, pd) for v in values]
+        if any(cells):
+            yield row_from_cells(offset + 2, cells, info, 0)
+
+
+def _frame_cell_text(value: Any, pd: Any) -> str:
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return datetime_text(value.to_pydatetime())
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if value is pd.NA:
+        return ""
+    return cell_text(value)
+
+
+def added_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, str]]:
+    """Place each added column: over a column of the same name, else after the last one."""
+    existing = dict(zip(info.columns, info.positions, strict=True))
+    placed, next_free = [], info.width
+    for name in names:
+        if name in existing:
+            placed.append((existing[name], name))
+        else:
+            placed.append((next_free, name))
+            next_free += 1
+    return placed
+
+
+def write_annotated(
+    info: SheetInfo, dst: Path, names: Sequence[str], values: Mapping[int, Sequence[str]]
+) -> None:
+    """Write a copy of the input with the named columns added or updated, in the input's format."""
+    if info.kind == "xlsx":
+        columns = added_positions(info, names)
+        xlsx.annotate_workbook(
+            info.path, dst, info.sheet_name or "", columns, info.header_row, values
+        )
+    else:
+        # Values under no header widen a CSV: added columns go after them, never over them.
+        wide = replace(info, width=max(info.width, used_width(info)))
+        annotate_csv(info, dst, added_positions(wide, names), values)

@@ -1,0 +1,182 @@
+"""Read a sheet of an .xlsx/.xlsm workbook with calamine, every cell as Excel shows it."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import python_calamine as calamine
+
+from merge.errors import SheetError
+from merge.problems import Problem
+from merge.sheets import xlsx_write as xlsx
+from merge.sheets.cells import (
+    Row,
+    SheetInfo,
+    cell_text,
+    check_unchanged,
+    column_letter,
+    header_columns,
+    lock_file_warning,
+    row_from_cells,
+)
+
+
+class WorkbookSheet:
+    """A sheet of an .xlsx/.xlsm workbook, read with calamine."""
+
+    def __init__(self, path: Path, sheet: str | None) -> None:
+        self._stat = path.stat()
+        workbook = _open_workbook(path)
+        name = _choose_sheet(workbook, sheet, path)
+        try:
+            self._sheet = workbook.get_sheet_by_name(name)
+        except calamine.CalamineError as error:  # the sheet's XML is parsed only now
+            raise _unreadable(path, error) from None
+        self._first = self._sheet.start[1] if self._sheet.height else 0
+        where = f'{path.name}, sheet "{name}"'
+        header_index, header_cells = self._find_header(where)
+        columns, positions = header_columns(
+            [cell_text(c) for c in header_cells], self._first, where, column_letter
+        )
+        self._header_index = header_index
+        self.info = SheetInfo(
+            path=path,
+            kind="xlsx",
+            columns=columns,
+            positions=positions,
+            header_row=header_index + 1,
+            width=self._first + max(self._sheet.width, len(columns)),
+            sheet_name=name,
+            warnings=lock_file_warning(path),
+        )
+
+    def _find_header(self, where: str) -> tuple[int, list[Any]]:
+        for index, cells in enumerate(self._sheet.iter_rows()):
+            if any(cell != "" for cell in cells):
+                return index, list(cells)
+        raise SheetError(f"{where}: the sheet is empty", "put a header row and data rows in it")
+
+    def rows(self) -> Iterator[Row]:
+        """Yield data rows below the header, skipping fully empty ones."""
+        info = self.info
+        try:
+            uncomputed = xlsx.formula_problems(info.path, info.sheet_name or "")
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as error:
+            raise _unreadable(info.path, error) from None
+        merged = MergedCells.of(self._sheet.merged_cell_ranges or [], self._first)
+        for index, raw in enumerate(self._sheet.iter_rows()):
+            if index <= self._header_index:
+                continue
+            cells = [cell_text(c) for c in raw]
+            if merged.sources:
+                merged.fill(index, cells)
+            if not any(cells):
+                continue
+            row = row_from_cells(index + 1, cells, info, self._first)
+            if uncomputed:
+                row = _flag_uncomputed(row, uncomputed, info)
+            yield row
+        check_unchanged(info.path, self._stat)
+
+
+def _open_workbook(path: Path) -> Any:
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SheetError(
+            f"{path}: the workbook is password-protected (or an old .xls renamed)",
+            "open it in Excel, remove the password (File > Info > Protect Workbook) and save"
+            " as .xlsx",
+        )
+    try:
+        return calamine.CalamineWorkbook.from_path(str(path))
+    except calamine.PasswordError:
+        raise SheetError(
+            f"{path}: the workbook is password-protected",
+            "remove the password in Excel and save it again",
+        ) from None
+    except (calamine.CalamineError, OSError) as error:
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: Exception) -> SheetError:
+    return SheetError(
+        f"{path}: is not a readable workbook ({error})",
+        "it may be damaged, incomplete or still downloading: open and re-save it in Excel",
+    )
+
+
+def _choose_sheet(workbook: Any, wanted: str | None, path: Path) -> str:
+    sheets = workbook.sheets_metadata
+    names = [s.name for s in sheets]
+    if wanted is None:
+        for meta in sheets:
+            if meta.visible == calamine.SheetVisibleEnum.Visible and str(meta.typ).endswith(
+                "WorkSheet"
+            ):
+                return str(meta.name)
+        raise SheetError(f"{path}: the workbook has no visible worksheet", "unhide a sheet")
+    if wanted in names:
+        return wanted
+    if wanted.isdigit() and 1 <= int(wanted) <= len(names):
+        return str(names[int(wanted) - 1])
+    listed = ", ".join(f'"{n}"' for n in names)
+    raise SheetError(
+        f'{path}: there is no sheet "{wanted}"',
+        f"choose one of {listed}, or a number from 1 to {len(names)}",
+    )
+
+
+@dataclass
+class MergedCells:
+    """The merged ranges of a sheet: every hidden cell shows its range's top-left value."""
+
+    targets: dict[int, list[tuple[int, tuple[int, int]]]]
+    sources: set[tuple[int, int]]
+    kept: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]], first: int
+    ) -> MergedCells:
+        """Index the ranges by row, with columns relative to the sheet's first column."""
+        targets: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+        sources: set[tuple[int, int]] = set()
+        for (top, left), (bottom, right) in ranges:
+            source = (top, left - first)
+            sources.add(source)
+            for r in range(top, bottom + 1):
+                for c in range(left, right + 1):
+                    if (r, c) != (top, left):
+                        targets.setdefault(r, []).append((c - first, source))
+        return cls(targets, sources)
+
+    def fill(self, index: int, cells: list[str]) -> None:
+        """Copy the shown values into the hidden cells of row `index`."""
+        for column, value in enumerate(cells):
+            if (index, column) in self.sources:
+                self.kept[(index, column)] = value
+        for column, source in self.targets.get(index, ()):
+            while len(cells) <= column:
+                cells.append("")
+            cells[column] = self.kept.get(source, "")
+
+
+def _flag_uncomputed(row: Row, uncomputed: Mapping[tuple[int, int], str], info: SheetInfo) -> Row:
+    """Turn formula cells that show no value into problems of the row, naming the cell."""
+    found = [
+        Problem(
+            "",
+            f"the formula in cell {column_letter(position)}{row.number}"
+            f" {uncomputed[(row.number, position)]}",
+            name,
+        )
+        for name, position in zip(info.columns, info.positions, strict=True)
+        if (row.number, position) in uncomputed
+    ]
+    return replace(row, problems=row.problems + tuple(found)) if found else row
