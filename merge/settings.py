@@ -119,3 +119,21 @@ REVIEW_PAGE_NAME = "review.html"
 """The page `render` writes into the review folder."""
 SENT_PAGE_SUFFIX = ".review.html"
 """The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""
+
+ASSET_FORM_MAX_BYTES = 32 * 1024 * 1024
+"""v3: the largest file `POST /v3/assets` takes in one multipart request; larger files go
+through the direct-upload trio (create, PUT the bytes, complete)."""
+ASSET_MAX_BYTES = int(os.environ.get("HEYGEN_ASSET_MAX_BYTES", str(2 * 1024**3)))
+"""Not confirmed by the API notes: the largest file a direct upload takes (the API says its
+`max_bytes` when the upload is created, and that answer wins). Checked before anything is sent."""
+ASSET_V2_MAX_BYTES = 32 * 1024 * 1024
+"""V2's upload endpoint takes the whole file as one request body; its limit is unpublished, so
+V2 keeps v3's one-request limit."""
+V2_UPLOAD_URL = "https://upload.heygen.com/v1/asset"
+"""V2's upload endpoint sits on its own host; on a loopback API the simulator's `/v1/asset`."""
+UPLOAD_CONCURRENCY = 2
+"""Files uploaded at once: uploads are large and few, and share the run's rate and retries."""
+HASH_CHUNK_BYTES = 1024 * 1024
+"""Bytes read at a time while hashing a local file (SHA-256, its identity for uploads)."""
+REVIEW_THUMB_PIXELS = 320
+"""Longest side of the local pictures' thumbnails inlined into the review page."""

@@ -51,6 +51,17 @@ create table if not exists videos (
     checked_at real not null,
     source text not null default 'status'
 );
+create table if not exists assets (
+    sha256 text primary key,
+    path text not null,
+    size integer not null,
+    state text not null,
+    asset_id text,
+    error text,
+    started_at real,
+    answered_at real,
+    attempts integer not null default 0
+);
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
 FINAL_STATUSES = frozenset({"completed", "failed"})
@@ -81,6 +92,24 @@ class VideoState:
     def final(self) -> bool:
         """Completed or failed: nothing more will change but the URLs."""
         return self.status in FINAL_STATUSES
+
+
+ASSET_FIELDS = "sha256, path, size, state, asset_id, error, started_at, answered_at, attempts"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A local file's upload: `uploading`, `opened` (direct, incomplete), `uploaded`, `failed`."""
+
+    sha256: str
+    path: str
+    size: int
+    state: str
+    asset_id: str | None = None
+    error: str | None = None
+    started_at: float | None = None
+    answered_at: float | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +332,32 @@ class Journal:
         names = ", ".join(f"{name} = ?" for name in values)
         self._db.execute(
             f"update rows set state = ?, {names} where key = ?", (state, *values.values(), key)
+        )
+
+    def assets(self) -> dict[str, Asset]:
+        """Every local file this output has begun to upload, by its content's SHA-256."""
+        cursor = self._db.execute(f"select {ASSET_FIELDS} from assets")
+        return {record[0]: Asset(*record) for record in cursor}
+
+    def asset_uploading(self, sha256: str, path: str, size: int, now: float) -> None:
+        """Record, durably, that a file's upload is about to go out (an asset_id it has stays)."""
+        self._db.execute(
+            "insert into assets (sha256, path, size, state, started_at, attempts)"
+            " values (?, ?, ?, 'uploading', ?, 1) on conflict (sha256) do update set"
+            " path = excluded.path, state = case when state = 'opened' then state"
+            " else 'uploading' end, error = null, started_at = excluded.started_at,"
+            " attempts = attempts + 1",
+            (sha256, path, size, now),
+        )
+
+    def asset_answered(
+        self, sha256: str, state: str, asset_id: str | None, error: str | None, now: float
+    ) -> None:
+        """Record a file's asset_id (`opened`: a direct upload not yet complete) or failure."""
+        self._db.execute(
+            "update assets set state = ?, asset_id = coalesce(?, asset_id), error = ?,"
+            " answered_at = ? where sha256 = ?",
+            (state, asset_id, error, now, sha256),
         )
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from merge.batch.journal import Entry, Journal, VideoState, journal_path
 from merge.batch.results import Job, Ledger
 from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
+from merge.payload.media import LocalFile, MediaFiles, tokens_in
 from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
 from merge.problems import Problem, did_you_mean
@@ -65,6 +66,8 @@ class Plan:
     """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the rows to send or check name, by token: uploaded before any create."""
 
     @property
     def journal(self) -> Journal:
@@ -152,9 +155,12 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     by_row = {entry.row: entry for entry in entries.values()}
     campaign = plan.journal.campaign
     keys: dict[str, int] = {}
+    media = MediaFiles(plan.info.path.parent, options.render.target.api)
+    files: dict[str, LocalFile] = {}
     for row in select_rows(rows, options.render.rows, options.render.limit):
         plan.total += 1
-        result = check_row(plan.template, row, options.render.target)
+        result = check_row(plan.template, row, options.render.target, media)
+        files.update(result.files)
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:
             if key in keys:
@@ -181,6 +187,9 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     for entry in entries.values():
         if entry.row not in plan.ledger.values:
             plan.ledger.show_entry(entry)
+    if files:
+        named = {token for job in (*plan.send, *plan.check) for token in tokens_in(job.body)}
+        plan.files = {token: files[token] for token in sorted(named)}
 
 
 def _row_key(

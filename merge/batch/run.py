@@ -26,6 +26,7 @@ from merge.batch.reconcile import reconcile
 from merge.batch.results import Job, RowCells, cells
 from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
+from merge.batch.uploads import upload_files
 from merge.errors import MergeError
 from merge.loop import interrupts, run_sync
 from merge.settings import (
@@ -53,6 +54,8 @@ class RunSettings:
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
     seed: int | None = None
+    note: Warn | None = None
+    """Where to say the uploads' progress (the warnings' channel when not given)."""
 
 
 @dataclass
@@ -148,6 +151,8 @@ async def _send_everything(
     summary: RunSummary,
     warn: Warn,
 ) -> None:
+    note = settings.note or warn
+    await upload_files(plan, client.http, sender, settings.api, settings.timeout, note)
     known = plan.journal.known_video_ids()
     first_sent = dict(plan.first_sent)
     resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)

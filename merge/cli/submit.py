@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TextIO
 
 from tqdm import tqdm
@@ -16,6 +18,7 @@ from merge.batch.journal import journal_path
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
 from merge.batch.sent_page import sent_page_path
+from merge.batch.uploads import describe_uploads
 from merge.cli import api_options as cli_api
 from merge.cli.api_options import add_api_options
 from merge.cli.console import (
@@ -134,6 +137,9 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         print(f"    hint: {LOSSY_HINT}", file=out)
     for reason, number in sorted(plan.skipped.items()):
         print(f"  skipped:        {number:,} {reason}", file=out)
+    uploads = describe_uploads(plan)
+    if uploads:
+        print(f"  uploads first:  {uploads}", file=out)
     print(f"  API:            {plan.journal.meta('target')}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
 
@@ -176,7 +182,8 @@ def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSu
     with tqdm(
         total=total, desc="sending", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
-        return run_plan(plan, http, settings, bar.update, warn_above(bar))
+        note = functools.partial(bar.write, file=sys.stderr)
+        return run_plan(plan, http, replace(settings, note=note), bar.update, warn_above(bar))
 
 
 def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: TextIO) -> None:

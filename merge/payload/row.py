@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
+from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Rendered, Template, compile_template
 from merge.payload.translate_v3 import translate
 from merge.payload.validate import validate_payload
@@ -43,6 +44,8 @@ class RowResult:
     payload: Any
     problems: list[Problem]
     warnings: list[Problem] = field(default_factory=list)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the body names, by the token that stands for each until it is uploaded."""
 
     def as_json(self) -> dict[str, Any]:
         """Return the line written to payloads.jsonl."""
@@ -52,6 +55,8 @@ class RowResult:
         line["problems"] = [p.as_dict() for p in self.problems]
         if self.warnings:
             line["warnings"] = [p.as_dict() for p in self.warnings]
+        if self.files:
+            line["files"] = {token: file.shown for token, file in self.files.items()}
         return line
 
     def messages(self) -> list[str]:
@@ -72,11 +77,22 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
     return compile_template(text, str(path), columns)
 
 
-def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
-    """Render one row and validate the body; every problem names its column where it can."""
+def check_row(
+    template: Template, row: Row, target: Target = V2, media: MediaFiles | None = None
+) -> RowResult:
+    """Render one row and validate the body; every problem names its column where it can.
+
+    With `media`, local files in media fields are checked and stand as asset tokens in the body
+    from here on (validation, translation, the journal's hash); submit uploads them.
+    """
     rendered = template.render(row.values, row.number)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
+    files: dict[str, LocalFile] = {}
+    if payload is not None and media is not None:
+        local = media.localise(payload)
+        problems += [_attribute(p, template, rendered, row) for p in local.problems]
+        files = local.files
     if payload is not None:
         checked = validate_payload(payload)
         failed = {p.path for p in rendered.problems}
@@ -86,8 +102,9 @@ def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
         if not problems:
             payload = checked.payload
     if problems or target.api == "v2":
-        return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
-    return _for_v3(payload, target, template, rendered, row)
+        status = "invalid" if problems else "valid"
+        return RowResult(row.number, status, payload, problems, files=files)
+    return replace(_for_v3(payload, target, template, rendered, row), files=files)
 
 
 def _for_v3(

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from merge.simulator.asset_store import Assets
 from merge.simulator.idempotency import IdempotencyKeys
 from merge.simulator.limits import DailyCount, Dice, TokenBucket
 from merge.simulator.schedule import (
@@ -104,6 +105,8 @@ class Account:
         self._deliveries: list[dict[str, Any]] = []
         self.idempotency = IdempotencyKeys()
         """The v3 Idempotency-Keys the account has seen, with the answers they got."""
+        self.assets = Assets()
+        """The files uploaded to the account, which bodies may name by asset id."""
 
     def authorize(self, key: str, *counters: str) -> bool:
         """Count a request (also under `counters`) and say whether `key` opens the account."""

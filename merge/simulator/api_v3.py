@@ -17,6 +17,7 @@ from starlette.types import Scope
 
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
+from merge.simulator.asset_store import unknown_asset
 from merge.simulator.exchange import (
     Handler,
     InvalidParameter,
@@ -141,6 +142,9 @@ class _V3Api:
             body = parse_json_object(raw)
             check_key(key)
             check_request(body)
+            unknown = unknown_asset(body, self.account.assets)
+            if unknown is not None:
+                raise InvalidParameter(*unknown)
         except InvalidParameter as exc:
             self.account.count("rejected_invalid")
             return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)

@@ -18,6 +18,8 @@ from merge.payload.validate import validate_payload
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
 from merge.simulator.api_v3 import times_itself, v3_routes
+from merge.simulator.asset_store import unknown_asset
+from merge.simulator.assets import asset_routes
 from merge.simulator.exchange import (
     Handler,
     InvalidParameter,
@@ -59,6 +61,7 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
         Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}webhooks", api.admin_webhooks, methods=["GET"]),
         *v3_routes(account, clock, webhooks),
+        *asset_routes(account),
     ]
     latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
@@ -118,9 +121,13 @@ class _Api:
         except InvalidParameter as exc:
             refusal = answer.invalid(str(exc))
         else:
-            if validated.payload is not None:
+            unknown = unknown_asset(validated.payload, self.account.assets)
+            if validated.payload is not None and unknown is None:
                 return validated.payload
-            refusal = answer.invalid_body(validated.problems)
+            if unknown is not None:
+                refusal = answer.invalid(str(InvalidParameter(*unknown)))
+            else:
+                refusal = answer.invalid_body(validated.problems)
         self.account.count("rejected_invalid")
         return refusal
 
