@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from merge.simulator.asset_store import Asset, Assets, media_type, unknown_asset
-from tests.test_simulator import body as v2_body
+from tests.bodies import body as v2_body
 from tests.test_simulator import running
 from tests.test_simulator_v3 import avatar, error_of
 
