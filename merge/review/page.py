@@ -142,6 +142,9 @@ class ReviewPage:
     spoken_rows: int = 0
     unknown_scenes: int = 0
     shown: int = 0
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Local files by the reference bodies hold for them (a token, or the asset_id once
+    uploaded): their names, sizes and thumbnails (review/thumbs.py)."""
     _cards: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -186,6 +189,7 @@ class ReviewPage:
             "spoken_label": SPOKEN_LABEL[self.kind],
             "unknown_scenes": self.unknown_scenes,
             "words_per_minute": WORDS_PER_MINUTE,
+            "media": self.media,
         }
 
     def chunks(self) -> Iterator[bytes | bytearray]:
