@@ -72,7 +72,7 @@ def test_an_asset_id_field_holding_a_path_is_a_local_file(folder: Path) -> None:
 
 
 def test_v3_asset_inputs_backgrounds_and_scene_sources(folder: Path) -> None:
-    body = {
+    body: dict[str, Any] = {
         "type": "studio",
         "scenes": [
             {"type": "image", "source": {"type": "url", "url": "photos/logo.png"}, "duration": 3},
