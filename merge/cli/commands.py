@@ -107,6 +107,10 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
     print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    if summary.files:
+        size = sum(file.size for file in summary.files.values()) / 1024**2
+        files = count(len(summary.files), "local file")
+        print(f"  {files} ({size:,.1f} MB) to upload once each when sent", file=out)
     if summary.lossy:
         print(
             f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"
