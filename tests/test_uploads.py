@@ -19,6 +19,7 @@ from merge.settings import ASSET_FORM_MAX_BYTES, ASSET_MAX_BYTES
 from merge.simulator import Simulator, SimulatorSettings
 from tests.conftest import ROOT
 from tests.submitting import results
+from tests.test_review_page import page_data
 
 KEY = "sk-upload-test-key"
 TEMPLATE = {
@@ -114,6 +115,10 @@ def test_300_rows_naming_12_files_upload_exactly_12_and_the_next_run_none(
         assert {r["merge_status"] for r in results(out).values()} == {"submitted"}
         assert sum(simulator.accepted().values()) == 300
         assert {state for state, _ in uploaded_assets(out).values()} == {"uploaded"}
+        page = (tmp_path / "sent.csv.review.html").read_text(encoding="utf-8")
+        media_shown = page_data(page)["meta"]["media"]
+        assert {asset for _, asset in uploaded_assets(out).values()} == set(media_shown)
+        assert {m["name"] for m in media_shown.values()} >= {"photos/p7.png", "audio/a3.mp3"}
 
         # A new lead naming a known file: sent, and nothing uploaded again.
         with sheet.open("a", encoding="utf-8") as handle:
@@ -230,3 +235,30 @@ def test_sigkill_during_uploads_then_a_rerun_uploads_no_file_twice(
         assert set(uploads["uploads_by_hash"]) == hashes(tmp_path / "c")
         assert sum(simulator.accepted().values()) == 40
     assert {r["merge_status"] for r in results(out).values()} == {"submitted"}
+
+
+def test_ctrl_c_during_uploads_stops_and_the_next_run_goes_on(tmp_path: Path) -> None:
+    sheet = campaign(tmp_path / "c", rows=30, pictures=8, recordings=4)
+    out = tmp_path / "sent.csv"
+    with Simulator(SimulatorSettings(latency=0.15)) as simulator:
+        process = start(sheet, out, simulator.url)
+        deadline = time.monotonic() + 30
+        while simulator.uploads()["uploads"] < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the uploads did not get going"
+            time.sleep(0.002)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == ExitCode.INTERRUPTED, stdout + stderr
+        assert "Stopped: interrupted (Ctrl-C)" in stdout
+        assert "Traceback" not in stderr
+        assert sum(simulator.accepted().values()) == 0
+        rows = results(out).values()
+        assert {r["merge_status"] for r in rows} == {"skipped"}
+        assert all("interrupted" in r["merge_error"] for r in rows)
+        again = start(sheet, out, simulator.url)
+        stdout, stderr = again.communicate(timeout=120)
+        assert again.returncode == ExitCode.OK, stdout + stderr
+        assert set(simulator.uploads()["uploads_by_hash"].values()) == {1}
+        assert simulator.uploads()["uploads"] == 12
+        assert sum(simulator.accepted().values()) == 30

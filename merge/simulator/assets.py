@@ -162,10 +162,8 @@ class _AssetApi:
                 size += len(chunk)
                 if size > asset.size:
                     return Response("more bytes than declared", status_code=400)
-                if size == len(chunk):
-                    head = chunk
-                    if media_type(head) != asset.mime:
-                        return Response(f"the bytes are not {asset.mime}", status_code=400)
+                if size == len(chunk) and media_type(chunk) != asset.mime:
+                    return Response(f"the bytes are not {asset.mime}", status_code=400)
                 digest.update(chunk)
         except ClientDisconnect:
             return Response(status_code=400)
