@@ -262,3 +262,46 @@ def test_ctrl_c_during_uploads_stops_and_the_next_run_goes_on(tmp_path: Path) ->
         assert set(simulator.uploads()["uploads_by_hash"].values()) == {1}
         assert simulator.uploads()["uploads"] == 12
         assert sum(simulator.accepted().values()) == 30
+
+
+def test_faults_during_uploads_still_store_each_file_once(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    sheet = campaign(tmp_path / "c", rows=40, pictures=8, recordings=4)
+    out = tmp_path / "sent.csv"
+    faults = SimulatorSettings(
+        fail_429=0.15, fail_5xx=0.15, reset_after_accept=0.2, retry_after=0.05, seed=13
+    )
+    with Simulator(faults) as simulator:
+        run = cli(*command(sheet, out, simulator.url))
+        # A create refused with a 5xx four times in a row fails its row, as without files.
+        assert run.code in (ExitCode.OK, ExitCode.FAILED_ROWS), run.out + run.err
+        assert "could not be uploaded" not in run.out + run.err
+        uploads = simulator.uploads()
+        assert set(uploads["uploads_by_hash"].values()) == {1}, uploads
+        assert set(uploads["uploads_by_hash"]) == hashes(tmp_path / "c")
+        stats = simulator.stats()
+        assert stats["resets"] > 0
+        assert stats["idempotent_replays"] > 0
+        assert set(simulator.accepted().values()) == {1}
+        submitted = [r for r in results(out).values() if r["merge_status"] == "submitted"]
+        assert len(submitted) >= 36
+
+
+def test_a_file_the_api_keeps_refusing_fails_its_rows_only(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    sheet = campaign(tmp_path / "c", rows=3, pictures=1, recordings=1)
+    out = tmp_path / "sent.csv"
+    with Simulator(SimulatorSettings(fail_5xx=1.0, seed=1)) as simulator:
+        run = cli(*command(sheet, out, simulator.url))
+    assert run.code == ExitCode.FAILED_ROWS, run.out + run.err
+    rows = results(out)
+    assert [rows[n]["merge_status"] for n in (2, 3, 4)] == ["failed"] * 3
+    said = 'not sent: "audio/a0.wav" could not be uploaded (HTTP 5'
+    assert rows[2]["merge_error"].startswith(said)
+    assert '; "photos/p0.jpg" could not be uploaded (HTTP 5' in rows[2]["merge_error"]
+    assert simulator.uploads()["uploads"] == 0
+    assert sum(simulator.accepted().values()) == 0

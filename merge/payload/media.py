@@ -286,9 +286,9 @@ def _rewrite(spot: _Spot, token: str) -> None:
     node[spot.asset_key] = token
 
 
-def tokens_in(body: bytes) -> set[str]:
-    """Find the local-file tokens in a serialised body."""
-    return {match.decode() for match in re.findall(rb"am-file-[0-9a-f]{64}", body)}
+def tokens_in(body: bytes) -> list[str]:
+    """Find the local-file tokens in a serialised body, each once, in the body's order."""
+    return list(dict.fromkeys(m.decode() for m in re.findall(rb"am-file-[0-9a-f]{64}", body)))
 
 
 def _names(kind: str | None, api: str) -> str:
