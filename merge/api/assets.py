@@ -11,6 +11,7 @@ Every failure comes back as a value (`Refused`, `NotSent`, `NoAnswer`), never ht
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +80,9 @@ class AssetUploader:
     async def upload_form(self, file: FileToUpload) -> UploadOutcome:
         """Send a file as one request: v3 multipart with its key, or V2's raw body."""
         content = await asyncio.to_thread(file.path.read_bytes)
-        if len(content) != file.size:
-            return Refused(
-                "invalid", 0, "file_changed", f"{file.path} changed since it was checked"
-            )
+        if len(content) != file.size or hashlib.sha256(content).hexdigest() != file.sha256:
+            said = "it changed since it was checked: run again to check it anew"
+            return Refused("invalid", 0, "file_changed", said)
         if self.api == "v2":
             url = _v2_upload_url(str(self.http.base_url))
             headers = {"Content-Type": file.mime}

@@ -208,7 +208,7 @@ class _Uploads:
 
     def _fail(self, file: LocalFile, outcome: UploadOutcome) -> None:
         if isinstance(outcome, Refused):
-            reason = outcome.describe()
+            reason = outcome.describe() if outcome.status else outcome.message
         elif isinstance(outcome, NoAnswer | NotSent):
             reason = outcome.reason
         else:
