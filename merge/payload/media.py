@@ -28,13 +28,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from merge.problems import Problem
+from merge.problems import Problem, json_path
 from merge.settings import (
     ASSET_MAX_BYTES,
     ASSET_V2_MAX_BYTES,
@@ -137,8 +136,7 @@ class MediaFiles:
         found = Localised()
         if not isinstance(body, dict):
             return found
-        v2 = "video_inputs" in body
-        for spot in list(_spots(body, "", v2, None, None)):
+        for spot in _spots(body):
             value = spot.node[spot.key]
             if not _is_local(value, spot.is_asset):
                 continue
@@ -223,25 +221,57 @@ class MediaFiles:
         return LocalFile(path, value, size, mime, digest.hexdigest())
 
 
-def _spots(
-    node: Any, path: str, v2: bool, parent_key: str | None, parent_type: Any
-) -> Iterator[_Spot]:
-    """Walk a body and yield its media fields holding text."""
-    if isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _spots(item, f"{path}[{index}]", v2, parent_key, parent_type)
-        return
+MEDIA_KEYS = frozenset(
+    {"url", "audio_url", "audio_asset_id", "asset_id", "image_asset_id", "video_asset_id"}
+)
+Where = tuple[str | int, ...]
+
+
+def _spots(body: dict[str, Any]) -> list[_Spot]:
+    """Collect a body's media fields holding text, looking only where the contract puts them."""
+    found: list[_Spot] = []
+    if "video_inputs" in body:
+        for at, scene in _each(body.get("video_inputs"), ("video_inputs",)):
+            for part in ("voice", "background"):
+                _fields(scene.get(part), (*at, part), True, None, None, found)
+        return found
+    _v3_object(body, (), None, found)
+    for at, scene in _each(body.get("scenes"), ("scenes",)):
+        _v3_object(scene, at, None, found)
+        inner = scene.get("input")
+        if isinstance(inner, dict):
+            _v3_object(inner, (*at, "input"), None, found)
+    watermark = body.get("watermark")
+    if isinstance(watermark, dict):
+        _fields(watermark.get("image"), ("watermark", "image"), False, "image", None, found)
+    return found
+
+
+def _v3_object(node: dict[str, Any], at: Where, parent: str | None, found: list[_Spot]) -> None:
+    """A v3 body, scene or input: its audio fields, background, image and source."""
+    _fields(node, at, False, parent, None, found)
+    for part in ("background", "image", "source"):
+        _fields(node.get(part), (*at, part), False, part, node.get("type"), found)
+
+
+def _each(items: Any, at: Where) -> list[tuple[Where, dict[str, Any]]]:
+    if not isinstance(items, list):
+        return []
+    return [((*at, i), item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _fields(
+    node: Any, at: Where, v2: bool, parent_key: str | None, parent_type: Any, found: list[_Spot]
+) -> None:
+    """Collect the media fields of one object."""
     if not isinstance(node, dict):
         return
     kind = node.get("type")
     for key, value in node.items():
-        at = f"{path}.{key}" if path else key
-        if isinstance(value, str):
-            found = _field(key, kind, v2, parent_key, parent_type)
-            if found is not None:
-                yield _Spot(node, key, at, *found)
-        else:
-            yield from _spots(value, at, v2, key, kind)
+        if key in MEDIA_KEYS and isinstance(value, str):
+            spot = _field(key, kind, v2, parent_key, parent_type)
+            if spot is not None:
+                found.append(_Spot(node, key, json_path((*at, key)), *spot))
 
 
 def _field(
