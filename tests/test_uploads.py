@@ -12,9 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from merge.api.assets import AssetUploader, FileToUpload, Opened
 from merge.cli.commands import ExitCode
+from merge.loop import run_sync
 from merge.settings import ASSET_FORM_MAX_BYTES, ASSET_MAX_BYTES
 from merge.simulator import Simulator, SimulatorSettings
 from tests.conftest import ROOT
@@ -303,3 +306,28 @@ def test_a_file_the_api_keeps_refusing_fails_its_rows_only(
     assert '; "photos/p0.jpg" could not be uploaded (HTTP 5' in rows[2]["merge_error"]
     assert simulator.uploads()["uploads"] == 0
     assert sum(simulator.accepted().values()) == 0
+
+
+def test_a_direct_upload_cut_short_is_taken_up_again_not_doubled(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    sheet = campaign(tmp_path / "c", rows=4, pictures=2, recordings=1)
+    photo = big(tmp_path / "c" / "photos" / "p1.png", ASSET_FORM_MAX_BYTES + 10)
+    sha = hashlib.sha256(photo.read_bytes()).hexdigest()
+    with Simulator() as simulator:
+
+        async def open_only() -> Opened:
+            headers = {"X-Api-Key": KEY}
+            async with httpx.AsyncClient(base_url=simulator.url, headers=headers) as http:
+                wanted = FileToUpload(photo, photo.stat().st_size, "image/png", sha)
+                opened = await AssetUploader(http, http, "v3").open_direct(wanted)
+            assert isinstance(opened, Opened)
+            return opened
+
+        first = run_sync(open_only())  # a run that died before sending the bytes
+        out = tmp_path / "sent.csv"
+        run = cli(*command(sheet, out, simulator.url))
+        assert run.code == ExitCode.OK, run.out + run.err
+        assert simulator.uploads()["uploads_by_hash"][sha] == 1
+        assert uploaded_assets(out)[sha] == ("uploaded", first.asset_id)

@@ -16,7 +16,7 @@ The fields, by the body's shape:
   `{"type": "video", "url"}` → `video_asset_id`, voice `audio_url` → `audio_asset_id`;
 - v3: background `{"type": "image", "url"}` → `asset_id`; an AssetInput `{"type": "url", "url"}`
   (`image`, a scene's `source`, a watermark's `image`) → `{"type": "asset_id", "asset_id"}`;
-  `audio_url` → `audio_asset_id`, anywhere.
+  `audio_url` → `audio_asset_id` (in the body, a scene, or a scene's `input`).
 
 A value in an asset-id field itself (`image_asset_id`, `asset_id`, ...) is taken for a local
 file only when it looks like one (a path separator, or a media file extension); otherwise it is
