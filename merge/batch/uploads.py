@@ -68,8 +68,10 @@ def describe_uploads(plan: Plan) -> str | None:
     if not plan.files:
         return None
     todo = pending_uploads(plan)
-    said = f"{_count(len(todo))}, {_mb(sum(file.size for file in todo))}"
     known = len(plan.files) - len(todo)
+    if not todo:
+        return f"none ({_count(known)} already uploaded)"
+    said = f"{_count(len(todo))}, {_mb(sum(file.size for file in todo))}"
     return said + (f" ({_count(known)} already uploaded)" if known else "")
 
 
