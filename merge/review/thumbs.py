@@ -1,8 +1,9 @@
 """Small offline pictures of the local files rows name, for the review page.
 
 A picture becomes a JPEG of at most REVIEW_THUMB_PIXELS on its longest side, inlined in the page
-as a `data:` URL (a few KB each, made once per file), so the page shows it with no network and
-no file beside it. Recordings and clips are named, not previewed.
+as a `data:` URL (a few KB each, made once per file, for the first REVIEW_THUMB_FILES files), so
+the page shows it with no network and no file beside it. Recordings and clips are named, not
+previewed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from merge.payload.media import LocalFile
 from merge.review.page import ReviewPage
-from merge.settings import REVIEW_THUMB_PIXELS
+from merge.settings import REVIEW_THUMB_FILES, REVIEW_THUMB_PIXELS
 
 PICTURES = frozenset({"image/png", "image/jpeg"})
 
@@ -39,9 +40,10 @@ def add_files(page: ReviewPage, files: Mapping[str, LocalFile]) -> None:
     """Tell the page which local file each asset reference stands for, with its thumbnail."""
     for reference, file in files.items():
         if reference not in page.media:
+            room = len(page.media) < REVIEW_THUMB_FILES
             page.media[reference] = {
                 "name": file.shown,
                 "size": file.size,
                 "mime": file.mime,
-                "thumb": thumbnail(file),
+                "thumb": thumbnail(file) if room else None,
             }
