@@ -127,6 +127,7 @@ class MediaFiles:
         self.folder = Path(folder)
         self.api = api
         self._seen: dict[tuple[Path, int, int], LocalFile | str] = {}
+        self._located: dict[str, Path | str] = {}
 
     def localise(self, body: Any) -> Localised:
         """Rewrite every local file in a body's media fields to its token; report bad ones.
@@ -150,7 +151,9 @@ class MediaFiles:
 
     def check(self, value: str, kind: str) -> LocalFile | str:
         """Check one named file for a field wanting `kind` media; a message if it will not do."""
-        located = self._locate(value)
+        located = self._located.get(value)
+        if located is None:
+            located = self._located[value] = self._locate(value)
         if isinstance(located, str):
             return located
         try:
