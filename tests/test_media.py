@@ -182,3 +182,17 @@ def test_each_file_is_read_once_per_run_until_it_changes(
 def test_sniff_reads_heads(suffix: str, mime: str) -> None:
     assert sniff(HEADS[suffix] + bytes(20)) == mime
     assert sniff(b"GIF89a") is None
+
+
+def test_an_unreadable_file_says_so(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = Path.open
+
+    def locked(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "anna.jpg":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", locked)  # root reads anything, so chmod cannot show it
+    body = v2_scene(background={"type": "image", "url": "photos/anna.jpg"})
+    problems = MediaFiles(folder).localise(body).problems
+    assert problems[0].message == '"photos/anna.jpg": cannot be read (Permission denied)'
