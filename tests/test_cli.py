@@ -79,10 +79,7 @@ def test_render_csv_keeps_cells_exact(cli, tmp_path: Path):
     run = cli("render", LEADS_CSV, OUTREACH, "-o", tmp_path, "--rows", "2-3")
     assert run.code == ExitCode.OK
     record = json.loads((tmp_path / "payloads.jsonl").read_text().splitlines()[1])
-    assert (
-        'Acme "Rockets" Ltd in Dublin'
-        in (record["payload"]["video_inputs"][0]["voice"]["input_text"])
-    )
+    assert 'Acme "Rockets" Ltd in Dublin' in record["payload"]["script"]
 
 
 @pytest.mark.parametrize(("rows", "limit", "expected"), [("5-7", None, 3), ("2-", "4", 4)])
@@ -317,7 +314,7 @@ def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
     template.write_text(
         '{"title": "{{ first_name }}", "video_inputs": [{"voice": {"type": "silence"}}]}'
     )
-    run = cli("render", data, template, "-o", tmp_path / "out")
+    run = cli("render", data, template, "-o", tmp_path / "out", "--api", "v2")
     assert run.code == ExitCode.OK
     assert run.err.splitlines() == [
         "warning: cp.csv is not UTF-8; it was read as cp1252 (Windows Western)."

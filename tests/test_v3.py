@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from merge.api.pacing import Throttle
-from merge.api.v3 import HeyGenV3Client, idempotency_key, v2_status
+from merge.api.v3 import HeyGenV3Client, idempotency_key, video_record
 from merge.batch.journal import Journal
 from merge.batch.results import Job, Ledger
 from merge.batch.send import Sender
-from merge.payload.row import Target, check_row, load_template, render_frame
+from merge.payload.row import V2, Target, check_row, load_template, render_frame
 from merge.payload.translate_v3 import translate
 from merge.sheets.sheet import Row
 from tests.conftest import ROOT
@@ -30,7 +30,8 @@ TEMPLATES = sorted((ROOT / "templates").iterdir())
 
 def first_valid_body(template: Path) -> dict[str, object]:
     frame = pd.read_excel(ROOT / "sample_data" / "leads.xlsx", dtype=str, engine="calamine")
-    return next(r.payload for r in render_frame(frame, template) if r.status == "valid")
+    rendered = render_frame(frame, template, target=V2)
+    return next(r.payload for r in rendered if r.status == "valid")
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
@@ -55,7 +56,7 @@ def test_every_sample_template_translates_as_recorded(template: Path) -> None:
         (1080, 1920, "1080p", "9:16", False),
         (3840, 2160, "4k", "16:9", False),
         (1000, 1000, "1080p", "1:1", True),
-        (640, 480, "720p", "4:3", True),
+        (640, 480, "720p", "5:4", True),
     ],
 )
 def test_dimension_becomes_the_nearest_resolution_and_its_ratio(
@@ -112,9 +113,16 @@ def test_idempotency_keys_are_stable_and_in_the_allowed_alphabet() -> None:
     assert re.fullmatch(r"[A-Za-z0-9_:.-]{1,255}", key)
 
 
-def test_v3_records_read_as_v2_statuses() -> None:
-    record = v2_status({"video_id": "v", "status": "completed", "video_url": "u", "duration": 3})
+def test_a_v3_video_resource_reads_with_its_links_and_failure() -> None:
+    record = video_record(
+        {"id": "v", "status": "completed", "video_url": "u", "duration": 3, "gif_url": "g"}
+    )
     assert (record["id"], record["status"], record["video_url"]) == ("v", "completed", "u")
+    assert record["gif_url"] == "g"
+    failed = video_record(
+        {"id": "v", "status": "failed", "failure_code": "render_failed", "failure_message": "x"}
+    )
+    assert failed["error"] == "render_failed: x"
 
 
 def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None:
@@ -127,7 +135,7 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
         if number == 0:
             raise httpx.ReadTimeout("lost")
         if number == 1:
-            return httpx.Response(409, json={"error": {"code": "idempotency_in_progress"}})
+            return httpx.Response(409, json={"error": {"code": "request_in_progress"}})
         return httpx.Response(200, json={"data": {"video_id": "a" * 32, "status": "pending"}})
 
     clock = FakeClock()
@@ -154,22 +162,18 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
 def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
     outreach = ROOT / "templates" / "outreach.json"
-    strict = cli("render", leads, outreach, "-o", tmp_path / "strict", "--api", "v3")
-    assert strict.code == 3
-    assert "  0 valid, 25 invalid" in strict.out
-    assert "row 2, has no v3 equivalent: captions (caption: true) (caption)" in strict.out
-    assert "Hint: add --lossy to send these rows" in strict.out
-    lossy = cli("render", leads, outreach, "-o", tmp_path / "lossy", "--api", "v3", "--lossy")
-    assert "  21 valid, 4 invalid" in lossy.out
-    assert "  21 rows lost settings v3 cannot express (--lossy)" in lossy.out
-    body = json.loads((tmp_path / "lossy" / "payloads" / "row-0002.json").read_text())
+    run = cli("render", leads, outreach, "-o", tmp_path / "v3")
+    assert run.code == 3
+    assert "  21 valid, 4 invalid" in run.out
+    body = json.loads((tmp_path / "v3" / "payloads" / "row-0002.json").read_text())
     assert (body["type"], body["resolution"], body["aspect_ratio"]) == ("avatar", "720p", "16:9")
-    first = json.loads((tmp_path / "lossy" / "payloads.jsonl").read_text().splitlines()[0])
-    assert first["warnings"][0]["path"] == "caption"
+    assert body["caption"] == {"style": "default"}
+    assert body["background"] == {"type": "color", "value": "#0e1b2c"}
 
 
 def test_lossy_without_v3_is_a_usage_error(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
-    run = cli("render", leads, ROOT / "templates" / "outreach.json", "-o", tmp_path, "--lossy")
+    template = ROOT / "templates" / "outreach.json"
+    run = cli("render", leads, template, "-o", tmp_path, "--api", "v2", "--lossy")
     assert run.code == 2
     assert "--lossy: only with --api v3" in run.err

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from merge.api.statuses import is_final
 from merge.errors import OutputError
 from merge.settings import FOLLOW_COLUMNS, JOURNAL_SUFFIX
 
@@ -53,7 +54,6 @@ create table if not exists videos (
 );
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
-FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
@@ -75,8 +75,8 @@ class VideoState:
 
     @property
     def final(self) -> bool:
-        """Completed or failed: nothing more will change but the URLs."""
-        return self.status in FINAL_STATUSES
+        """Completed, failed or not found: nothing more will change but the URLs."""
+        return is_final(self.status)
 
 
 @dataclass(frozen=True, slots=True)

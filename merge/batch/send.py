@@ -29,12 +29,12 @@ class Stop:
     """Why sending stopped before the end: the user, the API key, the quota, the network."""
 
     reason: str
-    kind: str  # "interrupted" | "auth" | "quota" | "unreachable" | "rate"
+    kind: str  # "interrupted" | "auth" | "quota" | "unreachable" | "rate" | "retired"
 
     @property
     def fatal(self) -> bool:
         """Whether the run as a whole failed (rather than paused)."""
-        return self.kind in ("auth", "unreachable")
+        return self.kind in ("auth", "unreachable", "retired")
 
 
 @dataclass
@@ -72,7 +72,9 @@ class Sender:
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
-        if self.stopped is None or (kind in ("auth", "quota") and not self.stopped.fatal):
+        if self.stopped is None or (
+            kind in ("auth", "quota", "retired") and not self.stopped.fatal
+        ):
             self.stopped = Stop(reason, kind)
         for task in list(self._waiting):
             task.cancel()
@@ -105,6 +107,7 @@ class Sender:
 
     async def _send(self, job: Job, report: SendReport) -> None:
         """Send one row until it has an outcome the journal can keep."""
+        doubtful = False  # an earlier try of this row may have made its video
         for attempt in range(SEND_ATTEMPTS):
             if not await self._wait_turn():
                 return
@@ -120,6 +123,7 @@ class Sender:
                     self.throttle.succeeded()
                     report.sent += 1
                 case NoAnswer(reason):
+                    doubtful = True
                     self.ledger.unknown(job, reason)
                     if self.client.idempotent and attempt + 1 < SEND_ATTEMPTS:
                         await self._pause(backoff(attempt, None, self.rng))
@@ -137,18 +141,23 @@ class Sender:
                     if attempt + 1 < SEND_ATTEMPTS:
                         continue
                     self.stop(f"the API kept refusing for the rate ({refused.describe()})", "rate")
-                case Refused(kind="auth" | "quota" as kind) as refused:
+                case Refused(kind="auth" | "quota" | "retired" as kind) as refused:
                     self.ledger.unsent(job, f"not sent: {refused.describe()}")
                     self.stop(refused.describe(), kind)
                 case Refused(kind="busy" | "server") as refused if (
                     self.client.idempotent and attempt + 1 < _tries(refused)
                 ):
                     if refused.kind == "busy":  # the first request may still make the video
+                        doubtful = True
                         self.ledger.unknown(job, refused.describe())
                     else:
                         self.ledger.unsent(job, f"not sent yet: {refused.describe()}")
                     await self._pause(backoff(attempt, refused.retry_after, self.rng))
                     continue
+                case Refused(kind="busy" | "server") as refused if doubtful:
+                    # This refusal says nothing of the earlier try, which may have made it.
+                    self.ledger.unknown(job, refused.describe())
+                    report.unknown.append(job)
                 case Refused(kind="server") as refused:
                     self.ledger.failed(job, refused.describe(), refused.status)
                     report.server_errors.append(job)
@@ -160,7 +169,9 @@ class Sender:
 
     def _key(self, job: Job) -> str | None:
         """The Idempotency-Key of a row's request, where the API takes one."""
-        return idempotency_key(job.key, job.payload_hash) if self.client.idempotent else None
+        if not self.client.idempotent:
+            return None
+        return idempotency_key(job.key, job.payload_hash, job.renews)
 
     async def _wait_turn(self) -> bool:
         """Wait for the throttle; False if the run was stopped meanwhile."""

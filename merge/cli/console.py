@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from merge.payload.row import Target
+from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
 
@@ -88,13 +88,20 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
     command.add_argument(
         "--api",
         choices=("v2", "v3"),
-        default="v2",
-        help="the API the bodies are for: v2 (the template's own language, default) or v3",
+        default="v3",
+        help="the API the bodies are for: v3 (default) or v2 (retired on 2026-11-01;"
+        " only for accounts that still have it)",
     )
     command.add_argument(
         "--lossy",
         action="store_true",
         help="v3: drop, with a warning, V2 settings v3 cannot express (else the row is invalid)",
+    )
+    command.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="v3: the avatar engine of every avatar scene whose template names none"
+        " (HeyGen's default is avatar_iv; avatar_iii costs about a quarter of it)",
     )
 
 
@@ -106,5 +113,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         raise UsageError(f"--rows: {error}") from None
     if args.lossy and args.api != "v3":
         raise UsageError("--lossy: only with --api v3")
-    target = Target(args.api, args.lossy)
+    if args.engine and args.api != "v3":
+        raise UsageError("--engine: only with --api v3 (V2 has no engine choice)")
+    target = Target(args.api, args.lossy, args.engine)
     return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from merge.api.client import open_http
+from merge.api.client import V2_RETIRED_HINT, open_http
 from merge.batch.journal import journal_path
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
@@ -173,7 +173,7 @@ def _api(simulate: bool, base_url: str) -> Iterator[str]:
 
 
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
-    settings = RunSettings(args.concurrency, args.rate, args.timeout, args.api)
+    settings = RunSettings(args.concurrency, args.rate, args.timeout)
     http = open_http(url, api_key, settings.timeout, settings.concurrency)
     total = len(plan.send) + len(plan.check)
     with tqdm(
@@ -206,6 +206,8 @@ def _hint(summary: RunSummary) -> str | None:
     stopped = summary.stopped
     if stopped is not None and stopped.kind == "auth":
         return "the API key was refused: check HEYGEN_API_KEY, then run the same command again"
+    if stopped is not None and stopped.kind == "retired":
+        return V2_RETIRED_HINT
     if stopped is not None or summary.write_failed:
         return "run the same command again to resume; rows with a video_id are never sent again"
     if summary.statuses.get("unknown"):

@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
-from merge.api.client import ApiError, HeyGenClient
+from merge.api.client import V2_RETIRED_HINT, ApiError, HeyGenClient
 from merge.api.pacing import Throttle
+from merge.api.statuses import COMPLETED, FAILED, FINAL, NOT_FOUND, status_word
 from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
 from merge.batch.results import cells
@@ -35,7 +36,7 @@ from merge.settings import (
 )
 from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
 
-DONE = frozenset({"completed", "failed", "not_found"})
+DONE = FINAL
 Warn = Callable[[str], None]
 
 
@@ -50,7 +51,7 @@ class FollowOptions:
     poll_first: float = POLL_FIRST_SECONDS
     write_every: float = OUTPUT_WRITE_SECONDS
     api: str | None = None
-    """The API to ask: None means the one `submit` used for this output (else V2)."""
+    """The API to ask: None means the one `submit` recorded in the output's journal (else v3)."""
 
 
 @dataclass
@@ -99,7 +100,7 @@ def state_from(video_id: str, data: dict[str, Any], now: float, source: str) -> 
     duration = data.get("duration")
     return VideoState(
         video_id,
-        str(data.get("status") or "unknown"),
+        status_word(data.get("status")),
         _text(data.get("video_url") or data.get("url")),
         _text(data.get("thumbnail_url")),
         float(duration) if isinstance(duration, int | float) else None,
@@ -235,10 +236,15 @@ class Follower:
         if found is None:
             return False
         self.summary.requests += -(-len(ids) // V3_BULK_STATUS_SIZE)
+        finished: list[Watch] = []
         for watch in due:
             data = found.get(watch.video_id)
+            if data is not None and data.get("status") in (COMPLETED, FAILED):
+                finished.append(watch)  # its links and reason come with the video itself
+                continue
             state = None if data is None else self._record(watch.video_id, data)
             self._next(watch, state, schedule)
+        await asyncio.gather(*(self._check(watch, schedule) for watch in finished))
         self._report()
         return True
 
@@ -271,10 +277,12 @@ class Follower:
             if error.status != 404:
                 self.summary.check_problems += 1
                 return None
-            data = {"status": "not_found", "error": "the API does not know this video (HTTP 404)"}
+            data = {"status": NOT_FOUND, "error": "the API does not know this video (HTTP 404)"}
         return self._record(video_id, data)
 
     def _stop_on_refused_key(self, error: ApiError) -> None:
+        if error.retired:
+            raise MergeError(error.message, V2_RETIRED_HINT) from None
         if error.refused_key:
             raise MergeError(
                 f"the API refused the key ({error.message})",
@@ -371,7 +379,7 @@ def follow_output(
     info, tracked = read_videos(output)
     journal = Journal.open(journal_path(output), target)
     if options.api is None:
-        options = replace(options, api=journal.meta("api") or "v2")
+        options = replace(options, api=journal.meta("api") or "v3")
     try:
         return run_sync(_follow(output, info, tracked, journal, http, options, progress, warn))
     finally:
@@ -389,7 +397,7 @@ async def _follow(
     warn: Warn | None,
 ) -> FollowSummary:
     async with http, open_files_http() as files:
-        client = make_client(options.api or "v2", http)
+        client = make_client(options.api or "v3", http)
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
             return await follower.run()

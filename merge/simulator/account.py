@@ -204,6 +204,19 @@ class Account:
             videos = [self._order[seq] for seq in range(top, bottom, -1)]
         return videos, (bottom if bottom >= 0 else None)
 
+    def page_titled(
+        self, below: int | None, limit: int, title: str
+    ) -> tuple[list[Video], int | None]:
+        """Like `page`, over only the videos whose title contains `title` (v3's list filter)."""
+        with self._lock:
+            seq = len(self._order) - 1 if below is None else min(below, len(self._order) - 1)
+            videos: list[Video] = []
+            while seq >= 0 and len(videos) < limit:
+                if title in self._order[seq].title:
+                    videos.append(self._order[seq])
+                seq -= 1
+        return videos, (seq if seq >= 0 else None)
+
     def remaining_quota(self, now: float) -> int:
         """Return the seconds of video left: an hour a day less a minute a video under a quota."""
         if self.settings.daily_quota is None:
