@@ -101,7 +101,8 @@ def test_listen_records_signed_events_and_status_writes_them(cli, tmp_path, monk
     (tmp_path / "secret.txt").write_bytes(SECRET + b"\n")
     with Simulator(SimulatorSettings(render_seconds=600)) as api:
         assert cli("submit", data, OUTREACH, "-o", out, "--base-url", api.url, "--yes").code == 0
-        ids = [i for found in api.video_ids().values() for i in found]
+        made = api.video_ids()  # by callback_id, which ends in the row number
+        ids = [made[key][0] for key in sorted(made, key=lambda k: int(k.rsplit("-", 1)[1]))]
         port = free_port()
         command = [sys.executable, "-m", "merge", "listen", str(out), "--port", str(port)]
         command += ["--secret-file", str(tmp_path / "secret.txt")]

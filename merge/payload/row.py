@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
 from merge.payload.render import Rendered, Template, compile_template
-from merge.payload.translate_v3 import translate
-from merge.payload.validate import validate_payload
+from merge.payload.translate_v3 import translate, with_engine
+from merge.payload.v3_models import is_v3_body
+from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -47,6 +48,9 @@ class Target:
 
 
 V2 = Target("v2")
+V2_OF_V3 = (
+    "this template is written in v3's language (a top-level type, no video_inputs): drop --api v2"
+)
 V3 = Target("v3")
 
 
@@ -93,8 +97,11 @@ def check_row(template: Template, row: Row, target: Target = V3) -> RowResult:
     rendered = template.render(row.values, row.number)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
-    if payload is not None:
-        checked = validate_payload(payload)
+    v3 = is_v3_body(payload)
+    if v3 and target.api == "v2":
+        problems.append(Problem("type", V2_OF_V3))
+    elif payload is not None:
+        checked = validate_v3_payload(payload) if v3 else validate_payload(payload)
         failed = {p.path for p in rendered.problems}
         problems += [
             _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
@@ -103,6 +110,8 @@ def check_row(template: Template, row: Row, target: Target = V3) -> RowResult:
             payload = checked.payload
     if problems or target.api == "v2":
         return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
+    if v3:
+        return RowResult(row.number, "valid", with_engine(payload, target.engine), [])
     return _for_v3(payload, target, template, rendered, row)
 
 

@@ -87,11 +87,17 @@ def translate(body: dict[str, Any], engine: str | None = None) -> Translation:
             "type": "studio",
             "scenes": [_studio_scene(s, f"video_inputs[{n}]", out) for n, s in enumerate(scenes)],
         }
-    if engine is not None:
-        for avatar in _avatars(out.body):
-            avatar.setdefault("engine", {"type": engine})
+    out.body = with_engine(out.body, engine)
     _top_level(body, out)
     return out
+
+
+def with_engine(body: dict[str, Any], engine: str | None) -> dict[str, Any]:
+    """Give every avatar of a v3 body that names no engine this one (`--engine`)."""
+    if engine is not None:
+        for avatar in _avatars(body):
+            avatar.setdefault("engine", {"type": engine})
+    return body
 
 
 def _avatars(body: dict[str, Any]) -> list[dict[str, Any]]:

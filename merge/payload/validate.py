@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from merge.payload.v2_models import (
@@ -24,9 +24,18 @@ from merge.payload.v2_models import (
     BodyJsonSchema,
     RequestBody,
 )
+from merge.payload.v3_models import (
+    HEX6_PATTERN,
+    HTTPS_PATTERN,
+    V3_RULE,
+    AvatarBody,
+    ImageBody,
+    StudioBody,
+    V3Body,
+)
 from merge.problems import Problem, did_you_mean, json_path
 
-__all__ = ["Validated", "json_schema", "validate_payload"]
+__all__ = ["Validated", "json_schema", "validate_payload", "validate_v3_payload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,24 @@ def validate_payload(payload: object) -> Validated:
     return Validated(_in_given_order(body, payload), [])
 
 
+_V3 = TypeAdapter(V3Body)
+
+
+def validate_v3_payload(payload: object) -> Validated:
+    """Validate one v3 request body (a template written in v3's language), like validate_payload."""
+    if not isinstance(payload, Mapping):
+        message = f"the request body must be a JSON object, not {_kind(payload)}"
+        return Validated(None, [Problem("", message)])
+    payload = dict(payload)
+    try:
+        model = _V3.validate_python(payload)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        return Validated(None, [_problem(error, _V3_ROOT) for error in errors])
+    body: dict[str, Any] = _V3.dump_python(model, mode="json", exclude_unset=True, by_alias=True)
+    return Validated(_in_given_order(body, payload), [])
+
+
 def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """Put keys back in the order the template wrote them, so bodies read and diff like it."""
     ordered: dict[str, Any] = {}
@@ -80,8 +107,10 @@ def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[st
     return ordered | dumped if len(ordered) != len(dumped) else ordered
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(api: str = "v2") -> dict[str, Any]:
     """Return the JSON Schema of the request body, so editors can check templates as they type."""
+    if api == "v3":
+        return _V3.json_schema(schema_generator=BodyJsonSchema)
     return RequestBody.model_json_schema(schema_generator=BodyJsonSchema)
 
 
@@ -116,7 +145,8 @@ def _union_node(members: list[Any], label: str) -> _Node:
     tagged: dict[str, _Node] = {}
     for member in members:
         model = _strip_annotated(member)
-        tag = get_args(model.model_fields["type"].annotation)[0]
+        field = "type" if "type" in model.model_fields else "engine_type"
+        tag = get_args(model.model_fields[field].annotation)[0]
         tagged[tag] = _model_node(model)
     return _Node(label=label, members=tagged)
 
@@ -147,6 +177,7 @@ def _node(annotation: Any, label: str) -> _Node:
 
 
 _ROOT = _model_node(RequestBody)
+_V3_ROOT = _union_node([AvatarBody, ImageBody, StudioBody], "video")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +190,9 @@ class _Place:
     tag: str = ""
 
 
-def _walk(loc: tuple[str | int, ...]) -> _Place:
+def _walk(loc: tuple[str | int, ...], root: _Node = _ROOT) -> _Place:
     """Follow a pydantic loc from the root, dropping the tags that tagged unions insert."""
-    node, parts = _ROOT, []
+    node, parts = root, []
     union: _Node | None = None
     tag = ""
     for part in loc:
@@ -180,13 +211,13 @@ def _walk(loc: tuple[str | int, ...]) -> _Place:
 # --- what went wrong: pydantic's error types in the user's words ---------------------------
 
 
-def _problem(error: ErrorDetails) -> Problem:
+def _problem(error: ErrorDetails, root: _Node = _ROOT) -> Problem:
     """Translate one pydantic error into a Problem with a JSON path and a plain message."""
     kind = error["type"]
     if kind == "extra_forbidden":
-        return _unknown_key(error["loc"])
-    place = _walk(error["loc"])
-    if kind in CUSTOM_ERROR_TYPES:
+        return _unknown_key(error["loc"], root)
+    place = _walk(error["loc"], root)
+    if kind in CUSTOM_ERROR_TYPES or kind == V3_RULE:
         return Problem(json_path(place.parts), error["msg"])
     if kind == "invalid_key":
         return Problem(json_path(place.parts[:-1]), f"key {_show(error['input'])} is not text")
@@ -196,9 +227,9 @@ def _problem(error: ErrorDetails) -> Problem:
     return Problem(json_path(place.parts), translate(error, place))
 
 
-def _unknown_key(loc: tuple[str | int, ...]) -> Problem:
+def _unknown_key(loc: tuple[str | int, ...], root: _Node = _ROOT) -> Problem:
     """Name the unknown key and suggest the closest valid one, or the type it belongs to."""
-    place = _walk(loc[:-1])
+    place = _walk(loc[:-1], root)
     key = str(loc[-1])
     path = json_path([*place.parts, key])
     message = f"unknown key {_show(key)}"
@@ -244,6 +275,10 @@ def _pattern(error: ErrorDetails, place: _Place) -> str:
     pattern = error.get("ctx", {}).get("pattern")
     if pattern == HEX_COLOUR_PATTERN:
         return f"{_show(error['input'])} is not a hex colour like #1a2b3c"
+    if pattern == HEX6_PATTERN:
+        return f"{_show(error['input'])} is not a six-digit hex colour like #1a2b3c"
+    if pattern == HTTPS_PATTERN:
+        return f"{_show(error['input'])} is not a public https:// URL"
     if pattern == NON_BLANK_PATTERN:
         return "must not be blank"
     return f"{_show(error['input'])} is not in the expected form"
