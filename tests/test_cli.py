@@ -267,10 +267,15 @@ def test_schema_is_json_schema_of_the_body(cli):
 
 def test_init_writes_starters_and_never_overwrites(cli, tmp_path: Path):
     first = cli("init", tmp_path)
-    assert first.out.splitlines()[:2] == [
+    assert first.out.splitlines()[:3] == [
         f"wrote    {tmp_path / 'template.json'}",
+        f"wrote    {tmp_path / 'template_v3.json'}",
         f"wrote    {tmp_path / 'leads.xlsx'}",
     ]
+    starter_v3 = tmp_path / "template_v3.json"
+    v3 = cli("render", tmp_path / "leads.xlsx", starter_v3, "-o", tmp_path / "v3")
+    # three of the sample's four mistakes: a blank voice_id is the look's own voice on v3
+    assert "  22 valid, 3 invalid" in v3.out
     (tmp_path / "template.json").write_text("mine")
     second = cli("init", tmp_path)
     assert second.out.splitlines()[0] == f"kept     {tmp_path / 'template.json'} (already there)"

@@ -182,3 +182,74 @@ def test_lossy_without_v3_is_a_usage_error(cli, tmp_path: Path) -> None:
     run = cli("render", leads, template, "-o", tmp_path, "--api", "v2", "--lossy")
     assert run.code == 2
     assert "--lossy: only with --api v3" in run.err
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"message": "Not Found"}),
+        (410, {"error": {"code": "gone", "message": "Gone"}}),
+        (400, {"error": {"code": "endpoint_removed", "message": "This legacy API was removed"}}),
+    ],
+    ids=["404", "410", "legacy words"],
+)
+def test_a_retired_v2_stops_at_the_first_request(status: int, body: dict, tmp_path: Path) -> None:
+    from merge.api.client import V2_RETIRED, HeyGenClient, Refused
+
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(status, json=body)
+
+    clock = FakeClock()
+    journal = Journal.open(tmp_path / "out.csv.journal", "api")
+    ledger = Ledger(journal, clock)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), base_url="http://api"
+        ) as http:
+            client = HeyGenClient(http, clock.sleep)
+            outcome = await client.create_video(b"{}")
+            assert isinstance(outcome, Refused)
+            assert (outcome.kind, outcome.message) == ("retired", V2_RETIRED)
+            sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 1, clock.sleep)
+            await sender.send_all([Job(n, f"k{n}", b"{}", "h") for n in range(2, 7)])
+            assert sender.stopped is not None
+            assert (sender.stopped.kind, sender.stopped.fatal) == ("retired", True)
+
+    asyncio.run(go())
+    assert len(sent) == 2  # the probe above, then the first row only
+    journal.close()
+
+
+def test_a_v2_read_that_says_retired_is_an_error_naming_it() -> None:
+    from merge.api.client import ApiError, HeyGenClient
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(410, json={"message": "Gone"})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), base_url="http://api"
+        ) as http:
+            with pytest.raises(ApiError) as caught:
+                await HeyGenClient(http).video_status("v")
+            assert caught.value.retired
+
+    asyncio.run(go())
+
+
+def test_the_engine_choice_shows_in_the_plan(cli, tmp_path: Path) -> None:
+    leads = ROOT / "sample_data" / "leads.xlsx"
+    outreach = ROOT / "templates" / "outreach.json"
+    out = tmp_path / "sent.xlsx"
+    run = cli("submit", leads, outreach, "-o", out, "--simulate", "--yes", "--engine", "avatar_iii")
+    assert "  engine:         21 avatar_iii" in run.out
+    assert run.code == 3, run.err  # the sample's deliberate mistakes; the rest were accepted
+    usage = cli(
+        "render", leads, outreach, "-o", tmp_path / "r", "--api", "v2", "--engine", "avatar_v"
+    )
+    assert usage.code == 2
+    assert "--engine: only with --api v3" in usage.err

@@ -24,6 +24,7 @@ from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
 from merge.payload.render import Template
 from merge.payload.row import V3, Target, check_row, load_template
+from merge.payload.translate_v3 import engine_of
 from merge.problems import did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import SUMMARY_PROBLEMS_SHOWN
@@ -65,6 +66,8 @@ class Plan:
     """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
+    engines: Counter[str] = field(default_factory=Counter)
+    """The avatar engine of each row to send (v3), counted: what the run will cost depends on it."""
     target: Target = V3
     """The API the bodies were made for; the run's client is chosen from it, nowhere else."""
 
@@ -229,6 +232,13 @@ def _cells(row: Row) -> dict[str, str]:
     return {"video_id": row.values["video_id"].strip(), "at": row.values.get("submitted_at", "")}
 
 
+def _queue(plan: Plan, job: Job, payload: dict[str, Any]) -> None:
+    """Add a row to send, counting its engine."""
+    plan.send.append(job)
+    if plan.target.api == "v3":
+        plan.engines[engine_of(payload)] += 1
+
+
 def _job(row: Row, key: str, payload: dict[str, Any], renews: str = "") -> Job:
     """Make a row's request, its body serialised once and kept at its own size."""
     # orjson's bytes keep a 4 KiB buffer; an exact copy makes 100,000 waiting bodies 8x smaller.
@@ -244,7 +254,7 @@ def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
 
 def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any], failed: str) -> None:
     """Queue a new video for a row whose video failed; the failed one stays in the journal."""
-    plan.send.append(_job(row, key, payload, f"failed video {failed}"))
+    _queue(plan, _job(row, key, payload, f"failed video {failed}"), payload)
     plan.renewed += 1
 
 
@@ -278,18 +288,18 @@ def _plan_valid(
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
         plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
     elif entry is None or entry.state == "unsent":
-        plan.send.append(job)
+        _queue(plan, job, payload)
     elif entry.state in CHECK_FIRST:
         plan.ledger.show_entry(entry, row.number)
         if options.retry_unknown:
-            plan.send.append(job)
+            _queue(plan, job, payload)
         else:
             plan.check.append(job)
             plan.first_sent[key] = entry.first_sent_at or entry.sent_at or 0.0
     elif entry.payload_hash != job.payload_hash:
-        plan.send.append(job)
+        _queue(plan, job, payload)
     elif options.retry_failed:  # refused before: a new key, not the refusal's replay
-        plan.send.append(_job(row, key, payload, f"refused, attempt {entry.attempts}"))
+        _queue(plan, _job(row, key, payload, f"refused, attempt {entry.attempts}"), payload)
     else:
         plan.ledger.show_entry(entry, row.number)
         plan.skipped["failed before (--retry-failed sends it again)"] += 1

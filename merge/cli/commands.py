@@ -38,7 +38,12 @@ from merge.version import __version__
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
-STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
+STARTER_FILES = {
+    "template.json": "template.json",
+    "template_v3.json": "template_v3.json",
+    "leads.xlsx": "leads.xlsx",
+}
+"""The starter: a template in V2's language (translated for v3), the same in v3's, a sheet."""
 
 
 def build_parser() -> argparse.ArgumentParser:

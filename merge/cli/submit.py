@@ -137,6 +137,11 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         print(f"    hint: {LOSSY_HINT}", file=out)
     for reason, number in sorted(plan.skipped.items()):
         print(f"  skipped:        {number:,} {reason}", file=out)
+    if plan.engines:
+        engines = ", ".join(f"{n:,} {name}" for name, n in sorted(plan.engines.items()))
+        print(
+            f"  engine:         {engines} (v3; --engine or the template's engine sets it)", file=out
+        )
     print(f"  API:            {plan.journal.meta('target')}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
 
