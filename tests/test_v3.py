@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -130,6 +131,16 @@ def test_a_v3_video_resource_reads_with_its_links_and_failure() -> None:
     assert failed["error"] == "render_failed: x"
 
 
+def _journaled(tmp_path: Path) -> tuple[FakeClock, Journal, Ledger]:
+    clock = FakeClock()
+    journal = Journal.open(tmp_path / "out.csv.journal", "api")
+    return clock, journal, Ledger(journal, clock)
+
+
+def _mocked(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://api")
+
+
 def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None:
     keys: list[str] = []
     answers = itertools.count()
@@ -143,14 +154,10 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
             return httpx.Response(409, json={"error": {"code": "request_in_progress"}})
         return httpx.Response(200, json={"data": {"video_id": "a" * 32, "status": "pending"}})
 
-    clock = FakeClock()
-    journal = Journal.open(tmp_path / "out.csv.journal", "api")
-    ledger = Ledger(journal, clock)
+    clock, journal, ledger = _journaled(tmp_path)
 
     async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), base_url="http://api"
-        ) as http:
+        async with _mocked(handler) as http:
             client = HeyGenV3Client(http, clock.sleep)
             sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 1, clock.sleep)
             report = await sender.send_all([Job(2, "k", b"{}", "h")])
@@ -193,7 +200,9 @@ def test_lossy_without_v3_is_a_usage_error(cli, tmp_path: Path) -> None:
     ],
     ids=["404", "410", "legacy words"],
 )
-def test_a_retired_v2_stops_at_the_first_request(status: int, body: dict, tmp_path: Path) -> None:
+def test_a_retired_v2_stops_at_the_first_request(
+    status: int, body: dict[str, object], tmp_path: Path
+) -> None:
     from merge.api.client import V2_RETIRED, HeyGenClient, Refused
 
     sent: list[str] = []
@@ -202,14 +211,10 @@ def test_a_retired_v2_stops_at_the_first_request(status: int, body: dict, tmp_pa
         sent.append(request.url.path)
         return httpx.Response(status, json=body)
 
-    clock = FakeClock()
-    journal = Journal.open(tmp_path / "out.csv.journal", "api")
-    ledger = Ledger(journal, clock)
+    clock, journal, ledger = _journaled(tmp_path)
 
     async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), base_url="http://api"
-        ) as http:
+        async with _mocked(handler) as http:
             client = HeyGenClient(http, clock.sleep)
             outcome = await client.create_video(b"{}")
             assert isinstance(outcome, Refused)
@@ -231,9 +236,7 @@ def test_a_v2_read_that_says_retired_is_an_error_naming_it() -> None:
         return httpx.Response(410, json={"message": "Gone"})
 
     async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), base_url="http://api"
-        ) as http:
+        async with _mocked(handler) as http:
             with pytest.raises(ApiError) as caught:
                 await HeyGenClient(http).video_status("v")
             assert caught.value.retired
