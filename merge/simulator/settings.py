@@ -93,6 +93,37 @@ class SimulatorSettings:
             raise ValueError("invalid simulator settings: " + "; ".join(problems))
 
 
+FRACTIONS = frozenset(_FRACTIONS)
+"""Settings that are a share of requests or videos, 0 to 1."""
+
+OPTION_HELP: dict[str, tuple[str | None, str]] = {
+    "api_key": ("KEY", "accept only this key (default: any)"),
+    "rate_limit": ("N", "create requests per second, then 429"),
+    "slots": ("N", "videos rendering at once"),
+    "daily_quota": ("N", "videos accepted per day, then refused for credit"),
+    "latency": ("S", "seconds before every answer"),
+    "pending_seconds": ("S", "time a video is pending"),
+    "render_seconds": ("S", "rendering time"),
+    "fail_5xx": ("F", "share answered 500/502/503"),
+    "fail_429": ("F", "share answered 429"),
+    "reset_after_accept": ("F", "share accepted, then cut off without an answer"),
+    "late_answer": ("F", "share accepted, then answered only after --late-by seconds"),
+    "late_by": ("S", "seconds a late answer waits"),
+    "render_failure": ("F", "share that fail"),
+    "plan": (None, "resolution cap"),
+    "retry_after": ("S", "Retry-After of an injected 429"),
+    "seed": ("N", "repeat the same faults"),
+    "url_ttl": ("S", "link lifetime in seconds"),
+    "file_bytes": ("N", "size of each video file"),
+    "file_rate": ("B", "serve files at B bytes per second"),
+    "render_jitter": ("F", "render time ± share"),
+    "webhook_url": ("URL", "post video events here (loopback only)"),
+    "webhook_secret": ("S", "sign the events posted to --webhook-url"),
+}
+"""The `simulate` command's option for each setting: metavar and help; the default, type and
+name come from the field itself, so they are written once."""
+
+
 def settings_problems(settings: SimulatorSettings) -> list[str]:
     """List what is out of range in `settings`, in field order."""
     values = {field.name: getattr(settings, field.name) for field in fields(settings)}
