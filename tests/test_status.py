@@ -82,17 +82,23 @@ def test_wait_follows_every_video_to_the_end(cli, tmp_path, api):
     assert "Followed 8 videos" in run.out
     assert ": 8 completed" in run.out
     rows = table(out)
-    assert list(rows[0])[-11:] == [
+    assert list(rows[0])[-15:] == [
         "video_id",
         "merge_status",
         "merge_error",
         "callback_id",
         "submitted_at",
         *FOLLOW,
+        "gif_url",  # v3's further links, as columns once a video has them
+        "video_page_url",
+        "subtitle_url",  # the template asks for captions
+        "captioned_video_url",
     ]
     for row in rows:
         assert row["video_status"] == "completed"
         assert row["video_url"].startswith(api.url + "/files/")
+        assert row["gif_url"].startswith(api.url + "/files/")
+        assert row["subtitle_url"].startswith(api.url + "/files/")
         assert float(row["duration"]) >= 1
     assert openpyxl.load_workbook(out).sheetnames == ["Leads", "Notes"]
     again = status(cli, out, api.url)

@@ -52,6 +52,7 @@ create table if not exists videos (
     checked_at real not null,
     source text not null default 'status'
 );
+create table if not exists video_links (video_id text primary key, links text not null);
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
 FIELDS = (
@@ -72,6 +73,9 @@ class VideoState:
     error: str | None = None
     checked_at: float = 0.0
     source: str = "status"
+    links: str | None = None
+    """v3's further links of a finished video (gif_url, video_page_url, subtitle_url,
+    captioned_video_url), as a JSON object, when the API gave any."""
 
     @property
     def final(self) -> bool:
@@ -212,7 +216,9 @@ class Journal:
 
     def videos(self) -> dict[str, VideoState]:
         """The last known state of every followed video, by id."""
-        cursor = self._db.execute(f"select {VIDEO_FIELDS} from videos")
+        cursor = self._db.execute(
+            f"select {VIDEO_FIELDS}, links from videos left join video_links using (video_id)"
+        )
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
@@ -237,6 +243,10 @@ class Journal:
                 state.source,
             ),
         )
+        if state.links:
+            self._db.execute(
+                "insert or replace into video_links values (?, ?)", (state.video_id, state.links)
+            )
 
     def entry(self, key: str) -> Entry | None:
         """What the journal knows of one row, by key."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -37,6 +38,9 @@ from merge.settings import (
 from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
 
 DONE = FINAL
+LINK_COLUMNS = ("gif_url", "video_page_url", "subtitle_url", "captioned_video_url")
+"""v3's further links of a finished video: output columns once any video has them."""
+EVENT_LINKS = {"gif_download_url": "gif_url", "video_share_page_url": "video_page_url"}
 Warn = Callable[[str], None]
 
 
@@ -98,6 +102,10 @@ def read_videos(output: Path) -> tuple[SheetInfo, list[Tracked]]:
 def state_from(video_id: str, data: dict[str, Any], now: float, source: str) -> VideoState:
     """Turn a status answer (or a webhook's event data) into a video state."""
     duration = data.get("duration")
+    links = {name: data[name] for name in LINK_COLUMNS if _text(data.get(name))}
+    for seen, name in EVENT_LINKS.items():  # a webhook's names for the same links
+        if _text(data.get(seen)):
+            links.setdefault(name, data[seen])
     return VideoState(
         video_id,
         status_word(data.get("status")),
@@ -107,6 +115,7 @@ def state_from(video_id: str, data: dict[str, Any], now: float, source: str) -> 
         error_text(data.get("error") or data.get("msg")),
         now,
         source,
+        json.dumps(links) if links else None,
     )
 
 
@@ -124,14 +133,26 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def follow_values(tracked: list[Tracked], states: dict[str, VideoState]) -> dict[int, list[str]]:
-    """Each row's FOLLOW_COLUMNS cells from what is known of its video."""
+def follow_values(
+    tracked: list[Tracked], states: dict[str, VideoState], links: tuple[str, ...] = ()
+) -> dict[int, list[str]]:
+    """Each row's FOLLOW_COLUMNS cells from what is known of its video, then its `links`."""
     values: dict[int, list[str]] = {}
     for item in tracked:
         state = states.get(item.video_id)
         if state is not None:
-            values[item.row] = cells(state)
+            given = json.loads(state.links) if state.links else {}
+            values[item.row] = cells(state) + [str(given.get(name, "")) for name in links]
     return values
+
+
+def present_links(states: dict[str, VideoState]) -> tuple[str, ...]:
+    """The link columns some video has a value for, in LINK_COLUMNS' order."""
+    found: set[str] = set()
+    for state in states.values():
+        if state.links:
+            found.update(json.loads(state.links))
+    return tuple(name for name in LINK_COLUMNS if name in found)
 
 
 class Follower:
@@ -346,21 +367,24 @@ class Follower:
         while True:
             await asyncio.sleep(self.options.write_every)
             started = time.monotonic()
-            values = follow_values(self.tracked, dict(self.states))
-            problem = await asyncio.to_thread(self._write_values, values)
+            states = dict(self.states)
+            links = present_links(states)
+            values = follow_values(self.tracked, states, links)
+            problem = await asyncio.to_thread(self._write_values, values, links)
             if problem:
                 self.warn(f"{problem}; the journal keeps every status, and the output is written")
             await asyncio.sleep(3 * (time.monotonic() - started))
 
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
-        return self._write_values(follow_values(self.tracked, self.states))
+        links = present_links(self.states)
+        return self._write_values(follow_values(self.tracked, self.states, links), links)
 
-    def _write_values(self, values: dict[int, list[str]]) -> str | None:
+    def _write_values(self, values: dict[int, list[str]], links: tuple[str, ...]) -> str | None:
         """Rewrite the output in place; it is read again first, as the last write changed it."""
         try:
             info = open_sheet(self.output, self.info.sheet_name, settle=False).info
-            write_annotated(info, self.output, self.columns, values)
+            write_annotated(info, self.output, self.columns + links, values)
         except MergeError as error:
             return error.message
         return None
