@@ -670,3 +670,18 @@ def test_a_v3_callback_url_gets_the_shared_webhook_event() -> None:
     event = json.loads(receiver.posts("/cb")[0].body)
     assert event["event_type"] == "avatar_video.success"
     assert event["event_data"]["video_id"] == vid
+
+
+def test_an_account_with_ten_jobs_answers_429_with_retry_after_beyond_them() -> None:
+    clock = FakeClock()
+    with running(clock, job_limit=10, slots=10, pending_seconds=0, render_seconds=5) as (sim, http):
+        for _ in range(10):
+            video_id(post(http, avatar()))
+        eleventh = post(http, avatar(), key="eleventh")
+        assert eleventh.status_code == 429
+        assert eleventh.headers["Retry-After"] == "5"
+        assert error_of(eleventh)["code"] == "rate_limit_exceeded"
+        clock.now += 5
+        video_id(post(http, avatar(), key="eleventh"))  # the refusal kept nothing for the key
+        assert sim.stats()["job_limited"] == 1
+        assert sim.stats()["created"] == 11

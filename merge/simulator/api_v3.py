@@ -132,7 +132,9 @@ class _V3Api:
         if status is not None and status != 429:
             message = "Internal server error, please try again"
             return answer.v3_error(status, "internal_error", message)
-        wait = self.settings.retry_after if status else self.account.wait_for_token(self.clock())
+        now = self.clock()
+        wait = self.settings.retry_after if status else self.account.wait_for_token(now)
+        wait = wait or self.account.wait_for_job(now)
         if wait:
             return answer.v3_error(429, "rate_limit_exceeded", "Too many requests", wait=wait)
         return None

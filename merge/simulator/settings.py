@@ -85,6 +85,9 @@ class SimulatorSettings:
     render_jitter: float = 0.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    job_limit: int | None = None
+    """Unfinished videos the account may have at once (HeyGen: 10 on Pay-As-You-Go); a create
+    beyond it is answered 429 with a Retry-After until the first one finishes."""
 
     def __post_init__(self) -> None:
         """Refuse settings no account could have, so a typo fails at start and not mid-run."""
@@ -119,6 +122,7 @@ OPTION_HELP: dict[str, tuple[str | None, str]] = {
     "render_jitter": ("F", "render time ± share"),
     "webhook_url": ("URL", "post video events here (loopback only)"),
     "webhook_secret": ("S", "sign the events posted to --webhook-url"),
+    "job_limit": ("N", "unfinished videos at once, then 429 with Retry-After (HeyGen: 10)"),
 }
 """The `simulate` command's option for each setting: metavar and help; the default, type and
 name come from the field itself, so they are written once."""
@@ -137,6 +141,8 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append("rate_limit must be above 0")
     if settings.slots < 1:
         problems.append("slots must be at least 1")
+    if settings.job_limit is not None and settings.job_limit < 1:
+        problems.append("job_limit must be at least 1")
     if settings.daily_quota is not None and settings.daily_quota < 0:
         problems.append("daily_quota must not be negative")
     if settings.url_ttl <= 0:
