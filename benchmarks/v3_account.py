@@ -28,7 +28,7 @@ from benchmarks.submit_data import ensure_sheet
 from benchmarks.submitting import TEMPLATE
 
 RUNS = OUT / "v3"
-REQUESTS = re.compile(r"status requests: (\d+)")
+REQUESTS = re.compile(r"status requests: ([\d,]+)")
 
 
 def _number(name: str, default: float) -> float:
@@ -69,7 +69,7 @@ def main() -> int:
     extra = sum(n - 1 for n in accepted.values())
     created = int(stats["created"])
     found = REQUESTS.search(follow.stdout)
-    requests = int(found.group(1)) if found else None
+    requests = int(found.group(1).replace(",", "")) if found else None
     ideal = videos * render / jobs
     print(f"v3 against a {jobs}-job account, {videos:,} videos of {render:g} s each")
     print(f"  submit: exit {sent.code}, {created:,} created in {submit_wall:.1f} s wall")
