@@ -357,3 +357,21 @@ def test_a_v3_template_is_validated_directly_with_columns_named(tmp_path) -> Non
         "this template is written in v3's language (a top-level type, no video_inputs):"
         " drop --api v2"
     ]
+
+
+def test_the_validate_command_checks_a_v3_body_as_v3(cli, tmp_path) -> None:
+    body = tmp_path / "studio.json"
+    scene = {"type": "avatar", "avatar_id": "a", "script": "Hi"}
+    scene["background"] = {"type": "color", "value": "#000000"}
+    body.write_text(
+        json_text({"type": "studio", "scenes": [{"type": "avatar_video", "input": scene}]})
+    )
+    run = cli("validate", body)
+    assert run.code == 3
+    assert 'scenes[0].input.background.value: unknown key "value"' in run.out
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
