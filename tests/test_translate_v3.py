@@ -361,7 +361,7 @@ def test_a_v3_template_is_validated_directly_with_columns_named(tmp_path) -> Non
 
 def test_the_validate_command_checks_a_v3_body_as_v3(cli, tmp_path) -> None:
     body = tmp_path / "studio.json"
-    scene = {"type": "avatar", "avatar_id": "a", "script": "Hi"}
+    scene: dict[str, Any] = {"type": "avatar", "avatar_id": "a", "script": "Hi"}
     scene["background"] = {"type": "color", "value": "#000000"}
     body.write_text(
         json_text({"type": "studio", "scenes": [{"type": "avatar_video", "input": scene}]})
