@@ -256,3 +256,36 @@ def test_the_engine_choice_shows_in_the_plan(cli, tmp_path: Path) -> None:
     )
     assert usage.code == 2
     assert "--engine: only with --api v3" in usage.err
+
+
+def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from merge.batch.journal import journal_target_of
+    from merge.simulator import Simulator, SimulatorSettings
+    from tests.submitting import leads, write_csv
+
+    monkeypatch.setenv("HEYGEN_API_KEY", "k")
+    data = write_csv(tmp_path / "leads.csv", leads(3))
+    out = tmp_path / "sent.csv"
+    outreach = ROOT / "templates" / "outreach.json"
+    with Simulator(SimulatorSettings(render_seconds=0.1)) as api:
+        first = cli(
+            "submit",
+            data,
+            outreach,
+            "-o",
+            out,
+            "--base-url",
+            api.url,
+            "--yes",
+            "--limit",
+            "1",
+            "--api",
+            "v2",
+        )
+        assert first.code == 0, first.out + first.err
+        again = cli("submit", data, outreach, "-o", out, "--base-url", api.url, "--yes")
+        assert again.code == 0, again.out + again.err
+        assert api.stats()["v3_requests"] == 0  # the journal's API, not the new default
+    assert journal_target_of(out, "api") == "v2"

@@ -109,15 +109,16 @@ class Entry:
         return self.state == "failed" and (self.http_status or 0) >= 500
 
 
-def journal_target_of(output: Path) -> str | None:
-    """Read which API an output's journal belongs to, without holding it; None when unknown."""
+def journal_target_of(output: Path, name: str = "target") -> str | None:
+    """Read which API an output's journal belongs to (or another of its settings, `name`),
+    without holding it; None when unknown."""
     path = journal_path(output)
     if not path.exists():
         return None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            found = db.execute("select value from meta where name = 'target'").fetchone()
+            found = db.execute("select value from meta where name = ?", (name,)).fetchone()
         finally:
             db.close()
     except sqlite3.Error:

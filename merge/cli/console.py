@@ -88,9 +88,8 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
     command.add_argument(
         "--api",
         choices=("v2", "v3"),
-        default="v3",
-        help="the API the bodies are for: v3 (default) or v2 (retired on 2026-11-01;"
-        " only for accounts that still have it)",
+        help="the API the bodies are for: v3 (default; for submit, an existing output's own)"
+        " or v2 (retired on 2026-11-01; only for accounts that still have it)",
     )
     command.add_argument(
         "--lossy",
@@ -105,15 +104,17 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
     )
 
 
-def render_options(args: argparse.Namespace) -> RenderOptions:
-    """Resolve the row-selection arguments once, at the boundary."""
+def render_options(args: argparse.Namespace, api: str | None = None) -> RenderOptions:
+    """Resolve the row-selection arguments once, at the boundary; `api` is the API to use
+    when the command line names none (else v3)."""
     try:
         rows = RowSelection.parse(args.rows)
     except ValueError as error:
         raise UsageError(f"--rows: {error}") from None
-    if args.lossy and args.api != "v3":
+    chosen = args.api or api or "v3"
+    if args.lossy and chosen != "v3":
         raise UsageError("--lossy: only with --api v3")
-    if args.engine and args.api != "v3":
+    if args.engine and chosen != "v3":
         raise UsageError("--engine: only with --api v3 (V2 has no engine choice)")
-    target = Target(args.api, args.lossy, args.engine)
+    target = Target(chosen, args.lossy, args.engine)
     return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)

@@ -12,7 +12,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge.api.client import V2_RETIRED_HINT, open_http
-from merge.batch.journal import journal_path
+from merge.batch.journal import journal_path, journal_target_of
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
 from merge.batch.sent_page import sent_page_path
@@ -78,7 +78,10 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Plan, confirm, send, report; then follow the videos when asked (--wait, --download)."""
     api_key = cli_api.api_key(args)
     base_url = cli_api.base_url(args)
-    options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
+    # An output made by an earlier run keeps the API its journal records, unless --api says.
+    recorded = journal_target_of(args.output, "api")
+    render = render_options(args, recorded)
+    options = SubmitOptions(render, args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
     plan = plan_submit(args.data, args.template, args.output, target, options, time.time, _warn)
     with _api(args.simulate, base_url) as url:
