@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from merge.errors import MergeError
-from merge.payload.v3_models import is_v3_body
+from merge.payload.translate_v3 import is_v3_body
 from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 

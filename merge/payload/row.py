@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
 from merge.payload.render import Rendered, Template, compile_template
-from merge.payload.translate_v3 import translate, with_engine
-from merge.payload.v3_models import is_v3_body
+from merge.payload.translate_v3 import is_v3_body, translate, with_engine
 from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame

@@ -308,6 +308,18 @@ def _six_digits(colour: str) -> str | None:
     return colour if len(digits) == 6 else None
 
 
+V3_TYPES = ("avatar", "image", "studio", "cinematic_avatar")
+
+
+def is_v3_body(payload: Any) -> bool:
+    """Say whether a rendered body is written in v3's language (a `type`, no `video_inputs`)."""
+    return (
+        isinstance(payload, dict)
+        and "video_inputs" not in payload
+        and payload.get("type") in V3_TYPES
+    )
+
+
 def engine_of(body: Any) -> str:
     """Name the avatar engine a v3 body asks for (`avatar_iv` when none, HeyGen's default)."""
     if not isinstance(body, dict):

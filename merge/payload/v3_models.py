@@ -16,12 +16,9 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from merge.payload.v2_models import MAX_SCENES, Id, Model, Opt
+from merge.payload.validate import HEX6_PATTERN, HTTPS_PATTERN, V3_RULE
 
-V3_RULE = "v3_rule"
-"""The error type of the cross-field rules; their messages are already in user terms."""
 MAX_SCRIPT = 5_000
-HEX6_PATTERN = r"^#[0-9a-fA-F]{6}$"
-HTTPS_PATTERN = r"^https://\S+$"
 WEB_PATTERN = r"^https?://\S+$"
 
 Hex6 = Annotated[str, Field(pattern=HEX6_PATTERN)]
@@ -362,13 +359,3 @@ class StudioBody(_Common):
 
 
 V3Body = Annotated[AvatarBody | ImageBody | StudioBody, Field(discriminator="type")]
-V3_TYPES = ("avatar", "image", "studio")
-
-
-def is_v3_body(payload: Any) -> bool:
-    """Say whether a rendered body is written in v3's language (a `type`, no `video_inputs`)."""
-    return (
-        isinstance(payload, dict)
-        and "video_inputs" not in payload
-        and payload.get("type") in (*V3_TYPES, "cinematic_avatar")
-    )

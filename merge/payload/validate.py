@@ -7,6 +7,7 @@ the real JSON paths (tagged-union tags stripped) and whose messages show the off
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 from collections.abc import Callable, Mapping
@@ -23,15 +24,6 @@ from merge.payload.v2_models import (
     NON_BLANK_PATTERN,
     BodyJsonSchema,
     RequestBody,
-)
-from merge.payload.v3_models import (
-    HEX6_PATTERN,
-    HTTPS_PATTERN,
-    V3_RULE,
-    AvatarBody,
-    ImageBody,
-    StudioBody,
-    V3Body,
 )
 from merge.problems import Problem, did_you_mean, json_path
 
@@ -70,7 +62,20 @@ def validate_payload(payload: object) -> Validated:
     return Validated(_in_given_order(body, payload), [])
 
 
-_V3 = TypeAdapter(V3Body)
+V3_RULE = "v3_rule"
+"""The error type of the v3 models' cross-field rules (merge.payload.v3_models raises it)."""
+HEX6_PATTERN = r"^#[0-9a-fA-F]{6}$"
+HTTPS_PATTERN = r"^https://\S+$"
+
+
+@functools.cache
+def _v3() -> tuple[TypeAdapter[Any], _Node]:
+    """The v3 models, built on first use: most runs never meet a v3 template."""
+    from merge.payload import v3_models
+
+    adapter: TypeAdapter[Any] = TypeAdapter(v3_models.V3Body)
+    members = [v3_models.AvatarBody, v3_models.ImageBody, v3_models.StudioBody]
+    return adapter, _union_node(members, "video")
 
 
 def validate_v3_payload(payload: object) -> Validated:
@@ -79,12 +84,14 @@ def validate_v3_payload(payload: object) -> Validated:
         message = f"the request body must be a JSON object, not {_kind(payload)}"
         return Validated(None, [Problem("", message)])
     payload = dict(payload)
+    adapter, root = _v3()
     try:
-        model = _V3.validate_python(payload)
+        model = adapter.validate_python(payload)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        return Validated(None, [_problem(error, _V3_ROOT) for error in errors])
-    body: dict[str, Any] = _V3.dump_python(model, mode="json", exclude_unset=True, by_alias=True)
+        return Validated(None, [_problem(error, root) for error in exc.errors(include_url=False)])
+    body: dict[str, Any] = adapter.dump_python(
+        model, mode="json", exclude_unset=True, by_alias=True
+    )
     return Validated(_in_given_order(body, payload), [])
 
 
@@ -110,7 +117,7 @@ def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[st
 def json_schema(api: str = "v2") -> dict[str, Any]:
     """Return the JSON Schema of the request body, so editors can check templates as they type."""
     if api == "v3":
-        return _V3.json_schema(schema_generator=BodyJsonSchema)
+        return _v3()[0].json_schema(schema_generator=BodyJsonSchema)
     return RequestBody.model_json_schema(schema_generator=BodyJsonSchema)
 
 
@@ -177,7 +184,6 @@ def _node(annotation: Any, label: str) -> _Node:
 
 
 _ROOT = _model_node(RequestBody)
-_V3_ROOT = _union_node([AvatarBody, ImageBody, StudioBody], "video")
 
 
 @dataclass(frozen=True, slots=True)
