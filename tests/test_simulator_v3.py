@@ -685,3 +685,17 @@ def test_an_account_with_ten_jobs_answers_429_with_retry_after_beyond_them() -> 
         video_id(post(http, avatar(), key="eleventh"))  # the refusal kept nothing for the key
         assert sim.stats()["job_limited"] == 1
         assert sim.stats()["created"] == 11
+
+
+def test_a_captioned_video_has_an_srt_sidecar_and_a_captioned_file() -> None:
+    clock = FakeClock()
+    with running(clock, pending_seconds=0, render_seconds=1) as (sim, http):
+        vid = video_id(post(http, avatar(caption={"style": "default"})))
+        clock.now += 2
+        done = video_of(http, vid)
+        srt = httpx.get(done["subtitle_url"], trust_env=False)
+        captioned = httpx.get(done["captioned_video_url"], trust_env=False)
+    assert done["subtitle_url"].startswith(f"{sim.url}/files/{vid}.srt?expires=")
+    assert srt.status_code == 200
+    assert srt.text.startswith("1\n00:00:00,000 --> ")
+    assert captioned.status_code == 200

@@ -97,7 +97,7 @@ def v3_video(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
         "duration": video.duration if done else None,
         "video_url": links["video_url"],
         "captioned_video_url": links["video_url_caption"],
-        "subtitle_url": links["caption_url"],
+        "subtitle_url": links["caption_url"] and links["caption_url"].replace(".vtt?", ".srt?"),
         "thumbnail_url": links["thumbnail_url"],
         "gif_url": links["gif_url"],
         "video_page_url": f"{base}/videos/{video.id}" if done else None,
