@@ -219,7 +219,7 @@ def test_a_retired_v2_stops_at_the_first_request(
             outcome = await client.create_video(b"{}")
             assert isinstance(outcome, Refused)
             assert (outcome.kind, outcome.message) == ("retired", V2_RETIRED)
-            sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 1, clock.sleep)
+            sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 3, clock.sleep)
             await sender.send_all([Job(n, f"k{n}", b"{}", "h") for n in range(2, 7)])
             assert sender.stopped is not None
             assert (sender.stopped.kind, sender.stopped.fatal) == ("retired", True)

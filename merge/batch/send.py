@@ -8,6 +8,7 @@ checked against the video list before it is ever sent again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,15 +90,19 @@ class Sender:
         """Send every job unless stopped; return the rows left to check."""
         report = SendReport()
         queue = iter(jobs)
-        self._workers = [
-            asyncio.create_task(self._work(queue, report)) for _ in range(self.concurrency)
-        ]
+        # The first request goes alone: a refused key or a retired API stops the run after one.
+        await self._run_workers(itertools.islice(queue, 1), 1, report)
+        if self.stopped is None:
+            await self._run_workers(queue, self.concurrency, report)
+        return report
+
+    async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:
+        self._workers = [asyncio.create_task(self._work(queue, report)) for _ in range(workers)]
         await asyncio.gather(*self._workers, return_exceptions=True)
         for task in self._workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
         self._workers = []
-        return report
 
     async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
         for job in queue:
