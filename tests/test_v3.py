@@ -289,3 +289,27 @@ def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
         assert again.code == 0, again.out + again.err
         assert api.stats()["v3_requests"] == 0  # the journal's API, not the new default
     assert journal_target_of(out, "api") == "v2"
+
+
+@pytest.mark.parametrize(
+    ("said", "word", "final"),
+    [
+        ("waiting", "waiting", False),
+        ("pending", "pending", False),
+        ("queued", "queued", False),
+        ("processing", "processing", False),
+        ("Completed", "completed", True),
+        ("failed", "failed", True),
+        ("not_found", "not_found", True),
+        ("rendering", "rendering", False),  # a word the contract lacks: shown, asked again
+        (None, "unknown", False),
+    ],
+)
+def test_every_status_word_of_the_contract_is_understood(
+    said: str | None, word: str, final: bool
+) -> None:
+    from merge.api.statuses import is_final
+    from merge.follow.follower import state_from
+
+    state = state_from("v", {"status": said}, 0.0, "status")
+    assert (state.status, is_final(state.status), state.final) == (word, final, final)
