@@ -229,6 +229,26 @@ def test_a_retired_v2_stops_at_the_first_request(
     journal.close()
 
 
+@pytest.mark.parametrize(
+    "message", ["The avatar was removed", "voice deprecated", "invalid_parameter: avatar removed"]
+)
+def test_a_removed_resource_is_a_refusal_of_the_row_not_the_end_of_v2(message: str) -> None:
+    from merge.api.client import HeyGenClient, Refused
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            400, json={"error": {"code": "invalid_parameter", "message": message}}
+        )
+
+    async def go() -> None:
+        async with _mocked(handler) as http:
+            outcome = await HeyGenClient(http).create_video(b"{}")
+            assert isinstance(outcome, Refused)
+            assert outcome.kind == "invalid"
+
+    asyncio.run(go())
+
+
 def test_a_v2_read_that_says_retired_is_an_error_naming_it() -> None:
     from merge.api.client import ApiError, HeyGenClient
 

@@ -29,10 +29,14 @@ AUTH_WORDS = re.compile(
     r"unauthori[sz]ed|invalid api[ _-]?key|api[ _-]?key (is )?invalid|400112", re.I
 )
 QUOTA_WORDS = re.compile(r"quota|credit|video_limit|limit_exceeded", re.I)
+_GONE = r"(removed|deprecated|retired|sunset|end[ _-]of[ _-]life|no longer (available|supported))"
+_API = r"(api|endpoint|version|v1|v2)"
 RETIRED_WORDS = re.compile(
-    r"legacy|removed|deprecat|retired|sunset|end[ _-]of[ _-]life|no longer (available|supported)",
+    rf"\blegacy[ _-]{_API}|\b{_API}\b[^.]{{0,40}}\b{_GONE}|\b{_GONE}\b[^.]{{0,40}}\b{_API}\b",
     re.I,
 )
+"""An error that says the endpoint itself is gone, not one of the request's resources (a
+removed avatar is a refusal of the row, not the end of V2)."""
 V2_RETIRED = "HeyGen's V2 API is retired (V1/V2 reached end of life on 2026-11-01)"
 V2_RETIRED_HINT = "drop --api v2: v3 is the default, and it takes the same templates"
 
