@@ -375,3 +375,13 @@ def json_text(value: Any) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_schema_prints_the_v3_body_schema(cli) -> None:
+    import json
+
+    run = cli("schema", "--api", "v3")
+    assert run.code == 0
+    schema = json.loads(run.out)
+    assert set(schema["discriminator"]["mapping"]) == {"avatar", "image", "studio"}
+    assert schema["$defs"]["SceneColour"]["required"] == ["type", "color"]
