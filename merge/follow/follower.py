@@ -263,8 +263,10 @@ class Follower:
         finished: list[Watch] = []
         for watch in due:
             data = found.get(watch.video_id)
-            if data is not None and data.get("status") in (COMPLETED, FAILED):
-                finished.append(watch)  # its links and reason come with the video itself
+            if data is not None and data.get("status") in (COMPLETED, FAILED, NOT_FOUND):
+                # Its links and reason come with the video itself; and a `not_found` is only
+                # believed from the video's own 404, never from the bulk answer alone.
+                finished.append(watch)
                 continue
             state = None if data is None else self._record(watch.video_id, data)
             self._next(watch, state, schedule)
