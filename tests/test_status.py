@@ -263,8 +263,10 @@ def test_webhook_events_from_the_api_fill_the_sheet_without_polling(cli, tmp_pat
     port = free_port()
     listen_url = f"http://127.0.0.1:{port}/hook"
     secret = "whsec-sim"
+    # Renders of 3 s: the events (tried three times, a second apart) come after the listener,
+    # started once submit has written the journal, is up even on a loaded machine.
     settings = SimulatorSettings(
-        pending_seconds=0.0, render_seconds=0.5, webhook_url=listen_url, webhook_secret=secret
+        pending_seconds=0.0, render_seconds=3.0, webhook_url=listen_url, webhook_secret=secret
     )
     with Simulator(settings) as api:
         data = write_csv(tmp_path / "leads.csv", leads(3))
