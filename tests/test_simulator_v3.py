@@ -699,3 +699,13 @@ def test_a_captioned_video_has_an_srt_sidecar_and_a_captioned_file() -> None:
     assert srt.status_code == 200
     assert srt.text.startswith("1\n00:00:00,000 --> ")
     assert captioned.status_code == 200
+
+
+def test_query_parameters_the_contract_does_not_list_are_refused() -> None:
+    with running() as (sim, http):
+        made = post(http, avatar(), params={"test": "true"})
+        vid = video_id(post(http, avatar()))
+        read = http.get(f"{VIDEOS}/{vid}", params={"include": "links"})
+    assert made.status_code == read.status_code == 400
+    assert (error_of(made)["param"], error_of(read)["param"]) == ("test", "include")
+    assert sim.accepted() == {"": 1}

@@ -147,6 +147,7 @@ class _V3Api:
             return Response(status_code=400)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         try:
+            _only_query(request.query_params, ())
             body = parse_json_object(raw)
             check_key(key)
             check_request(body)
@@ -190,6 +191,10 @@ class _V3Api:
 
     async def video(self, request: Request) -> Response:
         """Report one video's status."""
+        try:
+            _only_query(request.query_params, ())
+        except InvalidParameter as exc:
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
         video_id = request.path_params["video_id"]
         video = self.account.find(video_id)
         if video is None:
