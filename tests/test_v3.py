@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -333,3 +334,35 @@ def test_every_status_word_of_the_contract_is_understood(
 
     state = state_from("v", {"status": said}, 0.0, "status")
     assert (state.status, is_final(state.status), state.final) == (word, final, final)
+
+
+def test_a_retired_v2_stops_submit_and_status_with_the_way_out(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from merge.simulator import Simulator, SimulatorSettings
+    from tests.submitting import leads, write_csv
+
+    monkeypatch.setenv("HEYGEN_API_KEY", "k")
+    data = write_csv(tmp_path / "leads.csv", leads(6))
+    out = tmp_path / "sent.csv"
+    outreach = ROOT / "templates" / "outreach.json"
+
+    def submit(url: str, *more: str) -> Any:
+        base = ("-o", out, "--base-url", url, "--yes", "--concurrency", "4")
+        return cli("submit", data, outreach, *base, *more)
+
+    with Simulator(SimulatorSettings(render_seconds=0.1)) as before:
+        assert submit(before.url, "--api", "v2", "--limit", "2").code == 0
+    with Simulator(SimulatorSettings(v2_retired=True)) as today:
+        run = submit(today.url)  # the journal's API: v2
+        assert today.stats()["v2_retired"] == 1  # the first request, and no other
+        status = cli("status", out, "--base-url", today.url)
+        moved = submit(today.url, "--api", "v3")  # the way out: the rest go to v3
+        assert today.stats()["v3_requests"] == 4
+    assert run.code == 1
+    assert "Stopped: HTTP 410 endpoint_removed: HeyGen's V2 API is retired" in run.out
+    assert "Hint: drop --api v2" in run.out
+    assert status.code == 1
+    assert "HeyGen's V2 API is retired" in status.err
+    assert "drop --api v2" in status.err
+    assert moved.code == 0, moved.out + moved.err

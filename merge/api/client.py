@@ -38,7 +38,9 @@ RETIRED_WORDS = re.compile(
 """An error that says the endpoint itself is gone, not one of the request's resources (a
 removed avatar is a refusal of the row, not the end of V2)."""
 V2_RETIRED = "HeyGen's V2 API is retired (V1/V2 reached end of life on 2026-11-01)"
-V2_RETIRED_HINT = "drop --api v2: v3 is the default, and it takes the same templates"
+V2_RETIRED_HINT = (
+    "drop --api v2 (an output made on V2 goes on with --api v3): v3 takes the same templates"
+)
 
 RefusalKind = Literal["invalid", "server", "rate", "quota", "auth", "busy", "retired"]
 ACCEPTED = frozenset({200, 201, 202})

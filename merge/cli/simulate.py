@@ -43,7 +43,9 @@ def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
     default = setting.default
     kind = str(setting.type)
     options: dict[str, Any] = {"default": default, "metavar": metavar}
-    if setting.name in FRACTIONS:
+    if isinstance(default, bool):
+        options = {"action": "store_true"}
+    elif setting.name in FRACTIONS:
         options["type"] = _fraction
     elif setting.name == "plan":
         options |= {"choices": tuple(PLAN_CAPS), "metavar": None}
@@ -52,7 +54,8 @@ def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
     elif kind.startswith("int"):
         options["type"] = positive if setting.name == "slots" else int
     shown = f" (default {default:g})" if isinstance(default, float) and default else ""
-    shown = f" (default {default})" if isinstance(default, int | str) and shown == "" else shown
+    if isinstance(default, int | str) and not isinstance(default, bool) and not shown:
+        shown = f" (default {default})"
     option = "--" + setting.name.replace("_", "-")
     command.add_argument(option, help=text + (shown if default is not None else ""), **options)
 

@@ -36,6 +36,7 @@ STAT_NAMES = (
     "rejected_invalid",
     "rate_limited",
     "job_limited",
+    "v2_retired",
     "injected_429",
     "server_errors",
     "quota_refused",

@@ -33,6 +33,8 @@ from merge.simulator.views import list_item, page_token, status_data
 from merge.simulator.webhooks import Webhooks
 
 ADMIN_PREFIX = "/_simulator/"
+V2_GONE = "This legacy API endpoint was removed on 2026-11-01; use the v3 API"
+"""What a retired V2 endpoint answers (the exact words HeyGen uses are not known)."""
 V3_PREFIX = "/v3/"
 
 
@@ -86,6 +88,9 @@ class _Api:
         async def checked(request: Request) -> Response:
             if not self.account.authorize(request.headers.get("x-api-key", "")):
                 return answer.unauthorized()
+            if self.settings.v2_retired:
+                self.account.count("v2_retired")
+                return answer.error(410, "endpoint_removed", V2_GONE)
             return await handler(request)
 
         return checked

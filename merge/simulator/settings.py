@@ -85,6 +85,8 @@ class SimulatorSettings:
     render_jitter: float = 0.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    v2_retired: bool = False
+    """Play today's HeyGen: every V1/V2 endpoint answers 410 (retired on 2026-11-01)."""
     job_limit: int | None = None
     """Unfinished videos the account may have at once (HeyGen: 10 on Pay-As-You-Go); a create
     beyond it is answered 429 with a Retry-After until the first one finishes."""
@@ -123,6 +125,7 @@ OPTION_HELP: dict[str, tuple[str | None, str]] = {
     "webhook_url": ("URL", "post video events here (loopback only)"),
     "webhook_secret": ("S", "sign the events posted to --webhook-url"),
     "job_limit": ("N", "unfinished videos at once, then 429 with Retry-After (HeyGen: 10)"),
+    "v2_retired": (None, "answer 410 on every V1/V2 endpoint, as HeyGen does since 2026-11-01"),
 }
 """The `simulate` command's option for each setting: metavar and help; the default, type and
 name come from the field itself, so they are written once."""
