@@ -279,17 +279,22 @@ def test_the_engine_choice_shows_in_the_plan(cli, tmp_path: Path) -> None:
     assert "--engine: only with --api v3" in usage.err
 
 
+def _leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> tuple[Path, ...]:
+    """A sheet of valid leads, the output beside it, the outreach template; a key set."""
+    from tests.submitting import leads, write_csv
+
+    monkeypatch.setenv("HEYGEN_API_KEY", "k")
+    data = write_csv(tmp_path / "leads.csv", leads(count))
+    return data, tmp_path / "sent.csv", ROOT / "templates" / "outreach.json"
+
+
 def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
     cli, tmp_path: Path, monkeypatch
 ) -> None:
     from merge.batch.journal import journal_target_of
     from merge.simulator import Simulator, SimulatorSettings
-    from tests.submitting import leads, write_csv
 
-    monkeypatch.setenv("HEYGEN_API_KEY", "k")
-    data = write_csv(tmp_path / "leads.csv", leads(3))
-    out = tmp_path / "sent.csv"
-    outreach = ROOT / "templates" / "outreach.json"
+    data, out, outreach = _leads(tmp_path, monkeypatch, 3)
     with Simulator(SimulatorSettings(render_seconds=0.1)) as api:
         first = cli(
             "submit",
@@ -340,12 +345,8 @@ def test_a_retired_v2_stops_submit_and_status_with_the_way_out(
     cli, tmp_path: Path, monkeypatch
 ) -> None:
     from merge.simulator import Simulator, SimulatorSettings
-    from tests.submitting import leads, write_csv
 
-    monkeypatch.setenv("HEYGEN_API_KEY", "k")
-    data = write_csv(tmp_path / "leads.csv", leads(6))
-    out = tmp_path / "sent.csv"
-    outreach = ROOT / "templates" / "outreach.json"
+    data, out, outreach = _leads(tmp_path, monkeypatch, 6)
 
     def submit(url: str, *more: str) -> Any:
         base = ("-o", out, "--base-url", url, "--yes", "--concurrency", "4")
