@@ -159,7 +159,9 @@ def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
     assert "  0 valid, 25 invalid" in strict.out
     assert "row 2, has no v3 equivalent: captions (caption: true) (caption)" in strict.out
     assert "Hint: add --lossy to send these rows" in strict.out
-    lossy = cli("render", leads, outreach, "-o", tmp_path / "lossy", "--api", "v3", "--lossy")
+    lossy = cli(
+        "render", leads, outreach, "-o", tmp_path / "lossy", "--api", "v3", "--lossy", "--split"
+    )
     assert "  21 valid, 4 invalid" in lossy.out
     assert "  21 rows lost settings v3 cannot express (--lossy)" in lossy.out
     body = json.loads((tmp_path / "lossy" / "payloads" / "row-0002.json").read_text())

@@ -72,10 +72,16 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "render",
         help="render and validate every row into a review folder (offline, spends nothing)",
         description="Render the template once per row, validate each body against the V2"
-        " contract, and write a review folder: payloads.jsonl, payloads/row-NNNN.json and"
-        " a copy of the sheet with merge_status and merge_errors columns.",
+        " contract, and write a review folder: payloads.jsonl, review.html and a copy of the"
+        " sheet with merge_status and merge_errors columns (--split adds payloads/row-NNNN.json).",
     )
     add_inputs(render, "the review folder")
+    render.add_argument(
+        "--split",
+        action="store_true",
+        help="also write payloads/row-NNNN.json, one readable file per valid body (slow on big"
+        " sheets: one file per row)",
+    )
     render.set_defaults(run=run_render)
 
 
@@ -92,6 +98,7 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Render into the review folder and report what happened."""
     options = render_options(args)
+    options.split = args.split
     with tqdm(
         desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
@@ -122,8 +129,9 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
             print(f"Hint: {LOSSY_HINT}", file=out)
     print(f"Review folder: {summary.folder}", file=out)
     print("  payloads.jsonl   every row: status, body, problems", file=out)
-    bodies = count(summary.valid, "body", "bodies")
-    print(f"  payloads/        {bodies}, one file per valid row", file=out)
+    if summary.split:
+        bodies = count(summary.valid, "body", "bodies")
+        print(f"  payloads/        {bodies}, one file per valid row", file=out)
     print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
     print("  review.html      every row's video, to read in a browser", file=out)
 
