@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
 from merge.payload.render import Rendered, Template, compile_template
+from merge.payload.shape import ShapeValidator
 from merge.payload.translate_v3 import translate
-from merge.payload.validate import validate_payload
+from merge.payload.v2_models import RequestBody
+from merge.payload.validate import Validated, validate_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -78,7 +80,7 @@ def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
     if payload is not None:
-        checked = validate_payload(payload)
+        checked = _validator(template)(payload)
         failed = {p.path for p in rendered.problems}
         problems += [
             _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
@@ -88,6 +90,19 @@ def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
     if problems or target.api == "v2":
         return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
     return _for_v3(payload, target, template, rendered, row)
+
+
+def _validator(template: Template) -> Callable[[object], Validated]:
+    """The template's V2 validation: by shape for a JSON template, whole for a .json.j2 one."""
+    validate = template.validators.get(RequestBody)
+    if validate is None:
+        if template.kind == "json":
+            leaves = [leaf.parts for leaf in template.leaves.values()]
+            validate = ShapeValidator(RequestBody, validate_payload, leaves).validate
+        else:
+            validate = validate_payload
+        template.validators[RequestBody] = validate
+    return validate
 
 
 def _for_v3(

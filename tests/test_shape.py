@@ -1,0 +1,244 @@
+"""Validating what varies agrees with validating the whole body, on random templates and rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from merge.payload.render import compile_template
+from merge.payload.row import check_row
+from merge.payload.shape import ShapeValidator
+from merge.payload.v2_models import RequestBody
+from merge.payload.validate import validate_payload
+from merge.sheets.sheet import Row
+
+COLUMNS = ("c0", "c1", "c2", "c3", "c4", "c5")
+
+CELLS = [
+    "",
+    " ",
+    "NA",
+    "null",
+    "0",
+    "1",
+    "1.0",
+    "0.5",
+    "1.5",
+    "2",
+    "-3",
+    "200",
+    "1e400",
+    "nan",
+    "007",
+    "abc",
+    'Zoë O\'Brien, "Jr"',
+    "שלום",
+    "😀 hi",
+    "line\nbreak",
+    "#ff0000",
+    "#FFF",
+    "blue",
+    "true",
+    "false",
+    "text",
+    "audio",
+    "silence",
+    "avatar",
+    "image",
+    "color",
+    "normal",
+    "https://example.com/a.png",
+    "x" * 5_000,
+]
+
+
+def rare(draw: st.DrawFn, odds: int) -> bool:
+    """True once in `odds + 1` draws; false is where hypothesis shrinks to (the usual case)."""
+    return draw(st.integers(0, odds)) == odds
+
+
+def placeholder(draw: st.DrawFn, valid: list[Any]) -> Any:
+    """A leaf: a constant (mostly valid) or a templated string fed by a column."""
+    column = draw(st.sampled_from(COLUMNS))
+    choice = draw(st.integers(0, 12))
+    if choice < 5:
+        return draw(st.sampled_from(valid))
+    if choice < 9:
+        return f"{{{{ {column} }}}}"
+    if choice == 9:
+        return f"Hi {{{{ {column} }}}}!"
+    if choice == 10:
+        return f"{{{{ {column} | float }}}}"
+    if choice == 11:
+        return f'{{{{ row["{column}"] }}}}'
+    return draw(st.sampled_from(["", None, 3, True, [1], {"a": 1}]))
+
+
+@st.composite
+def part(draw: st.DrawFn, kinds: dict[str, dict[str, list[Any]]]) -> dict[str, Any]:
+    """An object of one of the given types, with some of its keys, each a leaf."""
+    kind = draw(st.sampled_from(sorted(kinds)))
+    body: dict[str, Any] = {}
+    if not rare(draw, 9):
+        body["type"] = placeholder(draw, [kind]) if rare(draw, 7) else kind
+    for key, valid in kinds[kind].items():
+        if key in REQUIRED:
+            wanted = not rare(draw, 15)
+        else:
+            wanted = rare(draw, 3) if key in SECOND else draw(st.booleans())
+        if wanted:
+            body[key] = placeholder(draw, valid)
+    if rare(draw, 30):
+        body["colour"] = "#000"
+    return body
+
+
+REQUIRED = {"voice_id", "input_text", "avatar_id", "talking_photo_id", "audio_url", "url"}
+SECOND = {"audio_asset_id", "image_asset_id"}
+"""Left out mostly (a required key) or often (a second source: both at once are refused)."""
+
+CHARACTERS: dict[str, dict[str, list[Any]]] = {
+    "avatar": {
+        "avatar_id": ["Daisy"],
+        "scale": [1, 0.5, "2"],
+        "avatar_style": ["normal", "circle"],
+        "circle_background_color": ["#abc"],
+        "matting": [True, "true"],
+    },
+    "talking_photo": {"talking_photo_id": ["tp"], "talking_style": ["stable"], "scale": [1]},
+}
+VOICES: dict[str, dict[str, list[Any]]] = {
+    "text": {
+        "voice_id": ["v1"],
+        "input_text": ["Hello there"],
+        "speed": [1, "1.1"],
+        "pitch": [0, "10"],
+        "emotion": ["Friendly"],
+    },
+    "audio": {"audio_url": ["https://example.com/a.mp3"], "audio_asset_id": ["a1"]},
+    "silence": {"duration": [1, "2.5"]},
+}
+BACKGROUNDS: dict[str, dict[str, list[Any]]] = {
+    "color": {"value": ["#f6f6fc", "#123456"]},
+    "image": {"url": ["https://example.com/b.png"], "image_asset_id": ["i1"], "fit": ["cover"]},
+    "video": {"url": ["https://example.com/b.mp4"], "play_style": ["loop"]},
+}
+
+
+@st.composite
+def templates(draw: st.DrawFn) -> dict[str, Any]:
+    """A JSON template shaped like a V2 body, right or wrong in random places."""
+    scenes = []
+    for _ in range(draw(st.integers(0, 2)) if rare(draw, 9) else 1):
+        scene: dict[str, Any] = {}
+        if not rare(draw, 9):
+            scene["voice"] = draw(part(VOICES))
+        if draw(st.booleans()):
+            scene["character"] = draw(part(CHARACTERS))
+        if draw(st.booleans()):
+            scene["background"] = draw(part(BACKGROUNDS))
+        if rare(draw, 5):
+            scene["text"] = {"type": "text", "text": placeholder(draw, ["hi"])}
+        scenes.append(scene)
+    body: dict[str, Any] = {"video_inputs": scenes}
+    optional: dict[str, list[Any]] = {
+        "caption": [True, False, "true"],
+        "title": ["Hello"],
+        "test": [True],
+        "callback_id": ["cb"],
+        "aspect_ratio": ["16:9"],
+    }
+    for key, valid in optional.items():
+        if draw(st.booleans()):
+            body[key] = placeholder(draw, valid)
+    if draw(st.booleans()):
+        body["dimension"] = {
+            "width": placeholder(draw, [1280, "720"]),
+            "height": placeholder(draw, [720]),
+        }
+    return body
+
+
+# "1" fits most fields (ids, texts, numbers, booleans), so many random rows are valid and the
+# learnt structures get filled in; the rest of the cells break fields in their own ways.
+CELL = st.sampled_from(["1"] * 40 + ["1.0"] * 5 + CELLS)
+rows_of_cells = st.lists(
+    st.fixed_dictionaries(dict.fromkeys(COLUMNS, CELL)), min_size=1, max_size=4
+)
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal as bodies and as the bytes they become (key order and number types included)."""
+    return left == right and orjson.dumps(left) == orjson.dumps(right)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(templates(), rows_of_cells, st.lists(st.integers(0, 5), min_size=4, max_size=12))
+def test_shape_and_whole_body_validation_agree(
+    skeleton: dict[str, Any], cells: list[dict[str, str]], order: list[int]
+) -> None:
+    template = compile_template(json.dumps(skeleton), "t.json", COLUMNS)
+    shape = ShapeValidator(
+        RequestBody, validate_payload, [leaf.parts for leaf in template.leaves.values()]
+    )
+    # Rows come back again and again, so structures are learnt and then filled in.
+    for number, pick in enumerate(order, start=2):
+        rendered = template.render(cells[pick % len(cells)], number)
+        if rendered.payload is None:
+            continue
+        fast = shape.validate(rendered.payload)
+        whole = validate_payload(rendered.payload)
+        assert fast.problems == whole.problems
+        assert same(fast.payload, whole.payload)
+
+
+LEADS_TEMPLATE = {
+    "title": "Hello {{ first_name }}",
+    "caption": True,
+    "video_inputs": [
+        {
+            "character": {"type": "avatar", "avatar_id": "{{ avatar }}"},
+            "voice": {
+                "type": "text",
+                "voice_id": "v1",
+                "input_text": "Hi {{ first_name }} at {{ company }}",
+                "speed": "{{ speed }}",
+            },
+            "background": {"type": "color", "value": "{{ colour }}"},
+        }
+    ],
+}
+LEADS_COLUMNS = ["first_name", "company", "avatar", "speed", "colour"]
+
+
+def test_a_sheet_of_leads_is_filled_in_and_reports_problems_as_whole_validation_does() -> None:
+    template = compile_template(json.dumps(LEADS_TEMPLATE), "t.json", LEADS_COLUMNS)
+    whole = compile_template(json.dumps(LEADS_TEMPLATE), "t.json", LEADS_COLUMNS)
+    whole.validators[RequestBody] = validate_payload
+    names = ["Zoë", "Ω", "O'Neil", "李", "Ana-María", "😀", "", "NA"]
+    speeds = ["1", "1.2", "0.5", "fast", "", "1.6", "1,5"]
+    colours = ["#fff", "#0e1b2c", "blue", ""]
+    rows = [
+        Row(
+            n + 2,
+            {
+                "first_name": names[n % len(names)],
+                "company": 'Acme, "Ltd"',
+                "avatar": "" if n % 13 == 5 else "Daisy",
+                "speed": speeds[n % len(speeds)],
+                "colour": colours[n % len(colours)],
+            },
+        )
+        for n in range(300)
+    ]
+    fast = [check_row(template, row) for row in rows]
+    assert template.validators[RequestBody].__self__.filled > 100  # most rows: the short way
+    for one, other in zip(fast, (check_row(whole, row) for row in rows), strict=True):
+        assert orjson.dumps(one.as_json()) == orjson.dumps(other.as_json())
+    problems = {p.describe() for r in fast for p in r.problems}
+    assert any('"fast" is not a number' in p for p in problems)
+    assert any('"blue" is not a hex colour like #1a2b3c' in p for p in problems)
