@@ -24,10 +24,6 @@ from merge.cli.console import (
     render_options,
     warn_above,
 )
-from merge.cli.listen import add_listen
-from merge.cli.simulate import add_simulate
-from merge.cli.status import add_status
-from merge.cli.submit import add_submit
 from merge.errors import MergeError
 from merge.payload.body_files import BodyVerdict, validate_files
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
@@ -41,8 +37,12 @@ __all__ = ["ExitCode", "build_parser", "main"]
 STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Describe every command and option."""
+OFFLINE_COMMANDS = frozenset({"render", "validate", "schema", "init"})
+"""Commands that need neither HTTP nor the simulator: run alone, they do not import them."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Describe every command and option (or, with `only`, one offline command's)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Turn a spreadsheet and one request template into HeyGen avatar videos.",
@@ -50,11 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_render(commands)
-    add_submit(commands)
-    add_status(commands)
-    add_listen(commands)
+    if only is None:
+        # Imported here: `render` on its own starts faster without the HTTP and server stacks.
+        from merge.cli.listen import add_listen
+        from merge.cli.simulate import add_simulate
+        from merge.cli.status import add_status
+        from merge.cli.submit import add_submit
+
+        add_submit(commands)
+        add_status(commands)
+        add_listen(commands)
     _add_validate(commands)
-    add_simulate(commands)
+    if only is None:
+        add_simulate(commands)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of the V2 request body (for editors)"
     )
@@ -197,7 +205,8 @@ def _collect_garbage_rarely() -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; foreseeable problems become a message and an exit code, not a traceback."""
     out = out or sys.stdout
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in OFFLINE_COMMANDS else None)
     args = parser.parse_args(argv)
     _collect_garbage_rarely()
     try:
