@@ -403,6 +403,8 @@ def measure_render_vs_floor(
             results = renders.get((kind, place))
             if not results or not floor_runs or any(r.code != 0 for r in floor_runs):
                 continue
+            if any(not r.ok for r in results):
+                continue  # the render's figure carries the error
             best_ratio = min(r.run.wall for r in results) / min(r.wall for r in floor_runs)
             ratio = statistics.median(r.run.wall for r in results) / statistics.median(
                 r.wall for r in floor_runs
