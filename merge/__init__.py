@@ -2,13 +2,14 @@
 
 # Names are imported when first used, so a command pays only for the stages it runs (the
 # simulator's web stack, for one, is not loaded by `render`).
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import typing as _typing
+from importlib import import_module as _import_module
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from merge.batch.plan import Plan, SubmitOptions, plan_submit
     from merge.batch.run import RunSettings, RunSummary, run_plan, submit_sheet
     from merge.errors import MergeError, OutputError, SheetError, TemplateError
+    from merge.follow.follower import FollowOptions, FollowSummary, follow_output, follow_sheet
     from merge.payload.render import Template, compile_template
     from merge.payload.row import (
         RowResult,
@@ -39,6 +40,10 @@ _WHERE = {
     "OutputError": "merge.errors",
     "SheetError": "merge.errors",
     "TemplateError": "merge.errors",
+    "FollowOptions": "merge.follow.follower",
+    "FollowSummary": "merge.follow.follower",
+    "follow_output": "merge.follow.follower",
+    "follow_sheet": "merge.follow.follower",
     "Template": "merge.payload.render",
     "compile_template": "merge.payload.render",
     "RowResult": "merge.payload.row",
@@ -61,17 +66,19 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Import a public name on first use."""
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'merge' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    value = getattr(_import_module(module), name)
     globals()[name] = value
     return value
 
 
 __all__ = [
+    "FollowOptions",
+    "FollowSummary",
     "MergeError",
     "OutputError",
     "Plan",
@@ -92,6 +99,8 @@ __all__ = [
     "TemplateError",
     "check_row",
     "compile_template",
+    "follow_output",
+    "follow_sheet",
     "json_schema",
     "load_template",
     "open_sheet",

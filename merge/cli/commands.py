@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -105,8 +106,7 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Render into the review folder and report what happened."""
-    options = render_options(args)
-    options.split = args.split
+    options = dataclasses.replace(render_options(args), split=args.split)
     with tqdm(
         desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
