@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
-
-from tqdm import tqdm
 
 from merge.cli.console import (
     PROG,
@@ -104,15 +103,22 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     validate.set_defaults(run=run_validate)
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Render into the review folder and report what happened."""
     options = dataclasses.replace(render_options(args), split=args.split)
-    with tqdm(
-        desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
-    ) as bar:
-        summary = render_to_folder(
-            args.data, args.template, args.output, options, bar.update, warn_above(bar)
-        )
+    progress: Callable[[int], None] | None = None
+    warn: Callable[[str], None] = _warn
+    with contextlib.ExitStack() as stack:
+        if sys.stderr.isatty():  # imported only for a terminal: a tenth of a 10,000-row run
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(desc="rendering", unit=" rows", file=sys.stderr))
+            progress, warn = bar.update, warn_above(bar)
+        summary = render_to_folder(args.data, args.template, args.output, options, progress, warn)
     _print_render_summary(summary, args, out)
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
