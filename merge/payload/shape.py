@@ -187,7 +187,7 @@ class ShapeValidator:
             self._structures[shape] = _WHOLE
             return result
         self._structures[shape] = structure
-        return result
+        return Validated(_copy(result.payload), [])  # the kept body is never handed out
 
     def _structure(
         self, payload: dict[str, Any], values: list[Any], body: dict[str, Any]
@@ -215,11 +215,24 @@ class ShapeValidator:
 
 
 def _compose(node: Any, trie: dict[Any, Any], values: list[Any]) -> Any:
-    """Copy the kept body along the leaves' paths only, putting this row's values in."""
-    copy = dict(node) if type(node) is dict else list(node)
+    """Copy the kept body, putting this row's values in: no two rows share a dict or a list."""
+    if type(node) is dict:
+        copy: Any = {k: v if type(v) not in _CONTAINERS else _copy(v) for k, v in node.items()}
+    else:
+        copy = [v if type(v) not in _CONTAINERS else _copy(v) for v in node]
     for part, inner in trie.items():
         copy[part] = values[inner] if type(inner) is int else _compose(node[part], inner, values)
     return copy
+
+
+_CONTAINERS = (dict, list)
+
+
+def _copy(node: Any) -> Any:
+    """Copy a constant part of the body (JSON containers only; scalars are immutable)."""
+    if type(node) is dict:
+        return {k: v if type(v) not in _CONTAINERS else _copy(v) for k, v in node.items()}
+    return [v if type(v) not in _CONTAINERS else _copy(v) for v in node]
 
 
 # --- the field a leaf lands in, found on a validated instance -----------------------------
