@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import orjson
 from pydantic import BaseModel, Discriminator, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic.functional_serializers import PlainSerializer, WrapSerializer
@@ -111,6 +112,8 @@ class _Structure:
     slots: tuple[_Slot, ...]
     unions: tuple[_Union, ...]
     trie: dict[Any, Any]
+    raw: bytes | None
+    """The body as JSON, copied from for each row (None: copied container by container)."""
 
 
 _WHOLE = object()
@@ -173,7 +176,7 @@ class ShapeValidator:
         except ValidationError:
             return self.full(payload)
         self.filled += 1
-        return Validated(_compose(structure.body, structure.trie, checked), [])
+        return Validated(_compose(structure, checked), [])
 
     def _learn(
         self, shape: tuple[Any, ...], payload: dict[str, Any], values: list[Any]
@@ -211,25 +214,40 @@ class ShapeValidator:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = len(slots) - 1
-        return _Structure(body, tuple(slots), tuple(unions.values()), trie)
+        return _Structure(body, tuple(slots), tuple(unions.values()), trie, _frozen(body))
 
 
-def _compose(node: Any, trie: dict[Any, Any], values: list[Any]) -> Any:
-    """Copy the kept body, putting this row's values in: no two rows share a dict or a list."""
-    if type(node) is dict:
-        copy: Any = {k: v if type(v) not in _CONTAINERS else _copy(v) for k, v in node.items()}
-    else:
-        copy = [v if type(v) not in _CONTAINERS else _copy(v) for v in node]
+def _compose(structure: _Structure, values: list[Any]) -> Any:
+    """A fresh copy of the kept body with this row's values put in: no two rows share a part."""
+    # Reading the kept body's JSON back is the quickest deep copy of it.
+    body = _copy(structure.body) if structure.raw is None else orjson.loads(structure.raw)
+    _place(body, structure.trie, values)
+    return body
+
+
+def _place(node: Any, trie: dict[Any, Any], values: list[Any]) -> None:
     for part, inner in trie.items():
-        copy[part] = values[inner] if type(inner) is int else _compose(node[part], inner, values)
-    return copy
+        if type(inner) is int:
+            node[part] = values[inner]
+        else:
+            _place(node[part], inner, values)
+
+
+def _frozen(body: dict[str, Any]) -> bytes | None:
+    """The kept body as JSON bytes, when they read back as exactly the same values."""
+    try:
+        raw = orjson.dumps(body)
+    except TypeError:  # integers beyond 64 bits, lone surrogates
+        return None
+    copy = orjson.loads(raw)
+    return raw if copy == body and orjson.dumps(copy) == raw else None
 
 
 _CONTAINERS = (dict, list)
 
 
 def _copy(node: Any) -> Any:
-    """Copy a constant part of the body (JSON containers only; scalars are immutable)."""
+    """Copy JSON containers (scalars are immutable)."""
     if type(node) is dict:
         return {k: v if type(v) not in _CONTAINERS else _copy(v) for k, v in node.items()}
     return [v if type(v) not in _CONTAINERS else _copy(v) for v in node]
