@@ -13,12 +13,13 @@ if _typing.TYPE_CHECKING:
     from merge.payload.render import Template, compile_template
     from merge.payload.row import (
         RowResult,
+        Target,
         check_row,
         load_template,
         render_frame,
         render_rows,
     )
-    from merge.payload.validate import json_schema, validate_payload
+    from merge.payload.validate import json_schema, validate_payload, validate_v3_payload
     from merge.problems import Problem
     from merge.review.offline import RenderOptions, RenderSummary, render_to_folder
     from merge.sheets.selection import RowSelection
@@ -47,12 +48,14 @@ _WHERE = {
     "Template": "merge.payload.render",
     "compile_template": "merge.payload.render",
     "RowResult": "merge.payload.row",
+    "Target": "merge.payload.row",
     "check_row": "merge.payload.row",
     "load_template": "merge.payload.row",
     "render_frame": "merge.payload.row",
     "render_rows": "merge.payload.row",
     "json_schema": "merge.payload.validate",
     "validate_payload": "merge.payload.validate",
+    "validate_v3_payload": "merge.payload.validate",
     "Problem": "merge.problems",
     "RenderOptions": "merge.review.offline",
     "RenderSummary": "merge.review.offline",
@@ -95,6 +98,7 @@ __all__ = [
     "Simulator",
     "SimulatorSettings",
     "SubmitOptions",
+    "Target",
     "Template",
     "TemplateError",
     "check_row",
@@ -111,4 +115,5 @@ __all__ = [
     "run_plan",
     "submit_sheet",
     "validate_payload",
+    "validate_v3_payload",
 ]

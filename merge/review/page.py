@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from merge.payload.translate_v3 import as_scenes
+from merge.payload.translate_v3 import as_scenes, engine_of
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
@@ -166,6 +166,7 @@ class ReviewPage:
             extra: dict[str, Any] = {"seconds": seconds}
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 extra["scenes"] = scenes_of(card["payload"])
+                extra["engine"] = engine_of(card["payload"])
             if encoded is not None and encoded.endswith(b"}") and len(card):
                 data = encoded[:-1] + b"," + card_json(extra)[1:]
             else:
