@@ -13,7 +13,9 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
                   out (default /dev/shm when it exists; set it empty to skip)
   BENCH_SKIP      comma-separated parts to leave out: check, render, ramdisk, floor, big,
                   mailmerge, submit, poll, uploads, stages, profile
-  BENCH_ONLY      "submit": run only the submit benchmarks (python -m benchmarks.submitting),
+  BENCH_ONLY      "render": only the whole-command figures (mailmerge side by side on 10k and
+                  BENCH_ROWS csv rows, and the floor ratios), a few minutes;
+                  "submit": run only the submit benchmarks (python -m benchmarks.submitting),
                   whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py;
                   "poll": run only the polling benchmark (python -m benchmarks.polling), whose
                   BENCH_POLL_* settings are described in benchmarks/polling.py;
@@ -41,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -64,6 +66,8 @@ MB = 1_000_000
 CHECK_TARGET_ROWS_PER_S = 50_000
 XLSX_FLOOR_RATIO_TARGET = 3.0
 BIG_RSS_TARGET_MB = 250
+MAILMERGE_RATIO_TARGET = 5.0
+SMALL_ROWS = 10_000
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -391,9 +395,9 @@ def measure_render_vs_floor(
                 Figure(
                     f"c.floor_{kind}_s",
                     f"floor: {_reader(kind)} + json.dumps per row, subprocess ({kind})",
-                    min(walls),
+                    statistics.median(walls),
                     "s",
-                    detail=f"median {statistics.median(walls):.2f} s",
+                    detail=f"best {min(walls):.2f} s",
                     samples=walls,
                     error=_failure(bad[0], "floor") if bad else "",
                 )
@@ -402,8 +406,10 @@ def measure_render_vs_floor(
             results = renders.get((kind, place))
             if not results or not floor_runs or any(r.code != 0 for r in floor_runs):
                 continue
-            ratio = min(r.run.wall for r in results) / min(r.wall for r in floor_runs)
-            median_ratio = statistics.median(r.run.wall for r in results) / statistics.median(
+            if any(not r.ok for r in results):
+                continue  # the render's figure carries the error
+            best_ratio = min(r.run.wall for r in results) / min(r.wall for r in floor_runs)
+            ratio = statistics.median(r.run.wall for r in results) / statistics.median(
                 r.wall for r in floor_runs
             )
             has_target = kind == "xlsx"
@@ -415,7 +421,7 @@ def measure_render_vs_floor(
                     "x",
                     f"<= {XLSX_FLOOR_RATIO_TARGET:g}x" if has_target else "",
                     ratio <= XLSX_FLOOR_RATIO_TARGET if has_target else None,
-                    f"best/best; median/median {median_ratio:.2f}x",
+                    f"median/median; best/best {best_ratio:.2f}x",
                 )
             )
     csv_disk = renders.get(("csv", "disk"))
@@ -442,11 +448,11 @@ def _render_figure(kind: str, place: str, results: list[RenderRun], rows: int) -
         error = "no annotated copy of the sheet in the review folder"
     return Figure(
         f"b.render_{kind}_{place}_s",
-        f"avatar-merge render, {rows:,}-row {kind}, output on {place}",
-        min(walls),
+        f"avatar-merge render, {rows:,}-row {kind}, output on {place} (median)",
+        statistics.median(walls),
         "s",
-        detail=f"median {statistics.median(walls):.2f} s, worst {max(walls):.2f} s;"
-        f" {rows / min(walls):,.0f} rows/s; {rss_note(last.run)};"
+        detail=f"best {min(walls):.2f} s, worst {max(walls):.2f} s;"
+        f" {rows / statistics.median(walls):,.0f} rows/s; {rss_note(last.run)};"
         f" {last.valid} valid, {last.invalid} invalid; annotated copy included",
         samples=walls,
         error=error,
@@ -459,7 +465,7 @@ def _render_figure(kind: str, place: str, results: list[RenderRun], rows: int) -
 def measure_big(config: Config, big_csv: Path) -> list[Figure]:
     """Run the whole command on the big CSV once: peak RSS (wait4 rusage) and wall time."""
     warm(big_csv)
-    log(f"render of the {config.big_rows:,}-row csv (writes one file per valid row)...")
+    log(f"render of the {config.big_rows:,}-row csv...")
     result = render_once(big_csv, config.big_tmpdir)
     run = result.run
     error = ""
@@ -492,73 +498,111 @@ def measure_big(config: Config, big_csv: Path) -> list[Figure]:
     ]
 
 
-# -- e. mailmerge side by side --------------------------------------------------------------
+# -- e. mailmerge side by side ----------------------------------------------------------------
 
 
-def measure_mailmerge(config: Config, csv_path: Path, render_csv: float | None) -> list[Figure]:
-    """Time `mailmerge --dry-run --no-limit` on the same CSV, stdout to /dev/null."""
+def mailmerge_command(csv_path: Path) -> list[str | Path]:
+    """mailmerge's dry run of the same rows through the equivalent `| tojson` template."""
+    return [
+        MAILMERGE,
+        *("--dry-run", "--no-limit", "--output-format", "raw"),
+        *("--template", MAILMERGE_TEMPLATE, "--database", csv_path, "--config", MAILMERGE_CONFIG),
+    ]
+
+
+def measure_side_by_side(config: Config, sheets: dict[int, Path]) -> list[Figure]:
+    """mailmerge and avatar-merge render on the same CSVs, taking turns, in one run.
+
+    The machine may be shared, so absolute times wander; each repeat runs both tools back to
+    back (in alternating order), and the ratio is of their medians.
+    """
     if not MAILMERGE.exists():
         return [
             Figure(
-                "e.mailmerge_s",
-                "mailmerge --dry-run",
+                "e.ratio",
+                "mailmerge side by side",
                 None,
-                "s",
+                "x",
                 error="mailmerge is not installed (pip install -e '.[bench]')",
             )
         ]
-    command: list[str | Path] = [
-        MAILMERGE,
-        "--dry-run",
-        "--no-limit",
-        "--output-format",
-        "raw",
-        "--template",
-        MAILMERGE_TEMPLATE,
-        "--database",
-        csv_path,
-        "--config",
-        MAILMERGE_CONFIG,
-    ]
-    warm(csv_path)
-    runs = []
-    for i in range(config.repeats):
-        run = run_child(command, discard_stdout=True)
-        runs.append(run)
-        log(f"mailmerge {i + 1}/{config.repeats}: {run.wall:.2f} s, exit {run.code}")
-    walls = [r.wall for r in runs]
-    bad = [r for r in runs if r.code != 0]
-    best = min(walls)
-    figures = [
-        Figure(
-            "e.mailmerge_s",
-            f"mailmerge --dry-run --no-limit, same {config.rows:,}-row csv",
-            best,
-            "s",
-            detail=f"median {statistics.median(walls):.2f} s; {rss_note(runs[-1])};"
-            " stdout to /dev/null",
-            samples=walls,
-            error=_failure(bad[0], "mailmerge") if bad else "",
-        ),
-        Figure(
-            "e.mailmerge_rows_per_s",
-            "  mailmerge rows/s (render + build e-mail message; no validation, no files)",
-            config.rows / best,
-            "rows/s",
-            samples=[config.rows / w for w in walls],
-        ),
-    ]
-    if render_csv is not None:
-        figures.append(
-            Figure(
-                "e.avatar_merge_csv_rows_per_s",
-                "  avatar-merge render rows/s on that csv (render + validate + review folder)",
-                render_csv,
-                "rows/s",
-                detail=f"{render_csv / (config.rows / best):.2f}x mailmerge's rate",
+    figures: list[Figure] = []
+    for rows, sheet in sorted(sheets.items()):
+        warm(sheet)
+        theirs: list[Run] = []
+        ours: list[RenderRun] = []
+        for i in range(config.repeats):
+            steps = ["mailmerge", "render"] if i % 2 == 0 else ["render", "mailmerge"]
+            for step in steps:
+                if step == "mailmerge":
+                    settle()
+                    theirs.append(run_child(mailmerge_command(sheet), discard_stdout=True))
+                else:
+                    ours.append(render_once(sheet, config.tmpdir))
+            log(
+                f"{rows:,} rows {i + 1}/{config.repeats}: mailmerge {theirs[-1].wall:.2f} s,"
+                f" avatar-merge render {ours[-1].run.wall:.2f} s"
             )
-        )
+        bad = [r for r in theirs if r.code != 0]
+        mine = _render_figure("csv", "disk", ours, rows)
+        mine.key, mine.name = f"e.render_{rows}_s", "  avatar-merge render, same csv (median)"
+        walls = [r.wall for r in theirs]
+        median = statistics.median(walls)
+        ratio = median / mine.value if mine.value and not mine.error and not bad else None
+        figures += [
+            Figure(
+                f"e.ratio_{rows}",
+                f"mailmerge / avatar-merge, whole process, {rows:,}-row csv (medians)",
+                ratio,
+                "x",
+                f">= {MAILMERGE_RATIO_TARGET:g}x",
+                None if ratio is None else ratio >= MAILMERGE_RATIO_TARGET,
+                f"mailmerge {median:.2f} s, avatar-merge {mine.value:.2f} s; runs taking turns",
+                error=_failure(bad[0], "mailmerge") if bad else mine.error,
+            ),
+            Figure(
+                f"e.mailmerge_{rows}_s",
+                f"  mailmerge --dry-run --no-limit, same csv (median of {len(walls)})",
+                median,
+                "s",
+                detail=f"samples {', '.join(f'{w:.2f}' for w in walls)};"
+                f" {rows / median:,.0f} rows/s; {rss_note(theirs[-1])}; stdout to /dev/null",
+                samples=walls,
+            ),
+            mine,
+        ]
     return figures
+
+
+def scaling_figures(figures: list[Figure], rows: int, big_rows: int) -> list[Figure]:
+    """Time and memory per row from 10k to the big sheet: a straight line means linear."""
+    points: list[tuple[int, float, float]] = []
+    for figure in figures:
+        match = re.fullmatch(r"e\.render_(\d+)_s", figure.key)
+        if match and figure.value and not figure.error:
+            rss = re.search(r"peak RSS (\d+) MB", figure.detail)
+            points.append((int(match.group(1)), figure.value, float(rss.group(1)) if rss else 0))
+    big = {f.key: f for f in figures}
+    wall, peak = big.get("d.big_wall_s"), big.get("d.big_peak_rss_mb")
+    if wall and peak and wall.value and peak.value and not wall.error:
+        points.append((big_rows, wall.value, peak.value))
+    if len(points) < 2:
+        return []
+    points.sort()
+    shown = " -> ".join(
+        f"{n:,}: {t:.2f} s ({1e6 * t / n:.1f} us/row), {m:.0f} MB" for n, t, m in points
+    )
+    first, last = points[0], points[-1]
+    growth = (last[1] / first[1]) / (last[0] / first[0])
+    return [
+        Figure(
+            "g.scaling_time_per_row",
+            f"time per row, {first[0]:,} -> {last[0]:,} csv rows (last / first)",
+            growth,
+            "x",
+            detail=shown,
+        )
+    ]
 
 
 # -- where the time goes ------------------------------------------------------------------------
@@ -772,6 +816,8 @@ def _git_state() -> dict[str, Any]:
 def prepare_data(config: Config) -> dict[str, Path]:
     """Make sure every sheet exists, generating (untimed) what is missing."""
     wanted = [("xlsx", config.rows, ".xlsx"), ("csv", config.rows, ".csv")]
+    if config.wants("mailmerge"):
+        wanted.append(("small", min(SMALL_ROWS, config.rows), ".csv"))
     if config.wants("big"):
         wanted.append(("big", config.big_rows, ".csv"))
     paths = {}
@@ -806,6 +852,9 @@ def main() -> int:
 
         return v3_account.main()
     config = Config.from_env()
+    if os.environ.get("BENCH_ONLY") == "render":
+        quick = {"check", "big", "submit", "poll", "stages", "profile", "ramdisk"}
+        config = replace(config, skip=config.skip | quick)
     started = time.perf_counter()
     code_before = _git_state()
     log(
@@ -829,7 +878,9 @@ def main() -> int:
     part("check", lambda: figures.extend(measure_check_rows(config, paths["csv"])))
 
     def render_and_floor() -> None:
-        found, more = measure_render_vs_floor(config, sheets, config.rows)
+        # The csv's whole-command times are the side-by-side runs with mailmerge (e.*).
+        xlsx = {"xlsx": sheets["xlsx"]}
+        found, more = measure_render_vs_floor(config, xlsx, config.rows)
         figures.extend(found)
         details.update(more)
 
@@ -839,9 +890,12 @@ def main() -> int:
     part(
         "mailmerge",
         lambda: figures.extend(
-            measure_mailmerge(config, paths["csv"], details.get("csv_rows_per_s"))
+            measure_side_by_side(
+                config, {min(SMALL_ROWS, config.rows): paths["small"], config.rows: paths["csv"]}
+            )
         ),
     )
+    figures.extend(scaling_figures(figures, config.rows, config.big_rows))
     run_tables: list[Callable[[], None]] = []
 
     def submit() -> None:

@@ -43,6 +43,22 @@ def test_render_sample_workbook_writes_the_review_folder(cli, tmp_path: Path):
     ]
     assert [r["row"] for r in records] == list(range(2, 27))
     assert {r["row"] for r in records if r["status"] == "invalid"} == {8, 13, 18, 23}
+    assert sorted(p.name for p in (tmp_path / "review").iterdir()) == [
+        "leads.xlsx",
+        "payloads.jsonl",
+        "review.html",
+    ]
+    assert "payloads/" not in run.out
+
+
+def test_render_split_writes_one_file_per_valid_body_and_a_later_run_clears_them(
+    cli, tmp_path: Path
+):
+    run = cli("render", LEADS_XLSX, OUTREACH, "-o", tmp_path / "review", "--split")
+    assert "  payloads/        21 bodies, one file per valid row" in run.out
+    records = [
+        json.loads(x) for x in (tmp_path / "review" / "payloads.jsonl").read_text().splitlines()
+    ]
     files = sorted(p.name for p in (tmp_path / "review" / "payloads").iterdir())
     assert len(files) == 21
     assert files[0] == "row-0002.json"
@@ -50,6 +66,8 @@ def test_render_sample_workbook_writes_the_review_folder(cli, tmp_path: Path):
         json.loads((tmp_path / "review" / "payloads" / "row-0002.json").read_text())
         == (records[0]["payload"])
     )
+    cli("render", LEADS_XLSX, OUTREACH, "-o", tmp_path / "review")
+    assert not (tmp_path / "review" / "payloads").exists()
 
 
 def test_render_marks_the_workbook_and_keeps_the_rest(cli, tmp_path: Path):
@@ -328,7 +346,7 @@ def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
         " a quote or line break in a cell would break the JSON",
     ]
     assert run.out.splitlines()[0] == f"Rendered 1 row of {data} with {template}"
-    payload = json.loads((tmp_path / "out" / "payloads" / "row-0002.json").read_text())
+    payload = json.loads((tmp_path / "out" / "payloads.jsonl").read_text())["payload"]
     assert payload["title"] == "Café"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -208,6 +210,37 @@ def test_the_journal_says_sending_before_the_request_leaves(tmp_path: Path) -> N
     run = Run(tmp_path, handler)
     run.send(jobs(1))
     assert seen == ["sending"]
+
+
+def test_rows_about_to_leave_share_commits_and_each_is_durable_before_it_leaves(
+    tmp_path: Path,
+) -> None:
+    numbers = itertools.count(1)
+    seen: dict[str, str] = {}
+    commits: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        # Another connection sees only what is committed, i.e. on the disk.
+        with sqlite3.connect(run.journal.path) as other:
+            states = dict(other.execute("select payload_hash, state from rows"))
+        body = json.loads(request.content)
+        seen[f"hash-{body['n']}"] = states.get(f"hash-{body['n']}", "absent")
+        await asyncio.sleep(0.001 * (body["n"] % 3))
+        return created(next(numbers))
+
+    run = Run(tmp_path, handler)  # type: ignore[arg-type]
+    db = run.journal._db
+
+    def trace(sql: str) -> None:  # count the commits: each one is a sync to the disk
+        words = sql.split(None, 1)[0].lower()
+        if words == "commit" or (words in ("insert", "update") and not db.in_transaction):
+            commits.append(words)  # an explicit commit, or a write that commits by itself
+
+    db.set_trace_callback(trace)
+    run.send(jobs(40), concurrency=8)
+    assert seen == {f"hash-{n}": "sending" for n in range(2, 42)}
+    assert [s for s, _ in run.states().values()] == ["submitted"] * 40
+    assert len(commits) <= 40  # one per record would be 80: two per row
 
 
 def test_stop_lets_requests_in_flight_finish(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
 def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
     outreach = ROOT / "templates" / "outreach.json"
-    run = cli("render", leads, outreach, "-o", tmp_path / "v3")
+    run = cli("render", leads, outreach, "-o", tmp_path / "v3", "--split")
     assert run.code == 3
     assert "  21 valid, 4 invalid" in run.out
     body = json.loads((tmp_path / "v3" / "payloads" / "row-0002.json").read_text())

@@ -8,11 +8,13 @@ outcome is unknown, never a row that was not sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -338,6 +340,17 @@ class Journal:
     def unsent(self, key: str, error: str) -> None:
         """Record that this row's request was certainly not acted on (it may go again freely)."""
         self._update(key, "unsent", error=error)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make several records one commit (one sync to disk): all of them land, or none."""
+        self._db.execute("begin immediate")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("rollback")
+            raise
+        self._db.execute("commit")
 
     def _update(self, key: str, state: str, **values: object) -> None:
         names = ", ".join(f"{name} = ?" for name in values)

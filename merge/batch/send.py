@@ -8,10 +8,13 @@ checked against the video list before it is ever sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from merge.api.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.api.pacing import Sleep, Throttle, backoff
@@ -36,6 +39,75 @@ class Stop:
     def fatal(self) -> bool:
         """Whether the run as a whole failed (rather than paused)."""
         return self.kind in ("auth", "unreachable", "retired")
+
+
+class GroupCommit:
+    """Journal records made in the same turn of the event loop share one commit.
+
+    `write` is for a request about to leave: the worker waits until its `sending` record is
+    committed, so write-ahead holds for every request; the rows of workers ready in the same
+    turn are committed together. `later` is for an answer: it joins the next commit (within
+    the same turn, or the next), with the answers and sendings around it, in the order made.
+    """
+
+    def __init__(self, transaction: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
+        self.transaction = transaction
+        self._pending: list[Callable[[], None]] = []
+        self._done: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+
+    async def write(self, record: Callable[[], None]) -> None:
+        """Make the record and return once it is committed."""
+        self._pending.append(record)
+        done = self._schedule()
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if record in self._pending:  # never committed: as if it had not been asked for
+                self._pending.remove(record)
+            raise
+
+    def later(self, record: Callable[[], None]) -> None:
+        """Make the record with the next commit, without waiting for it."""
+        self._pending.append(record)
+        self._schedule()
+
+    def _schedule(self) -> asyncio.Future[None]:
+        if self._done is None:
+            loop = asyncio.get_running_loop()
+            self._done = loop.create_future()
+            loop.call_soon(self.flush)
+        return self._done
+
+    def flush(self) -> None:
+        """Commit every record made so far, in order, as one transaction.
+
+        A failed commit fails the requests waiting for it, and is raised again by every later
+        `write` and by `close`, so no answer's record is lost without a word.
+        """
+        records, self._pending = self._pending, []
+        done, self._done = self._done, None
+        try:
+            if self._error is not None:
+                raise self._error
+            if records:
+                with self.transaction():
+                    for record in records:
+                        record()
+        except Exception as error:
+            self._error = error
+            if done is not None and not done.done():
+                done.set_exception(error)
+                done.exception()  # the waiters re-raise it; the loop need not report it
+            return
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def close(self) -> None:
+        """Commit what is left, and raise any commit that failed."""
+        self.flush()
+        if self._error is not None:
+            raise self._error
 
 
 @dataclass
@@ -70,6 +142,7 @@ class Sender:
         self.stopped: Stop | None = None
         self._waiting: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
+        self._commits = GroupCommit(ledger.journal.transaction)
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
@@ -91,9 +164,12 @@ class Sender:
         report = SendReport()
         queue = iter(jobs)
         # The first request goes alone: a refused key or a retired API stops the run after one.
-        await self._run_workers(itertools.islice(queue, 1), 1, report)
-        if self.stopped is None:
-            await self._run_workers(queue, self.concurrency, report)
+        try:
+            await self._run_workers(itertools.islice(queue, 1), 1, report)
+            if self.stopped is None:
+                await self._run_workers(queue, self.concurrency, report)
+        finally:
+            self._commits.close()
         return report
 
     async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:
@@ -116,61 +192,65 @@ class Sender:
         for attempt in range(SEND_ATTEMPTS):
             if not await self._wait_turn():
                 return
-            self.ledger.sending(job)
+            await self._commits.write(partial(self.ledger.sending, job))
             try:
                 outcome = await self.client.create_video(job.body, self._key(job))
             except asyncio.CancelledError:
-                self.ledger.unknown(job, "abandoned while waiting for the answer")
+                self._later(self.ledger.unknown, job, "abandoned while waiting for the answer")
                 raise
             match outcome:
                 case Created(video_id):
-                    self.ledger.submitted(job, video_id)
+                    self._later(self.ledger.submitted, job, video_id)
                     self.throttle.succeeded()
                     report.sent += 1
                 case NoAnswer(reason):
                     doubtful = True
-                    self.ledger.unknown(job, reason)
+                    self._later(self.ledger.unknown, job, reason)
                     if self.client.idempotent and attempt + 1 < SEND_ATTEMPTS:
                         await self._pause(backoff(attempt, None, self.rng))
                         continue  # the same Idempotency-Key: the API replays, never duplicates
                     report.unknown.append(job)
                 case NotSent(reason):
-                    self.ledger.unsent(job, f"not sent: {reason}")
+                    self._later(self.ledger.unsent, job, f"not sent: {reason}")
                     if attempt + 1 < CONNECT_ATTEMPTS:
                         await self._pause(backoff(attempt, None, self.rng))
                         continue
                     self.stop(f"the API cannot be reached ({reason})", "unreachable")
                 case Refused(kind="rate") as refused:
-                    self.ledger.unsent(job, f"not sent: {refused.describe()}")
+                    self._later(self.ledger.unsent, job, f"not sent: {refused.describe()}")
                     self.throttle.throttled(backoff(attempt, refused.retry_after, self.rng))
                     if attempt + 1 < SEND_ATTEMPTS:
                         continue
                     self.stop(f"the API kept refusing for the rate ({refused.describe()})", "rate")
                 case Refused(kind="auth" | "quota" | "retired" as kind) as refused:
-                    self.ledger.unsent(job, f"not sent: {refused.describe()}")
+                    self._later(self.ledger.unsent, job, f"not sent: {refused.describe()}")
                     self.stop(refused.describe(), kind)
                 case Refused(kind="busy" | "server") as refused if (
                     self.client.idempotent and attempt + 1 < _tries(refused)
                 ):
                     if refused.kind == "busy":  # the first request may still make the video
                         doubtful = True
-                        self.ledger.unknown(job, refused.describe())
+                        self._later(self.ledger.unknown, job, refused.describe())
                     else:
-                        self.ledger.unsent(job, f"not sent yet: {refused.describe()}")
+                        self._later(self.ledger.unsent, job, f"not sent yet: {refused.describe()}")
                     await self._pause(backoff(attempt, refused.retry_after, self.rng))
                     continue
                 case Refused(kind="busy" | "server") as refused if doubtful:
                     # This refusal says nothing of the earlier try, which may have made it.
-                    self.ledger.unknown(job, refused.describe())
+                    self._later(self.ledger.unknown, job, refused.describe())
                     report.unknown.append(job)
                 case Refused(kind="server") as refused:
-                    self.ledger.failed(job, refused.describe(), refused.status)
+                    self._later(self.ledger.failed, job, refused.describe(), refused.status)
                     report.server_errors.append(job)
                 case Refused() as refused:
-                    self.ledger.failed(job, refused.describe(), refused.status)
+                    self._later(self.ledger.failed, job, refused.describe(), refused.status)
             if self.progress is not None:
                 self.progress(1)
             return
+
+    def _later(self, record: Callable[..., None], *args: Any) -> None:
+        """Record an answer with the next group commit."""
+        self._commits.later(partial(record, *args))
 
     def _key(self, job: Job) -> str | None:
         """The Idempotency-Key of a row's request, where the API takes one."""

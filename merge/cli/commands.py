@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import gc
 import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
-
-from tqdm import tqdm
 
 from merge.cli.console import (
     PROG,
@@ -24,10 +24,6 @@ from merge.cli.console import (
     render_options,
     warn_above,
 )
-from merge.cli.listen import add_listen
-from merge.cli.simulate import add_simulate
-from merge.cli.status import add_status
-from merge.cli.submit import add_submit
 from merge.errors import MergeError
 from merge.payload.body_files import BodyVerdict, validate_files
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
@@ -46,8 +42,12 @@ STARTER_FILES = {
 """The starter: a template in V2's language (translated for v3), the same in v3's, a sheet."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Describe every command and option."""
+OFFLINE_COMMANDS = frozenset({"render", "validate", "schema", "init"})
+"""Commands that need neither HTTP nor the simulator: run alone, they do not import them."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Describe every command and option (or, with `only`, one offline command's)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Turn a spreadsheet and one request template into HeyGen avatar videos.",
@@ -55,11 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_render(commands)
-    add_submit(commands)
-    add_status(commands)
-    add_listen(commands)
+    if only is None:
+        # Imported here: `render` on its own starts faster without the HTTP and server stacks.
+        from merge.cli.listen import add_listen
+        from merge.cli.simulate import add_simulate
+        from merge.cli.status import add_status
+        from merge.cli.submit import add_submit
+
+        add_submit(commands)
+        add_status(commands)
+        add_listen(commands)
     _add_validate(commands)
-    add_simulate(commands)
+    if only is None:
+        add_simulate(commands)
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of a request body template (for editors)"
     )
@@ -83,10 +91,16 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "render",
         help="render and validate every row into a review folder (offline, spends nothing)",
         description="Render the template once per row, validate each body against the V2"
-        " contract, and write a review folder: payloads.jsonl, payloads/row-NNNN.json and"
-        " a copy of the sheet with merge_status and merge_errors columns.",
+        " contract, and write a review folder: payloads.jsonl, review.html and a copy of the"
+        " sheet with merge_status and merge_errors columns (--split adds payloads/row-NNNN.json).",
     )
     add_inputs(render, "the review folder")
+    render.add_argument(
+        "--split",
+        action="store_true",
+        help="also write payloads/row-NNNN.json, one readable file per valid body (slow on big"
+        " sheets: one file per row)",
+    )
     render.set_defaults(run=run_render)
 
 
@@ -100,15 +114,22 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     validate.set_defaults(run=run_validate)
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Render into the review folder and report what happened."""
-    options = render_options(args)
-    with tqdm(
-        desc="rendering", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
-    ) as bar:
-        summary = render_to_folder(
-            args.data, args.template, args.output, options, bar.update, warn_above(bar)
-        )
+    options = dataclasses.replace(render_options(args), split=args.split)
+    progress: Callable[[int], None] | None = None
+    warn: Callable[[str], None] = _warn
+    with contextlib.ExitStack() as stack:
+        if sys.stderr.isatty():  # imported only for a terminal: a tenth of a 10,000-row run
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(desc="rendering", unit=" rows", file=sys.stderr))
+            progress, warn = bar.update, warn_above(bar)
+        summary = render_to_folder(args.data, args.template, args.output, options, progress, warn)
     _print_render_summary(summary, args, out)
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
@@ -137,8 +158,9 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
             print(f"Hint: {LOSSY_HINT}", file=out)
     print(f"Review folder: {summary.folder}", file=out)
     print("  payloads.jsonl   every row: status, body, problems", file=out)
-    bodies = count(summary.valid, "body", "bodies")
-    print(f"  payloads/        {bodies}, one file per valid row", file=out)
+    if summary.split:
+        bodies = count(summary.valid, "body", "bodies")
+        print(f"  payloads/        {bodies}, one file per valid row", file=out)
     print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
     print("  review.html      every row's video, to read in a browser", file=out)
 
@@ -204,7 +226,8 @@ def _collect_garbage_rarely() -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; foreseeable problems become a message and an exit code, not a traceback."""
     out = out or sys.stdout
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in OFFLINE_COMMANDS else None)
     args = parser.parse_args(argv)
     _collect_garbage_rarely()
     try:

@@ -7,12 +7,14 @@ import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 PROG = "avatar-merge"
 

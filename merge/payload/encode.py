@@ -14,3 +14,11 @@ def dumps(value: object, pretty: bool = False) -> bytes:
     except TypeError:  # integers beyond 64 bits, from a whole-text template
         text = json.dumps(value, ensure_ascii=False, indent=2 if pretty else None)
         return text.encode("utf-8", "surrogatepass")
+
+
+def dumps_strict(value: object) -> bytes | None:
+    """Serialise with orjson alone (valid UTF-8, compact), or None where orjson refuses."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return None

@@ -69,6 +69,8 @@ class Leaf:
     single: bool
     fast: bool
     render: Callable[[Mapping[str, str], Context], Any]
+    parts: Path_ = ()
+    """The path as keys and indexes, for walking a body to this leaf."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class Template:
     _build: Any = None
     _whole: Any = None
     _needs_context: bool = False
+    validators: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Per-template validation state (see merge.payload.shape), one per model class."""
 
     def render(self, values: Mapping[str, str], number: int) -> Rendered:
         """Render one row; a failure becomes a problem of that row, never an exception."""
@@ -252,7 +256,7 @@ def _compile_leaf(
     single = _single_expression_node(ast)
     fast = _fast_render(ast, single)
     render = fast or _jinja_render(source, single)
-    return Leaf(where, source, used_columns, single is not None, fast is not None, render)
+    return Leaf(where, source, used_columns, single is not None, fast is not None, render, path)
 
 
 def _line_of(source: str, text: str) -> int:

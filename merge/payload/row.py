@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from merge.errors import TemplateError
 from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Rendered, Template, compile_template
+from merge.payload.shape import ShapeValidator
 from merge.payload.translate_v3 import is_v3_body, translate, with_engine
-from merge.payload.validate import validate_payload, validate_v3_payload
+from merge.payload.v2_models import RequestBody
+from merge.payload.validate import Validated, validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -116,7 +118,7 @@ def check_row(
     if v3 and target.api == "v2":
         problems.append(Problem("type", V2_OF_V3))
     elif payload is not None:
-        checked = validate_v3_payload(payload) if v3 else validate_payload(payload)
+        checked = validate_v3_payload(payload) if v3 else _validator(template)(payload)
         failed = {p.path for p in rendered.problems}
         problems += [
             _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
@@ -129,6 +131,25 @@ def check_row(
     if v3:
         return RowResult(row.number, "valid", with_engine(payload, target.engine), [], files=files)
     return replace(_for_v3(payload, target, template, rendered, row), files=files)
+
+
+def _validator(template: Template) -> Callable[[object], Validated]:
+    """The template's V2 validation: by shape for a JSON template, whole for a .json.j2 one.
+
+    A body in v3's language is always validated whole (`validate_v3_payload`): its models'
+    cross-field rules name no `rule_reads`, so by shape every row would be a structure of its
+    own, slower than validating it whole. Such rows never reach this validator, so a template
+    whose `type` is fed by a cell teaches it only its V2 rows.
+    """
+    validate = template.validators.get(RequestBody)
+    if validate is None:
+        if template.kind == "json":
+            leaves = [leaf.parts for leaf in template.leaves.values()]
+            validate = ShapeValidator(RequestBody, validate_payload, leaves).validate
+        else:
+            validate = validate_payload
+        template.validators[RequestBody] = validate
+    return validate
 
 
 def _for_v3(

@@ -148,6 +148,9 @@ class _OneSource(Model):
     """A media setting that takes its file from exactly one of two keys."""
 
     sources: ClassVar[tuple[str, str]]
+    rule_reads: ClassVar[frozenset[str]] = frozenset()
+    """Keys whose values (beyond their JSON type) the rule reads: none, only whether a source is
+    null (see merge.payload.shape)."""
 
     @model_validator(mode="wrap")
     @classmethod
@@ -351,6 +354,9 @@ class RequestBody(Model):
     callback_url: Opt[str] = None
     test: Opt[bool] = None
     aspect_ratio: str | None = None
+
+    rule_reads: ClassVar[frozenset[str]] = frozenset({"caption", "type"})
+    """Keys whose values the caption rule reads (see merge.payload.shape)."""
 
     @model_validator(mode="wrap")
     @classmethod

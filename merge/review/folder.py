@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import IO
 
 from merge.errors import OutputError
-from merge.payload.encode import dumps
+from merge.payload.encode import dumps, dumps_strict
 from merge.payload.row import RowResult
 from merge.review.page import ReviewPage
 from merge.review.thumbs import add_files
@@ -94,17 +94,20 @@ def write_page(path: Path, page: ReviewPage) -> None:
 
 
 class ReviewFolder:
-    """Writes payloads.jsonl, payloads/row-NNNN.json, review.html and the marked copy of the input.
+    """Writes payloads.jsonl, review.html and the marked copy of the input; with `split`, also
+    payloads/row-NNNN.json, one readable file per valid body.
 
     Files are written by one background thread, so on two cores the disk works while the next
-    chunk renders; at most MAX_CHUNKS_IN_FLIGHT chunks wait, which bounds memory.
+    chunk renders; at most MAX_CHUNKS_IN_FLIGHT chunks wait, which bounds memory. Each row is
+    serialised once: its payloads.jsonl line is also its card on the page.
     """
 
     MAX_CHUNKS_IN_FLIGHT = 4
 
-    def __init__(self, path: Path, info: SheetInfo) -> None:
+    def __init__(self, path: Path, info: SheetInfo, split: bool = False) -> None:
         self.path = path
         self.info = info
+        self.split = split
         self.annotated_path = path / info.path.name
         self.payloads = path / "payloads"
         self.annotations = Annotations()
@@ -118,9 +121,9 @@ class ReviewFolder:
         self._pending: deque[Future[None]] = deque()
 
     @classmethod
-    def prepare(cls, path: Path, info: SheetInfo) -> ReviewFolder:
+    def prepare(cls, path: Path, info: SheetInfo, split: bool = False) -> ReviewFolder:
         """Check the folder can be written and clear what an earlier run left, before any row."""
-        folder = cls(Path(path), info)
+        folder = cls(Path(path), info, split)
         if folder.annotated_path.resolve() == info.path.resolve():
             raise OutputError(
                 f"{path}: is the input's own folder; the marked copy would replace"
@@ -128,9 +131,14 @@ class ReviewFolder:
                 "choose another output folder with -o, for example -o review",
             )
         try:
-            folder.payloads.mkdir(parents=True, exist_ok=True)
-            for stale in folder.payloads.glob("row-*.json"):
-                stale.unlink()
+            folder.path.mkdir(parents=True, exist_ok=True)
+            if folder.payloads.is_dir():
+                for stale in folder.payloads.glob("row-*.json"):
+                    stale.unlink()
+                if not split and not any(folder.payloads.iterdir()):
+                    folder.payloads.rmdir()
+            if split:
+                folder.payloads.mkdir(exist_ok=True)
             folder._jsonl = folder._jsonl_temp.open("wb")
         except OSError as error:
             raise OutputError(
@@ -155,19 +163,30 @@ class ReviewFolder:
             self._jsonl_temp.unlink(missing_ok=True)
 
     def add(self, results: Sequence[RowResult]) -> None:
-        """Queue a chunk of results: one JSON line each, and a readable file per valid body."""
+        """Queue a chunk of results: one JSON line each (and with `split` a file per valid body)."""
         rows = [r.as_json() for r in results]
-        lines = b"".join(dumps(row) + b"\n" for row in rows)
-        files = [
-            (self.payloads / payload_file_name(r.row), dumps(r.payload, pretty=True) + b"\n")
-            for r in results
-            if r.status == "valid"
+        strict = [dumps_strict(row) for row in rows]
+        encoded = [
+            dumps(row) if line is None else line for row, line in zip(rows, strict, strict=True)
         ]
-        for result, row in zip(results, rows, strict=True):
-            errors = "; ".join(p.describe() for p in result.problems)
-            self.annotations.add(result.row, result.status, errors)
-            self.page.add(row)
-            add_files(self.page, result.files)
+        lines = b"\n".join(encoded) + b"\n" if encoded else b""
+        files = (
+            [
+                (self.payloads / payload_file_name(r.row), dumps(r.payload, pretty=True) + b"\n")
+                for r in results
+                if r.status == "valid"
+            ]
+            if self.split
+            else []
+        )
+        page = self.page
+        annotations = self.annotations
+        for result, row, line in zip(results, rows, strict, strict=True):
+            problems = result.problems
+            errors = "; ".join(p.describe() for p in problems) if problems else ""
+            annotations.add(result.row, result.status, errors)
+            page.add(row, line)
+            add_files(page, result.files)
         self._pending.append(self._writer.submit(self._write_chunk, lines, files))
         while len(self._pending) > self.MAX_CHUNKS_IN_FLIGHT or (
             self._pending and self._pending[0].done()

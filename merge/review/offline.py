@@ -28,6 +28,8 @@ class RenderOptions:
     limit: int | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     target: Target = V3
+    split: bool = False
+    """Also write payloads/row-NNNN.json, one pretty-printed file per valid body."""
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RenderSummary:
     template: Template
     folder: Path
     annotated: Path
+    split: bool = False
     total: int = 0
     valid: int = 0
     lossy: int = 0
@@ -79,8 +82,8 @@ def render_to_folder(
     for warning in sheet.info.warnings + template.warnings:
         if warn is not None:
             warn(warning)
-    folder = ReviewFolder.prepare(out, sheet.info)
-    summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path)
+    folder = ReviewFolder.prepare(out, sheet.info, options.split)
+    summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path, options.split)
     rows = select_rows(sheet.rows(), options.rows, options.limit)
     media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:

@@ -152,8 +152,12 @@ class ReviewPage:
         """Every row added, shown or not."""
         return self.counts.total()
 
-    def add(self, card: Mapping[str, Any]) -> None:
-        """Count a row, add its spoken time, and keep its card while the page has room."""
+    def add(self, card: Mapping[str, Any], encoded: bytes | None = None) -> None:
+        """Count a row, add its spoken time, and keep its card while the page has room.
+
+        `encoded` is the card already serialised by orjson (a payloads.jsonl line): its bytes are
+        reused rather than serialising the card a second time.
+        """
         status = card["status"]
         self.counts[status] += 1
         seconds = scene_seconds(card.get("payload"))
@@ -162,11 +166,15 @@ class ReviewPage:
             self.seconds += sum(s for s in seconds if s is not None)
             self.unknown_scenes += seconds.count(None)
         if self.shown < self.limit:
-            shown = {**card, "seconds": seconds}
+            extra: dict[str, Any] = {"seconds": seconds}
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
-                shown["scenes"] = scenes_of(card["payload"])
-                shown["engine"] = engine_of(card["payload"])
-            self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
+                extra["scenes"] = scenes_of(card["payload"])
+                extra["engine"] = engine_of(card["payload"])
+            if encoded is not None and encoded.endswith(b"}") and len(card):
+                data = encoded[:-1] + b"," + card_json(extra)[1:]
+            else:
+                data = card_json({**card, **extra})
+            self._cards += (b"," if self.shown else b"") + escape_json(data)
             self.shown += 1
 
     def add_all(self, cards: Iterable[Mapping[str, Any]]) -> ReviewPage:
