@@ -119,3 +119,20 @@ REVIEW_PAGE_NAME = "review.html"
 """The page `render` writes into the review folder."""
 SENT_PAGE_SUFFIX = ".review.html"
 """The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""
+
+LOOKUP_ATTEMPTS = 3
+"""Tries of one account read (users/me, a look, a voice) before it counts as unanswered."""
+LOOKUP_RETRY_CAP_SECONDS = 5.0
+"""The longest pause between two tries of an account read, whatever Retry-After says."""
+LOOKUP_TIMEOUT_SECONDS = 15.0
+"""How long an account read may take (HeyGen's own CLI waits 30 s; reads answer in under 2 s)."""
+LOOKUP_CONCURRENCY = 8
+"""Account reads in flight at once during a pre-flight."""
+PREFLIGHT_CACHE_SUFFIX = ".preflight.json"
+"""The pre-flight's cache of usable looks and voices sits beside the journal."""
+PREFLIGHT_CACHE_SECONDS = 900.0
+"""How long a usable look or voice is believed without asking again (a resume within 15 min)."""
+SPEECH_SPREAD = 0.15
+"""Speaking rates vary: a script's spoken time is estimated at WORDS_PER_MINUTE ± 15%."""
+AUDIO_SECONDS_RANGE = (5.0, 60.0)
+"""Length assumed for recorded audio the tool cannot read, as a range (priced as such)."""

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from merge.cli.account import add_account_commands
 from merge.cli.console import (
     PROG,
     ExitCode,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_render(commands)
     add_submit(commands)
+    add_account_commands(commands)
     add_status(commands)
     add_listen(commands)
     _add_validate(commands)

@@ -12,16 +12,19 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge.api.client import open_http
+from merge.batch.checked import check_plan
 from merge.batch.journal import journal_path
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
 from merge.batch.sent_page import sent_page_path
 from merge.cli import api_options as cli_api
+from merge.cli import preflight as cli_preflight
 from merge.cli.api_options import add_api_options
 from merge.cli.console import (
     ExitCode,
     add_inputs,
     count,
+    positive,
     render_options,
     warn_above,
 )
@@ -36,8 +39,9 @@ from merge.errors import MergeError
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.simulator import Simulator, SimulatorSettings
 
-REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
-"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0, balance=50.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds,
+and a $50 wallet."""
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +60,14 @@ def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--key", metavar="COLUMN", help="column whose value identifies a row across edits"
     )
     submit.add_argument("-y", "--yes", action="store_true", help="send without asking")
+    submit.add_argument(
+        "--limit-valid",
+        type=positive,
+        metavar="N",
+        help="a pilot of N videos: send only the first N rows that pass every check"
+        " (--limit counts rows, valid or not)",
+    )
+    cli_preflight.add_cost_options(submit)
     submit.add_argument(
         "--simulate",
         action="store_true",
@@ -102,9 +114,16 @@ def _severity(code: ExitCode) -> int:
 def _plan_and_send(
     plan: Plan, args: argparse.Namespace, url: str, api_key: str, out: TextIO
 ) -> ExitCode:
+    table = cli_preflight.price_table(args)
+    http = cli_preflight.lookup_http(url, api_key, args)
+    source = cli_preflight.key_source(args)
+    verdict = check_plan(plan, http, table, source, args.limit_valid)
     _print_plan(plan, args, out)
+    rows = [job.row for job in plan.send]
+    cli_preflight.print_preflight(verdict, rows, out)
     if not plan.send and not plan.check:
         return _finish_without_sending(plan, out)
+    cli_preflight.refuse_over_max_cost(verdict, rows, args.max_cost)
     _confirm(plan, args)
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from merge.prices import PriceTable
+from merge.simulator.catalogue import Catalogue
 from merge.simulator.idempotency import IdempotencyKeys
 from merge.simulator.limits import DailyCount, Dice, TokenBucket
 from merge.simulator.schedule import (
@@ -26,6 +28,7 @@ from merge.simulator.settings import (
     UNLIMITED_QUOTA_SECONDS,
     SimulatorSettings,
 )
+from merge.simulator.wallet import Wallet
 
 Delivery = Literal["answer", "reset", "late"]
 
@@ -49,6 +52,15 @@ STAT_NAMES = (
     "idempotent_replays",
     "idempotency_conflicts",
     "idempotency_mismatches",
+    "account_reads",
+    "look_lookups",
+    "voice_lookups",
+    "look_lists",
+    "voice_lists",
+    "lookup_faults",
+    "forbidden",
+    "wallet_refused",
+    "ids_refused",
 )
 """Counters `stats()` always reports, zero or not."""
 
@@ -104,6 +116,10 @@ class Account:
         self._deliveries: list[dict[str, Any]] = []
         self.idempotency = IdempotencyKeys()
         """The v3 Idempotency-Keys the account has seen, with the answers they got."""
+        self.catalogue = (
+            Catalogue.from_file(settings.catalogue) if settings.catalogue else Catalogue.built_in()
+        )
+        self.wallet = Wallet(settings.balance, PriceTable())
 
     def authorize(self, key: str, *counters: str) -> bool:
         """Count a request (also under `counters`) and say whether `key` opens the account."""

@@ -42,6 +42,13 @@ MAX_SCENES = 50
 IDEMPOTENCY_SECONDS = 24 * 3600
 """How long v3 replays the answer a request with an `Idempotency-Key` got (HeyGen: 24 hours)."""
 
+DEFAULT_BALANCE = 10_000.0
+BILLING_TYPES = ("wallet", "subscription", "usage_based")
+LOOKUP_FAULTS = ("429", "500", "timeout")
+MAX_LOOKS_PAGE = 50
+DEFAULT_LOOKS_PAGE = 20
+DEFAULT_VOICES_PAGE = 20
+
 WEB_SCHEMES = ("http://", "https://")
 WEBHOOK_TRIES = 3
 WEBHOOK_RETRY_SECONDS = 1.0
@@ -85,6 +92,17 @@ class SimulatorSettings:
     render_jitter: float = 0.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    catalogue: str | None = None
+    """A JSON file of looks and voices replacing the built-in catalogue (see catalogue.py)."""
+    billing_type: str = "wallet"
+    balance: float = DEFAULT_BALANCE
+    """What the account has left: USD (wallet, usage cap) or credits (subscription)."""
+    read_scope: bool = True
+    """False: the key may create videos but not read the account (users/me, looks, voices: 403)."""
+    lookup_fault: str | None = None
+    """How look and voice reads fail: "429", "500", "timeout" (held `late_by` seconds), or None."""
+    check_ids: bool = False
+    """Refuse creates naming an unknown or unready look or voice, or an unsupported engine."""
 
     def __post_init__(self) -> None:
         """Refuse settings no account could have, so a typo fails at start and not mid-run."""
@@ -122,6 +140,12 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append(
             f"webhook_url must start with http:// or https://, not {settings.webhook_url!r}"
         )
+    if settings.billing_type not in BILLING_TYPES:
+        problems.append(f"billing_type must be one of {', '.join(BILLING_TYPES)}")
+    if settings.balance < 0:
+        problems.append("balance must not be negative")
+    if settings.lookup_fault is not None and settings.lookup_fault not in LOOKUP_FAULTS:
+        problems.append(f"lookup_fault must be one of {', '.join(LOOKUP_FAULTS)}")
     if settings.plan not in PLAN_CAPS:
         problems.append(f"plan must be one of {', '.join(PLAN_CAPS)}, not {settings.plan!r}")
     return problems
