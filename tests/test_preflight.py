@@ -129,7 +129,8 @@ def test_the_simulator_refuses_what_the_preflight_catches(tmp_path):
         )
     assert pending.status_code == 400
     assert unknown.status_code == 404
-    assert engine.status_code == 400 and engine.json()["error"]["param"] == "engine"
+    assert engine.status_code == 400
+    assert engine.json()["error"]["param"] == "engine"
     assert simulator.accepted() == {}
 
 
@@ -145,7 +146,8 @@ def test_a_refused_key_stops_before_anything_and_names_its_source(cli, tmp_path)
     assert run.code == ExitCode.ERROR
     assert "the API refused the key from $HEYGEN_API_KEY (HTTP 401" in run.err
     assert f"--api-key-file {key_file}" in from_file.err
-    assert KEY not in run.err + run.out and "wrong-key-in-file" not in from_file.err
+    assert KEY not in run.err + run.out
+    assert "wrong-key-in-file" not in from_file.err
     assert created_rows(simulator) == set()
 
 
@@ -222,7 +224,8 @@ def test_a_thousand_rows_with_three_looks_and_two_voices_make_five_lookups(cli, 
     assert stats["account_reads"] == 1
     assert "ready:          1,000" in run.out
     assert "Nothing was sent." in run.out
-    assert sim.accepted() == {} and created_rows(sim) == set()
+    assert sim.accepted() == {}
+    assert created_rows(sim) == set()
 
 
 def test_a_resume_takes_usable_ids_from_the_cache(cli, tmp_path, sim):
@@ -243,7 +246,9 @@ def test_a_resume_takes_usable_ids_from_the_cache(cli, tmp_path, sim):
 def test_avatars_and_voices_list_the_account(cli, sim):
     table = cli("avatars", "--base-url", sim.url, "--type", "digital_twin")
     assert table.code == ExitCode.OK
-    assert TWIN in table.out and "pending_consent" in table.out and "Daisy" not in table.out
+    assert TWIN in table.out
+    assert "pending_consent" in table.out
+    assert "Daisy" not in table.out
     listed = json.loads(cli("avatars", "--base-url", sim.url, "--json", "--engine", "avatar_v").out)
     assert {look["id"] for look in listed} == {TWIN, CONSENT, "zoe_twin_20261129"}
     voices = cli("voices", "--base-url", sim.url, "--csv", "--language", "Spanish")

@@ -53,6 +53,12 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add("--webhook-url", metavar="URL", help="post video events here (loopback only)")
     add("--webhook-secret", metavar="S", help="sign the events posted to --webhook-url")
     add("--seed", type=int, metavar="N", help="repeat the same faults")
+    add("--catalogue", metavar="FILE", help="JSON looks and voices replacing the built-in ones")
+    add("--billing-type", choices=("wallet", "subscription", "usage_based"), default="wallet")
+    add("--balance", type=float, default=10_000.0, metavar="N", help="left to spend (10000)")
+    add("--no-read-scope", action="store_true", help="the key may not read the account (403)")
+    add("--lookup-fault", choices=("429", "500", "timeout"), help="how look-ups fail")
+    add("--check-ids", action="store_true", help="refuse creates naming unusable looks/voices")
     simulate.set_defaults(run=run_simulate)
 
 
@@ -89,6 +95,12 @@ def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
         file_rate=args.file_rate,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
+        catalogue=args.catalogue,
+        billing_type=args.billing_type,
+        balance=args.balance,
+        read_scope=not args.no_read_scope,
+        lookup_fault=args.lookup_fault,
+        check_ids=args.check_ids,
     )
 
 

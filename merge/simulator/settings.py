@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from merge.simulator.catalogue import Catalogue
+
 PLAN_CAPS: dict[str, tuple[int, int]] = {
     "720p": (1280, 720),
     "1080p": (1920, 1080),
@@ -146,6 +148,11 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append("balance must not be negative")
     if settings.lookup_fault is not None and settings.lookup_fault not in LOOKUP_FAULTS:
         problems.append(f"lookup_fault must be one of {', '.join(LOOKUP_FAULTS)}")
+    if settings.catalogue is not None:
+        try:
+            Catalogue.from_file(settings.catalogue)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problems.append(f"catalogue {settings.catalogue}: cannot be used ({error})")
     if settings.plan not in PLAN_CAPS:
         problems.append(f"plan must be one of {', '.join(PLAN_CAPS)}, not {settings.plan!r}")
     return problems
