@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,14 @@ from tests.submitting import OUTREACH, lead, results, write_csv
 
 KEY = "sk-test-SECRET-77aa01"
 V3 = ("--api", "v3", "--lossy")
-FAST = {"render_seconds": 0.1, "pending_seconds": 0.0}
 TWIN = "maya_twin_20261002"
 CLONE_TRAINING = "leo_voice_clone"
 CONSENT = "leo_twin_20261120"
+
+
+def fast(**more: Any) -> SimulatorSettings:
+    """An account whose videos are done at once."""
+    return SimulatorSettings(render_seconds=0.1, pending_seconds=0.0, **more)
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +36,7 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    with Simulator(SimulatorSettings(**FAST)) as simulator:
+    with Simulator(fast()) as simulator:
         yield simulator
 
 
@@ -100,7 +105,7 @@ def test_an_engine_the_look_does_not_support_is_caught(cli, tmp_path):
         "default_voice_id": GOOD[1],
     }
     catalogue.write_text(json.dumps({"looks": [look, {**look, "id": GOOD[0], "name": "Daisy"}]}))
-    settings = SimulatorSettings(catalogue=str(catalogue), check_ids=True, **FAST)
+    settings = fast(catalogue=str(catalogue), check_ids=True)
     data = sheet(tmp_path, ("old_look", GOOD[1]))
     with Simulator(settings) as simulator:
         run = submit(cli, data, tmp_path / "out.csv", simulator.url)
@@ -115,7 +120,7 @@ def test_the_simulator_refuses_what_the_preflight_catches(tmp_path):
     """A second opinion: sent anyway, the same ids are refused at create."""
     import httpx
 
-    with Simulator(SimulatorSettings(check_ids=True, **FAST)) as simulator:
+    with Simulator(fast(check_ids=True)) as simulator:
         body = {"type": "avatar", "avatar_id": CONSENT, "script": "Hi", "voice_id": GOOD[1]}
         headers = {"X-Api-Key": KEY}
         pending = httpx.post(simulator.url + "/v3/videos", json=body, headers=headers)
@@ -136,7 +141,7 @@ def test_the_simulator_refuses_what_the_preflight_catches(tmp_path):
 
 def test_a_refused_key_stops_before_anything_and_names_its_source(cli, tmp_path):
     data = sheet(tmp_path, GOOD, GOOD)
-    with Simulator(SimulatorSettings(api_key="the-right-one", **FAST)) as simulator:
+    with Simulator(fast(api_key="the-right-one")) as simulator:
         run = submit(cli, data, tmp_path / "out.csv", simulator.url)
         key_file = tmp_path / "key.txt"
         key_file.write_text("wrong-key-in-file")
@@ -153,7 +158,7 @@ def test_a_refused_key_stops_before_anything_and_names_its_source(cli, tmp_path)
 
 def test_a_key_without_read_permission_is_a_warning_not_a_crash(cli, tmp_path):
     data = sheet(tmp_path, GOOD, GOOD)
-    with Simulator(SimulatorSettings(read_scope=False, **FAST)) as simulator:
+    with Simulator(fast(read_scope=False)) as simulator:
         run = submit(cli, data, tmp_path / "out.csv", simulator.url)
     assert run.code == ExitCode.OK, run.err
     assert "may not read the account (HTTP 403)" in run.out
@@ -165,7 +170,7 @@ def test_a_key_without_read_permission_is_a_warning_not_a_crash(cli, tmp_path):
 @pytest.mark.parametrize("fault", ["429", "500", "timeout"])
 def test_lookups_that_cannot_be_answered_are_warnings_naming_rows_and_columns(cli, tmp_path, fault):
     data = sheet(tmp_path, GOOD, GOOD, GOOD)
-    settings = SimulatorSettings(lookup_fault=fault, retry_after=0.05, late_by=3.0, **FAST)
+    settings = fast(lookup_fault=fault, retry_after=0.05, late_by=3.0)
     with Simulator(settings) as simulator:
         run = submit(cli, data, tmp_path / "out.csv", simulator.url, "--timeout", "0.3")
         stats = simulator.stats()
@@ -180,7 +185,7 @@ def test_lookups_that_cannot_be_answered_are_warnings_naming_rows_and_columns(cl
 
 def test_an_empty_wallet_is_a_warning_yes_does_not_hide_and_sending_stops(cli, tmp_path):
     data = sheet(tmp_path, GOOD, GOOD, GOOD)
-    with Simulator(SimulatorSettings(balance=0.9, **FAST)) as simulator:
+    with Simulator(fast(balance=0.9)) as simulator:
         run = submit(cli, data, tmp_path / "out.csv", simulator.url, "--concurrency", "1")
         stats = simulator.stats()
     assert "WARNING: the wallet has $0.90" in run.out
