@@ -87,7 +87,8 @@ def measure() -> list[Figure]:
                 samples.append(time.perf_counter() - started)
                 stats = simulator.stats()
             lookups = stats["look_lookups"] + stats["voice_lookups"]
-            assert not verdict.invalid and len(verdict.costs) == rows
+            assert not verdict.invalid
+            assert len(verdict.costs) == rows
     floor = (1 + -(-ids // LOOKUP_CONCURRENCY)) * latency
     return [
         Figure(

@@ -796,9 +796,9 @@ def main() -> int:
 
         return polling.main()
     if os.environ.get("BENCH_ONLY") == "preflight":
-        from benchmarks import preflight
+        from benchmarks import preflight as preflight_only
 
-        return preflight.main()
+        return preflight_only.main()
     config = Config.from_env()
     started = time.perf_counter()
     code_before = _git_state()
@@ -860,12 +860,12 @@ def main() -> int:
 
     part("poll", poll)
 
-    def preflight() -> None:
+    def account_checks() -> None:
         from benchmarks import preflight as checks
 
         figures.extend(checks.measure())
 
-    part("preflight", preflight)
+    part("preflight", account_checks)
     stages: dict[str, Any] = {}
     if config.wants("stages"):
         for kind, sheet in sheets.items():
