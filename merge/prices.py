@@ -63,11 +63,18 @@ class PriceTable:
         self, engine: str | None, avatar_type: str | None, resolution: str | None
     ) -> float:
         """Price one second; an unknown avatar type costs the most its engine can cost."""
+        return self.per_second_range(engine, avatar_type, resolution)[1]
+
+    def per_second_range(
+        self, engine: str | None, avatar_type: str | None, resolution: str | None
+    ) -> tuple[float, float]:
+        """Price one second: from the cheapest to the dearest avatar type when it is not known."""
         table = self.usd.get(engine or DEFAULT_ENGINE) or self.usd[DEFAULT_ENGINE]
         column = 1 if (resolution or DEFAULT_RESOLUTION).lower() == "4k" else 0
         if avatar_type in table:
-            return table[avatar_type][column]
-        return max(prices[column] for prices in table.values())
+            return table[avatar_type][column], table[avatar_type][column]
+        rates = [prices[column] for prices in table.values()]
+        return min(rates), max(rates)
 
     def credits_per_second(self, engine: str | None) -> float:
         """Credits one second costs on a credit-billed account."""

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from merge.api.account import AccountApi
-from merge.batch.costs import parts_of, price, resolution_of, spoken_seconds
 from merge.batch.preflight import Facts, balance_of, judge
 from merge.errors import MergeError
 from merge.loop import run_sync
+from merge.payload.costs import parts_of, price, resolution_of, spoken_seconds
 from merge.prices import PriceTable, load_prices
 
 PHOTO = {

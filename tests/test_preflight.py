@@ -93,6 +93,8 @@ def test_bad_ids_make_rows_invalid_before_anything_is_sent(cli, tmp_path, sim):
     assert "Traceback" not in run.err
     assert created_rows(sim) == {2}
     assert rows[2]["merge_status"] == "submitted"
+    page = (tmp_path / "out.csv.review.html").read_text(encoding="utf-8")
+    assert '"cost":[0.63,0.86]' in page  # Daisy is a studio avatar: $0.0667 a second, ± 15%
 
 
 def test_an_engine_the_look_does_not_support_is_caught(cli, tmp_path):

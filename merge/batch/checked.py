@@ -72,6 +72,8 @@ def check_plan(
     bodies = {job.row: orjson.loads(job.body) for job in plan.send}
     cache = LookupCache(cache_path(plan.output), str(plan.journal.meta("target")))
     verdict = run_preflight(http, bodies, template_columns(plan.template), table, cache, key_source)
+    plan.prices = table
+    plan.avatar_types = verdict.avatar_types
     if verdict.invalid:
         kept = []
         for job in plan.send:

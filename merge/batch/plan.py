@@ -24,6 +24,7 @@ from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
 from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
+from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import SUMMARY_PROBLEMS_SHOWN
@@ -65,6 +66,9 @@ class Plan:
     """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
+    avatar_types: dict[str, str] = field(default_factory=dict)
+    """Each look's avatar type as the pre-flight learnt it, for the page's cost estimate."""
+    prices: PriceTable = field(default_factory=PriceTable)
 
     @property
     def journal(self) -> Journal:

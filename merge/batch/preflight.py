@@ -23,9 +23,9 @@ import httpx
 
 from merge.api.account import AccountApi
 from merge.api.client import ApiError
-from merge.batch.costs import Part, parts_of, price, resolution_of
 from merge.errors import MergeError
 from merge.loop import run_sync
+from merge.payload.costs import Part, parts_of, price, resolution_of
 from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
 from merge.settings import LOOKUP_CONCURRENCY, PREFLIGHT_CACHE_SECONDS
@@ -69,6 +69,14 @@ class Facts:
     """Look and voice reads made over the network (cached ones not counted)."""
     cached: int = 0
 
+    def avatar_types(self) -> dict[str, str]:
+        """Each found look's avatar type."""
+        return {
+            look_id: str(look["avatar_type"])
+            for look_id, look in self.looks.items()
+            if look is not None and look.get("avatar_type")
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class RowCost:
@@ -88,6 +96,11 @@ class Preflight:
     invalid: dict[int, list[Problem]] = field(default_factory=dict)
     costs: dict[int, RowCost] = field(default_factory=dict)
     balance: Balance | None = None
+
+    @property
+    def avatar_types(self) -> dict[str, str]:
+        """Each look's avatar type, where the account said it."""
+        return self.facts.avatar_types()
 
     @property
     def warnings(self) -> list[str]:
@@ -250,11 +263,7 @@ def judge(
     """Find each body's problems with the account, and price it."""
     verdict = Preflight(table, facts, balance=balance_of(facts.me))
     _warn_unanswered(facts, bodies, columns)
-    types = {
-        look_id: str(look.get("avatar_type"))
-        for look_id, look in facts.looks.items()
-        if look is not None
-    }
+    types = facts.avatar_types()
     for row, body in bodies.items():
         parts = parts_of(body)
         problems = [p for part in parts for p in _part_problems(part, facts, columns)]

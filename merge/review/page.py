@@ -22,7 +22,9 @@ from typing import Any
 
 import orjson
 
+from merge.payload.costs import parts_of, price, resolution_of
 from merge.payload.translate_v3 import as_scenes
+from merge.prices import PriceTable
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
@@ -142,6 +144,11 @@ class ReviewPage:
     spoken_rows: int = 0
     unknown_scenes: int = 0
     shown: int = 0
+    prices: PriceTable = field(default_factory=PriceTable)
+    avatar_types: Mapping[str, str] = field(default_factory=dict)
+    """Each look's avatar type where the account said it (submit); others are priced as a range."""
+    cost_low: float = 0.0
+    cost_high: float = 0.0
     _cards: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -154,16 +161,31 @@ class ReviewPage:
         status = card["status"]
         self.counts[status] += 1
         seconds = scene_seconds(card.get("payload"))
+        cost = self._cost(card) if status != "invalid" else None
         if status in SPOKEN[self.kind]:
             self.spoken_rows += 1
             self.seconds += sum(s for s in seconds if s is not None)
             self.unknown_scenes += seconds.count(None)
+            if cost is not None:
+                self.cost_low += cost[0]
+                self.cost_high += cost[1]
         if self.shown < self.limit:
             shown = {**card, "seconds": seconds}
+            if cost is not None:
+                shown["cost"] = [round(cost[0], 2), round(cost[1], 2)]
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 shown["scenes"] = scenes_of(card["payload"])
             self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
             self.shown += 1
+
+    def _cost(self, card: Mapping[str, Any]) -> tuple[float, float] | None:
+        """Price a row's body (low, high) in USD, or None when it has no speaking avatar."""
+        payload = card.get("payload")
+        parts = parts_of(payload)
+        if not parts:
+            return None
+        low, high, _ = price(parts, resolution_of(payload), self.avatar_types, self.prices)
+        return low, high
 
     def add_all(self, cards: Iterable[Mapping[str, Any]]) -> ReviewPage:
         """Add cards in sheet order and return the page, for building one in a single call."""
@@ -186,6 +208,9 @@ class ReviewPage:
             "spoken_label": SPOKEN_LABEL[self.kind],
             "unknown_scenes": self.unknown_scenes,
             "words_per_minute": WORDS_PER_MINUTE,
+            "cost_low": round(self.cost_low, 2),
+            "cost_high": round(self.cost_high, 2),
+            "prices_date": self.prices.date,
         }
 
     def chunks(self) -> Iterator[bytes | bytearray]:

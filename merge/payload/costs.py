@@ -89,13 +89,14 @@ def price(
     avatar_types: Mapping[str, str],
     table: PriceTable,
 ) -> tuple[float, float, float]:
-    """Price a body: (low, high) in USD, and its high end in credits."""
+    """Price a body: (low, high) in USD, and its high end in credits; a look whose avatar type
+    is not known is priced from its engine's cheapest type to its dearest."""
     low = high = credits = 0.0
     for part in parts:
         kind = avatar_types.get(part.avatar_id or "")
-        rate = table.per_second(part.engine, kind, resolution)
-        low += part.low * rate
-        high += part.high * rate
+        cheapest, dearest = table.per_second_range(part.engine, kind, resolution)
+        low += part.low * cheapest
+        high += part.high * dearest
         credits += part.high * table.credits_per_second(part.engine)
     return low, high, credits
 
