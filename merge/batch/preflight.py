@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -278,35 +278,18 @@ def judge(
 def _part_problems(part: Part, facts: Facts, columns: Columns) -> list[Problem]:
     problems = []
     look = facts.looks.get(part.avatar_id or "")
-    look_column = columns(part.avatar_path)
+    look_column, voice_column = columns(part.avatar_path), columns(part.voice_path)
     if part.avatar_id and part.avatar_id in facts.looks:
         if look is None:
             names = _names(facts.account_looks, "id")
-            problems.append(
-                Problem(
-                    part.avatar_path,
-                    f'"{part.avatar_id}" is no look of this account'
-                    + did_you_mean(part.avatar_id, names)
-                    + "; run `avatar-merge avatars` for the ids you can use",
-                    look_column,
-                )
-            )
+            problems.append(_unknown("look", "avatars", part.avatar_id, names, part.avatar_path))
         else:
             problems += _look_problems(part, look, look_column)
     voice = facts.voices.get(part.voice_id or "")
-    voice_column = columns(part.voice_path)
     if part.voice_id and part.voice_id in facts.voices:
         if voice is None:
             names = _names(facts.account_voices, "voice_id")
-            problems.append(
-                Problem(
-                    part.voice_path,
-                    f'"{part.voice_id}" is no voice of this account'
-                    + did_you_mean(part.voice_id, names)
-                    + "; run `avatar-merge voices` for the ids you can use",
-                    voice_column,
-                )
-            )
+            problems.append(_unknown("voice", "voices", part.voice_id, names, part.voice_path))
         else:
             problems += _voice_problems(part, voice, voice_column)
     if part.speaks and not part.voice_id and look is not None and not look.get("default_voice_id"):
@@ -318,7 +301,17 @@ def _part_problems(part: Part, facts: Facts, columns: Columns) -> list[Problem]:
                 voice_column,
             )
         )
-    return problems
+    return [replace(p, column=columns(p.path)) if p.column is None else p for p in problems]
+
+
+def _unknown(noun: str, command: str, item_id: str, names: list[str], path: str) -> Problem:
+    """Say an id is not the account's, suggesting the nearest of its own."""
+    return Problem(
+        path,
+        f'"{item_id}" is no {noun} of this account'
+        + did_you_mean(item_id, names)
+        + f"; run `avatar-merge {command}` for the ids you can use",
+    )
 
 
 def _look_problems(part: Part, look: dict[str, Any], column: str | None) -> list[Problem]:

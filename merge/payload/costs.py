@@ -67,7 +67,7 @@ def resolution_of(body: Any) -> str | None:
         return str(body["resolution"])
     size = body.get("dimension")
     if isinstance(size, Mapping):
-        short = min(_number(size.get("width"), 0), _number(size.get("height"), 0))
+        short = min(positive_number(size.get("width"), 0), positive_number(size.get("height"), 0))
         return "4k" if short > 1080 else "1080p" if short > 720 else "720p"
     return None
 
@@ -106,7 +106,7 @@ def _v3_part(body: Mapping[str, Any], scene: Mapping[str, Any], at: str) -> Part
     settings = settings if isinstance(settings, Mapping) else {}
     script = scene.get("script")
     if isinstance(script, str):
-        low, high = spoken_seconds(script, _number(settings.get("speed"), 1.0))
+        low, high = spoken_seconds(script, positive_number(settings.get("speed"), 1.0))
     else:
         low, high = AUDIO_SECONDS_RANGE
     return Part(
@@ -133,10 +133,10 @@ def _v2_part(scene: Mapping[str, Any], index: int) -> Part:
     kind = voice.get("type")
     if kind == "text":
         text = voice.get("input_text")
-        speed = _number(voice.get("speed"), 1.0)
+        speed = positive_number(voice.get("speed"), 1.0)
         low, high = spoken_seconds(text if isinstance(text, str) else "", speed)
     elif kind == "silence":
-        low = high = _number(voice.get("duration"), 1.0)
+        low = high = positive_number(voice.get("duration"), 1.0)
     else:
         low, high = AUDIO_SECONDS_RANGE
     return Part(
@@ -162,7 +162,8 @@ def _text(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _number(value: Any, default: float) -> float:
+def positive_number(value: Any, default: float) -> float:
+    """Read a positive number from a body that may be invalid, else the default."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return default
     try:

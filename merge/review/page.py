@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from merge.payload.costs import parts_of, price, resolution_of
+from merge.payload.costs import parts_of, positive_number, price, resolution_of
 from merge.payload.translate_v3 import as_scenes
 from merge.prices import PriceTable
 from merge.problems import Problem
@@ -64,17 +64,6 @@ def card_json(card: Mapping[str, Any]) -> bytes:
         return json.dumps(card, ensure_ascii=True).encode("ascii")
 
 
-def _positive(value: Any, default: float) -> float:
-    """Read a number from a body that may be invalid, keeping the default for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        return default
-    return number if math.isfinite(number) and number > 0 else default
-
-
 def voice_seconds(voice: Any) -> float | None:
     """Estimate how long a scene's voice lasts; None for recorded audio, whose file is unread."""
     if not isinstance(voice, dict):
@@ -85,10 +74,10 @@ def voice_seconds(voice: Any) -> float | None:
         words = len(text.split()) if isinstance(text, str) else 0
         speed = voice.get("speed", 1.0)
         if not (type(speed) is float and 0.0 < speed < math.inf):  # a valid body's, quickly
-            speed = _positive(speed, 1.0)
+            speed = positive_number(speed, 1.0)
         return round(words * SECONDS_PER_WORD / speed, 1)
     if kind == "silence":
-        return _positive(voice.get("duration"), 1.0)
+        return positive_number(voice.get("duration"), 1.0)
     return None
 
 

@@ -8,6 +8,8 @@ their answer `late_by` seconds, as an overloaded API would.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -99,48 +101,56 @@ class _AccountApi:
 
     async def look(self, request: Request) -> Response:
         """Answer one look, or 404."""
-        refused = await self._refusal(request, "look_lookups", lookup=True)
-        if refused is not None:
-            return refused
         look_id = request.path_params["look_id"]
-        look = self.account.catalogue.look(look_id)
-        if look is None:
-            self.account.count("not_found")
-            message = f"Avatar look not found: {look_id}"
-            return answer.v3_error(404, "avatar_not_found", message, "look_id")
-        return answer.v3_ok(look)
+        found = self.account.catalogue.look(look_id)
+        return await self._one(request, "look_lookups", found, "avatar_not_found", look_id)
 
     async def voice(self, request: Request) -> Response:
         """Answer one voice, or 404."""
-        refused = await self._refusal(request, "voice_lookups", lookup=True)
+        voice_id = request.path_params["voice_id"]
+        found = self.account.catalogue.voice(voice_id)
+        return await self._one(request, "voice_lookups", found, "voice_not_found", voice_id)
+
+    async def _one(
+        self, request: Request, counter: str, found: dict[str, Any] | None, code: str, asked: str
+    ) -> Response:
+        refused = await self._refusal(request, counter, lookup=True)
         if refused is not None:
             return refused
-        voice_id = request.path_params["voice_id"]
-        voice = self.account.catalogue.voice(voice_id)
-        if voice is None:
+        if found is None:
             self.account.count("not_found")
-            return answer.v3_error(
-                404, "voice_not_found", f"Voice not found: {voice_id}", "voice_id"
-            )
-        return answer.v3_ok(voice)
+            noun = "Avatar look" if code == "avatar_not_found" else "Voice"
+            param = "look_id" if code == "avatar_not_found" else "voice_id"
+            return answer.v3_error(404, code, f"{noun} not found: {asked}", param)
+        return answer.v3_ok(found)
 
     async def looks(self, request: Request) -> Response:
         """List looks a page at a time (at most 50)."""
-        refused = await self._refusal(request, "look_lists", lookup=True)
-        if refused is not None:
-            return refused
-        query = dict(request.query_params)
-        items = self.account.catalogue.list_looks(query)
-        return _page(items, query, DEFAULT_LOOKS_PAGE, MAX_LOOKS_PAGE)
+        catalogue = self.account.catalogue
+        return await self._list(
+            request, "look_lists", catalogue.list_looks, DEFAULT_LOOKS_PAGE, MAX_LOOKS_PAGE
+        )
 
     async def voices(self, request: Request) -> Response:
         """List voices a page at a time (at most 100)."""
-        refused = await self._refusal(request, "voice_lists", lookup=True)
+        catalogue = self.account.catalogue
+        return await self._list(
+            request, "voice_lists", catalogue.list_voices, DEFAULT_VOICES_PAGE, MAX_PAGE
+        )
+
+    async def _list(
+        self,
+        request: Request,
+        counter: str,
+        listing: Callable[[dict[str, str]], list[dict[str, Any]]],
+        default: int,
+        most: int,
+    ) -> Response:
+        refused = await self._refusal(request, counter, lookup=True)
         if refused is not None:
             return refused
         query = dict(request.query_params)
-        items = self.account.catalogue.list_voices(query)
-        return _page(items, query, DEFAULT_VOICES_PAGE, MAX_PAGE)
+        return _page(listing(query), query, default, most)
 
 
 def _page(
