@@ -263,3 +263,20 @@ def test_avatars_and_voices_list_the_account(cli, sim):
     assert "2f72ee82b83d4b00af16c4771d611752,Lucía,public,Spanish" in voices.out
     found = cli("voices", "--base-url", sim.url, "--search", "maya", "--json")
     assert [v["id"] for v in json.loads(found.out)] == ["maya_voice_clone"]
+
+
+def test_voice_settings_for_another_engine_are_caught_on_v2_bodies_too(cli, tmp_path, sim):
+    header = ["first_name", "company", "signup_date", "avatar_id", "voice_id"]
+    rows = [
+        ["Ava", "Acme", "2026-01-05", GOOD[0], GOOD[1]],
+        ["Liam", "Café Olé", "2026-01-16", GOOD[0], "starfish_amelie_fr"],
+    ]
+    data = write_csv(tmp_path / "leads.csv", rows, header)
+    template = OUTREACH.parent / "elevenlabs.json"
+    out = tmp_path / "out.csv"
+    run = cli("submit", data, template, "-o", out, "--base-url", sim.url, "--yes")
+    assert run.code == ExitCode.INVALID_ROWS, run.err
+    error = results(out)[3]["merge_error"]
+    assert error.startswith('column "voice_id": the voice "Amélie" (starfish_amelie_fr)')
+    assert "is not an elevenlabs voice, but its settings are for elevenlabs" in error
+    assert set(sim.accepted()) == {results(out)[2]["callback_id"]}

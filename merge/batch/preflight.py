@@ -62,6 +62,8 @@ class Facts:
     voices: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     unanswered: dict[str, str] = field(default_factory=dict)
     """`look X` / `voice X` → why no answer came."""
+    voice_engines: dict[str, set[str]] = field(default_factory=dict)
+    """Voice engine → the account's voices of that engine, for rows whose settings name one."""
     account_looks: list[dict[str, Any]] = field(default_factory=list)
     account_voices: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -144,12 +146,15 @@ async def read_facts(
     readable = await _read_me(api, facts, key_source)
     avatar_ids: dict[str, None] = {}
     voice_ids: dict[str, None] = {}
+    engines: dict[str, None] = {}
     for body in bodies.values():
         for part in parts_of(body):
             if part.avatar_id:
                 avatar_ids[part.avatar_id] = None
             if part.voice_id:
                 voice_ids[part.voice_id] = None
+                if part.voice_engine:
+                    engines[part.voice_engine] = None
     if not readable:
         return facts
     account = _account_name(facts.me)
@@ -169,6 +174,7 @@ async def read_facts(
     ]
     await asyncio.gather(*asks)
     await _list_for_suggestions(api, facts)
+    await _list_engines(api, facts, engines)
     if cache is not None and account:
         cache.write(account, facts)
     return facts
@@ -221,6 +227,24 @@ async def _list_for_suggestions(api: AccountApi, facts: Facts) -> None:
             )
     except ApiError:
         pass  # suggestions are a courtesy; the ids are still reported unknown
+
+
+async def _list_engines(api: AccountApi, facts: Facts, engines: Iterable[str]) -> None:
+    """Learn which voices speak through each engine the rows' voice settings name.
+
+    A voice answer carries no engine; the list filtered with `engine=` is how the account says.
+    """
+    for engine in engines:
+        try:
+            found = await api.voices(type="private", engine=engine)
+            found += await api.voices(type="public", engine=engine)
+        except ApiError as error:
+            facts.warnings.append(
+                f"which voices are {engine} voices could not be checked ({error});"
+                f" rows with {engine} settings are sent unchecked"
+            )
+            continue
+        facts.voice_engines[engine] = {str(voice.get("voice_id")) for voice in found}
 
 
 def _warn_unanswered(facts: Facts, bodies: Mapping[int, Any], columns: Columns) -> None:
@@ -292,6 +316,7 @@ def _part_problems(part: Part, facts: Facts, columns: Columns) -> list[Problem]:
             problems.append(_unknown("voice", "voices", part.voice_id, names, part.voice_path))
         else:
             problems += _voice_problems(part, voice, voice_column)
+            problems += _engine_problems(part, voice, facts, voice_column)
     if part.speaks and not part.voice_id and look is not None and not look.get("default_voice_id"):
         name = look.get("name") or part.avatar_id
         problems.append(
@@ -353,6 +378,25 @@ def _voice_problems(part: Part, voice: dict[str, Any], column: str | None) -> li
             )
         ]
     return []
+
+
+def _engine_problems(
+    part: Part, voice: dict[str, Any], facts: Facts, column: str | None
+) -> list[Problem]:
+    engine = part.voice_engine
+    speaking = facts.voice_engines.get(engine or "")
+    if engine is None or speaking is None or part.voice_id in speaking:
+        return []
+    name = f'"{voice.get("name") or part.voice_id}" ({part.voice_id})'
+    return [
+        Problem(
+            part.voice_path,
+            f"the voice {name} is not {'an' if engine[:1] in 'aeiou' else 'a'} {engine} voice,"
+            f" but its settings are for {engine}"
+            " (the API refuses engine settings that do not match the voice)",
+            column,
+        )
+    ]
 
 
 def balance_of(me: dict[str, Any] | None) -> Balance | None:

@@ -37,6 +37,8 @@ class Part:
     """Seconds it lasts, at least and at most."""
     avatar_path: str
     voice_path: str
+    voice_engine: str | None = None
+    """The voice engine its settings are for (`engine_settings.engine_type`), if any."""
 
 
 def parts_of(body: Any) -> list[Part]:
@@ -119,6 +121,7 @@ def _v3_part(body: Mapping[str, Any], scene: Mapping[str, Any], at: str) -> Part
         high,
         f"{at}avatar_id",
         f"{at}voice_id",
+        _voice_engine(settings.get("engine_settings")),
     )
 
 
@@ -149,7 +152,13 @@ def _v2_part(scene: Mapping[str, Any], index: int) -> Part:
         high,
         f"{at}character.{field}",
         f"{at}voice.voice_id",
+        "elevenlabs" if isinstance(voice.get("elevenlabs_settings"), Mapping) else None,
     )
+
+
+def _voice_engine(settings: Any) -> str | None:
+    kind = settings.get("engine_type") if isinstance(settings, Mapping) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _engine(holder: Mapping[str, Any]) -> str | None:
