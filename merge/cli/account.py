@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 from collections.abc import Sequence
@@ -15,8 +16,10 @@ from merge.cli import api_options as cli_api
 from merge.cli import preflight as cli_preflight
 from merge.cli.api_options import add_api_options
 from merge.cli.console import ExitCode, add_inputs, count, render_options
+from merge.cli.submit import REHEARSAL
 from merge.errors import MergeError
 from merge.loop import run_sync
+from merge.simulator import Simulator
 
 LOOK_COLUMNS = ("id", "name", "type", "engines", "gender", "status", "default_voice_id")
 VOICE_COLUMNS = ("id", "name", "type", "language", "gender", "status", "locales")
@@ -32,6 +35,11 @@ def add_account_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         " Nothing is created and nothing is written.",
     )
     add_inputs(check, None)
+    check.add_argument(
+        "--simulate",
+        action="store_true",
+        help="check against the built-in simulator's account instead of HeyGen (no key)",
+    )
     add_api_options(check)
     cli_preflight.add_cost_options(check)
     check.set_defaults(run=run_check)
@@ -70,11 +78,15 @@ def _add_listing_options(command: argparse.ArgumentParser) -> None:
 def run_check(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Check the sheet against the account and print what a submit would meet."""
     api_key = cli_api.api_key(args)
-    url = cli_api.base_url(args)
     table = cli_preflight.price_table(args)
-    http = cli_preflight.lookup_http(url, api_key, args)
     source = cli_preflight.key_source(args)
-    report = check_sheet(args.data, args.template, render_options(args), http, table, source)
+    options = render_options(args)
+    with contextlib.ExitStack() as stack:
+        url = cli_api.base_url(args)
+        if args.simulate:
+            url = stack.enter_context(Simulator(REHEARSAL)).url
+        http = cli_preflight.lookup_http(url, api_key, args)
+        report = check_sheet(args.data, args.template, options, http, table, source)
     sheet = f' (sheet "{report.info.sheet_name}")' if report.info.sheet_name else ""
     print(f"{args.data}{sheet} with {args.template}: {count(report.total, 'row')}", file=out)
     print(f"  ready:          {len(report.valid_rows):,}", file=out)
