@@ -75,7 +75,7 @@ def add_inputs(command: argparse.ArgumentParser, output: str | None) -> None:
         "--rows", metavar="RANGES", help="spreadsheet rows to take, e.g. 2-40,55,60-"
     )
     command.add_argument(
-        "--limit", type=positive, metavar="N", help="take at most N rows (a pilot)"
+        "--limit", type=positive, metavar="N", help="take at most N rows, valid or not"
     )
     command.add_argument(
         "--encoding", metavar="NAME", help="CSV encoding (default: UTF-8, else cp1252)"
