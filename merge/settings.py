@@ -136,3 +136,9 @@ SPEECH_SPREAD = 0.15
 """Speaking rates vary: a script's spoken time is estimated at WORDS_PER_MINUTE ± 15%."""
 AUDIO_SECONDS_RANGE = (5.0, 60.0)
 """Length assumed for recorded audio the tool cannot read, as a range (priced as such)."""
+AUDIO_PROBE_BYTES = 64 * 1024
+"""How much of an audio file is fetched to read its length (its header is near the start)."""
+AUDIO_PROBE_CONCURRENCY = 4
+AUDIO_PROBE_TIMEOUT_SECONDS = 5.0
+AUDIO_PROBES_MOST = 200
+"""Distinct audio URLs whose length a pre-flight reads; the others count AUDIO_SECONDS_RANGE."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import wave
 from typing import Any
 
 import httpx
 import pytest
 
 from merge.api.account import AccountApi
+from merge.api.audio import length_of, probeable
 from merge.batch.preflight import Facts, balance_of, judge
 from merge.errors import MergeError
 from merge.loop import run_sync
@@ -182,3 +185,50 @@ def test_lists_follow_next_token_with_contract_page_sizes() -> None:
     assert {p["limit"] for p in seen[3:]} == {"100"}
     assert seen[0]["ownership"] == "private"
     assert "token" not in seen[0]
+
+
+def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
+    """A real mono 16-bit WAV of `seconds` of silence."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+def test_audio_lengths_are_read_from_wav_and_mp3_heads() -> None:
+    wav = wav_bytes(12.5)
+    assert length_of(wav[:65536], len(wav)) == 12.5
+    frame = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz
+    mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + bytes(10) + frame * 10
+    assert length_of(mp3, 20 + 16_000) == 1.0  # 16,000 bytes at 16,000 bytes a second
+    xing = bytearray(frame)
+    xing[36:48] = b"Xing" + (1).to_bytes(4, "big") + (383).to_bytes(4, "big")
+    assert length_of(bytes(xing), None) == round(383 * 1152 / 44100, 2)
+    assert length_of(b"not audio at all", 100) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "asked"),
+    [
+        ("https://cdn.acme-media.com/a.mp3", True),
+        ("http://127.0.0.1:8000/a.wav", True),
+        ("https://example.com/a.mp3", False),
+        ("https://files.example/a.mp3", False),
+        ("https://x/a.mp3", False),
+        ("http://10.0.0.1/a.mp3", False),
+        ("ftp://cdn.acme-media.com/a.mp3", False),
+    ],
+)
+def test_only_files_heygen_could_fetch_are_asked(url: str, asked: bool) -> None:
+    assert probeable(url) is asked
+
+
+def test_parts_take_a_measured_audio_length() -> None:
+    body = {"type": "avatar", "avatar_id": "p1", "audio_url": "https://cdn.acme.com/a.wav"}
+    (unknown,) = parts_of(body)
+    (heard,) = parts_of(body, {"https://cdn.acme.com/a.wav": 12.0})
+    assert (unknown.low, unknown.high) == (5.0, 60.0)
+    assert (heard.low, heard.high) == (12.0, 12.0)

@@ -6,7 +6,10 @@ row that failed a check.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import pytest
 from merge.cli.commands import ExitCode
 from merge.simulator import Simulator, SimulatorSettings
 from tests.submitting import OUTREACH, lead, results, write_csv
+from tests.test_costs import wav_bytes
 
 KEY = "sk-test-SECRET-77aa01"
 V3 = ("--api", "v3", "--lossy")
@@ -280,3 +284,40 @@ def test_voice_settings_for_another_engine_are_caught_on_v2_bodies_too(cli, tmp_
     assert error.startswith('column "voice_id": the voice "Amélie" (starfish_amelie_fr)')
     assert "is not an elevenlabs voice, but its settings are for elevenlabs" in error
     assert set(sim.accepted()) == {results(out)[2]["callback_id"]}
+
+
+@pytest.fixture
+def audio_host(tmp_path: Path) -> Iterator[str]:
+    """A plain HTTP file server on loopback holding a 12-second WAV (no range support)."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "hello.wav").write_bytes(wav_bytes(12.0))
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_recorded_voice_is_priced_by_its_files_length(cli, tmp_path, sim, audio_host):
+    header = ["first_name", "company", "photo_id", "audio_url", "image_url"]
+    photo = "7a8c0e51b2d64e3f9c1a2b3c4d5e6f70"  # a photo look: $0.05 a second
+    rows = [
+        ["Ava", "Acme", photo, f"{audio_host}/hello.wav", "https://example.com/bg.png"],
+        ["Liam", "Acme", photo, "https://example.com/unreadable.mp3", "https://example.com/b.png"],
+    ]
+    data = write_csv(tmp_path / "leads.csv", rows, header)
+    template = OUTREACH.parent / "talking_photo.json"
+    run = cli("check", data, template, "--base-url", sim.url, *V3)
+    assert run.code == ExitCode.OK, run.out + run.err
+    # 12 s read from the file at $0.05, plus 5-60 s assumed for the unreadable one
+    assert "cost:           $0.85 to $3.60 for 2 rows (each $0.25 to $3.00)" in run.out

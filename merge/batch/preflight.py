@@ -22,13 +22,14 @@ from typing import Any
 import httpx
 
 from merge.api.account import AccountApi
+from merge.api.audio import audio_lengths, open_audio_http
 from merge.api.client import ApiError
 from merge.errors import MergeError
 from merge.loop import run_sync
 from merge.payload.costs import Part, parts_of, price, resolution_of
 from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
-from merge.settings import LOOKUP_CONCURRENCY, PREFLIGHT_CACHE_SECONDS
+from merge.settings import AUDIO_PROBES_MOST, LOOKUP_CONCURRENCY, PREFLIGHT_CACHE_SECONDS
 
 Columns = Callable[[str], str | None]
 """Name the column that fed a body path (None: the template's own text)."""
@@ -62,6 +63,8 @@ class Facts:
     voices: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     unanswered: dict[str, str] = field(default_factory=dict)
     """`look X` / `voice X` → why no answer came."""
+    audio: dict[str, float] = field(default_factory=dict)
+    """Seconds of each audio URL whose file could be read."""
     voice_engines: dict[str, set[str]] = field(default_factory=dict)
     """Voice engine → the account's voices of that engine, for rows whose settings name one."""
     account_looks: list[dict[str, Any]] = field(default_factory=list)
@@ -140,13 +143,18 @@ async def read_facts(
     bodies: Mapping[int, Any],
     cache: LookupCache | None = None,
     key_source: str = "the API key",
+    files: httpx.AsyncClient | None = None,
 ) -> Facts:
-    """Read the account and every distinct id of `bodies`, each at most once."""
+    """Read the account and every distinct id of `bodies`, each at most once.
+
+    With `files` (a client without the API key), the audio files' lengths are read too.
+    """
     facts = Facts()
     readable = await _read_me(api, facts, key_source)
     avatar_ids: dict[str, None] = {}
     voice_ids: dict[str, None] = {}
     engines: dict[str, None] = {}
+    audio: dict[str, None] = {}
     for body in bodies.values():
         for part in parts_of(body):
             if part.avatar_id:
@@ -155,6 +163,10 @@ async def read_facts(
                 voice_ids[part.voice_id] = None
                 if part.voice_engine:
                     engines[part.voice_engine] = None
+            if part.audio_url and len(audio) < AUDIO_PROBES_MOST:
+                audio[part.audio_url] = None
+    if files is not None and audio:
+        facts.audio = await audio_lengths(files, audio)
     if not readable:
         return facts
     account = _account_name(facts.me)
@@ -289,7 +301,7 @@ def judge(
     _warn_unanswered(facts, bodies, columns)
     types = facts.avatar_types()
     for row, body in bodies.items():
-        parts = parts_of(body)
+        parts = parts_of(body, facts.audio)
         problems = [p for part in parts for p in _part_problems(part, facts, columns)]
         if problems:
             verdict.invalid[row] = list(dict.fromkeys(problems))
@@ -525,8 +537,8 @@ def run_preflight(
     """Read the account and judge every body, in one sync call; the client is closed after."""
 
     async def go() -> Preflight:
-        async with http:
-            facts = await read_facts(AccountApi(http), bodies, cache, key_source)
+        async with http, open_audio_http() as files:
+            facts = await read_facts(AccountApi(http), bodies, cache, key_source, files)
         return judge(facts, bodies, columns, table)
 
     return run_sync(go())

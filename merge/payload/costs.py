@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from merge.prices import DEFAULT_ENGINE, PriceTable
@@ -39,16 +39,21 @@ class Part:
     voice_path: str
     voice_engine: str | None = None
     """The voice engine its settings are for (`engine_settings.engine_type`), if any."""
+    audio_url: str | None = None
+    """Its recorded voice's address, whose length a pre-flight may read."""
 
 
-def parts_of(body: Any) -> list[Part]:
-    """Read a body's avatar parts: v3 (`type` avatar or studio) or V2 (`video_inputs`)."""
+def parts_of(body: Any, audio: Mapping[str, float] | None = None) -> list[Part]:
+    """Read a body's avatar parts: v3 (`type` avatar or studio) or V2 (`video_inputs`).
+
+    `audio` gives the known length of audio URLs; others count AUDIO_SECONDS_RANGE.
+    """
     if not isinstance(body, Mapping):
         return []
     if "video_inputs" in body:
         scenes = body.get("video_inputs") or []
-        return [_v2_part(scene, i) for i, scene in enumerate(scenes) if isinstance(scene, Mapping)]
-    if body.get("type") == "studio":
+        found = [_v2_part(scene, i) for i, scene in enumerate(scenes) if isinstance(scene, Mapping)]
+    elif body.get("type") == "studio":
         found = []
         for i, scene in enumerate(body.get("scenes") or []):
             if not isinstance(scene, Mapping):
@@ -57,8 +62,17 @@ def parts_of(body: Any) -> list[Part]:
                 found.append(_v3_part(body, scene["input"], f"scenes[{i}].input."))
             elif "avatar_id" in scene:
                 found.append(_v3_part(body, scene, f"scenes[{i}]."))
-        return found
-    return [_v3_part(body, body, "")] if body.get("type", "avatar") == "avatar" else []
+    else:
+        found = [_v3_part(body, body, "")] if body.get("type", "avatar") == "avatar" else []
+    if audio:
+        found = [_heard(part, audio) for part in found]
+    return found
+
+
+def _heard(part: Part, audio: Mapping[str, float]) -> Part:
+    """Give a recorded voice its measured length."""
+    seconds = audio.get(part.audio_url or "")
+    return part if seconds is None else replace(part, low=seconds, high=seconds)
 
 
 def resolution_of(body: Any) -> str | None:
@@ -122,6 +136,7 @@ def _v3_part(body: Mapping[str, Any], scene: Mapping[str, Any], at: str) -> Part
         f"{at}avatar_id",
         f"{at}voice_id",
         _voice_engine(settings.get("engine_settings")),
+        _text(scene.get("audio_url")),
     )
 
 
@@ -153,6 +168,7 @@ def _v2_part(scene: Mapping[str, Any], index: int) -> Part:
         f"{at}character.{field}",
         f"{at}voice.voice_id",
         "elevenlabs" if isinstance(voice.get("elevenlabs_settings"), Mapping) else None,
+        _text(voice.get("audio_url")) if kind == "audio" else None,
     )
 
 

@@ -96,7 +96,7 @@
     if (meta.cost_high > 0) {
       text += " Cost: HeyGen's prices of " + meta.prices_date + " per second, by engine, the look's" +
         " avatar type (a range over the types when it is not known) and resolution; recorded audio" +
-        " is counted as 5 to 60 seconds.";
+        " is counted as 5 to 60 seconds here (submit and check measure the files they can read).";
     }
     document.getElementById("estimate").textContent = text;
     if (meta.shown < meta.rows) {
