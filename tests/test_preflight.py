@@ -200,7 +200,8 @@ def test_an_empty_wallet_is_a_warning_yes_does_not_hide_and_sending_stops(cli, t
     assert stats["wallet_refused"] >= 1
     assert len(simulator.accepted()) == 1
     assert run.code == ExitCode.FAILED_ROWS
-    assert "insufficient_credit" in run.out or "credit" in run.out.lower()
+    assert "Stopped: HTTP 402 insufficient_credit: Insufficient credit: this video needs" in run.out
+    assert "output rows: 2 skipped, 1 submitted" in run.out
 
 
 def test_max_cost_refuses_before_sending(cli, tmp_path, sim):

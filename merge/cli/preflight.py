@@ -11,6 +11,8 @@ from typing import TextIO
 import httpx
 
 from merge.api.client import open_http
+from merge.batch.checked import check_plan
+from merge.batch.plan import Plan
 from merge.batch.preflight import Preflight
 from merge.cli.console import count
 from merge.errors import MergeError
@@ -63,6 +65,28 @@ def key_source(args: argparse.Namespace) -> str:
 def lookup_http(url: str, api_key: str, args: argparse.Namespace) -> httpx.AsyncClient:
     """The pre-flight's own client: reads answer fast, so it waits less than a create does."""
     return open_http(url, api_key, min(args.timeout, LOOKUP_TIMEOUT_SECONDS), LOOKUP_CONCURRENCY)
+
+
+def check_plan_first(
+    plan: Plan, args: argparse.Namespace, url: str, api_key: str
+) -> Preflight | None:
+    """Run the pre-flight on the rows a plan would send (none to send: nothing to check)."""
+    if not plan.send:
+        return None
+    http = lookup_http(url, api_key, args)
+    return check_plan(plan, http, price_table(args), key_source(args), args.limit_valid)
+
+
+def print_plan_checks(verdict: Preflight | None, plan: Plan, out: TextIO) -> None:
+    """Print the pre-flight's lines for the rows a plan sends."""
+    if verdict is not None:
+        print_preflight(verdict, [job.row for job in plan.send], out)
+
+
+def refuse_plan_over_max_cost(verdict: Preflight | None, plan: Plan, limit: float | None) -> None:
+    """Stop before sending when the plan's estimate is above --max-cost."""
+    if verdict is not None:
+        refuse_over_max_cost(verdict, [job.row for job in plan.send], limit)
 
 
 def print_preflight(verdict: Preflight, rows: list[int], out: TextIO) -> None:

@@ -12,7 +12,6 @@ from typing import TextIO
 from tqdm import tqdm
 
 from merge.api.client import open_http
-from merge.batch.checked import check_plan
 from merge.batch.journal import journal_path
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
@@ -114,16 +113,12 @@ def _severity(code: ExitCode) -> int:
 def _plan_and_send(
     plan: Plan, args: argparse.Namespace, url: str, api_key: str, out: TextIO
 ) -> ExitCode:
-    table = cli_preflight.price_table(args)
-    http = cli_preflight.lookup_http(url, api_key, args)
-    source = cli_preflight.key_source(args)
-    verdict = check_plan(plan, http, table, source, args.limit_valid)
+    verdict = cli_preflight.check_plan_first(plan, args, url, api_key)
     _print_plan(plan, args, out)
-    rows = [job.row for job in plan.send]
-    cli_preflight.print_preflight(verdict, rows, out)
+    cli_preflight.print_plan_checks(verdict, plan, out)
     if not plan.send and not plan.check:
         return _finish_without_sending(plan, out)
-    cli_preflight.refuse_over_max_cost(verdict, rows, args.max_cost)
+    cli_preflight.refuse_plan_over_max_cost(verdict, plan, args.max_cost)
     _confirm(plan, args)
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)
