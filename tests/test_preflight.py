@@ -87,7 +87,9 @@ def test_bad_ids_make_rows_invalid_before_anything_is_sent(cli, tmp_path, sim):
     rows = results(out)
     assert rows[3]["merge_error"].startswith('column "avatar_id": "Daisy-inskirt-2022081" is no')
     assert 'did you mean "Daisy-inskirt-20220818"?' in rows[3]["merge_error"]
-    assert "is no look of this account" in rows[4]["merge_error"]
+    assert (
+        '"9f8e7d6c5b4a39281706f5e4d3c2b1a0" is a look of another account' in rows[4]["merge_error"]
+    )
     assert '"Leo, digital twin (awaiting consent)"' in rows[5]["merge_error"]
     assert "waiting for consent" in rows[5]["merge_error"]
     assert rows[6]["merge_error"].startswith('column "voice_id": the voice "Leo (clone, training)"')

@@ -144,6 +144,9 @@ def test_unknown_ids_are_404_and_private_looks_carry_a_status(sim):
     assert "status" not in get(sim, f"/v3/avatars/looks/{DAISY}").json()["data"]  # public
     consent = get(sim, "/v3/avatars/looks/leo_twin_20261120").json()["data"]
     assert consent["status"] == "pending_consent"
+    foreign = get(sim, "/v3/avatars/looks/9f8e7d6c5b4a39281706f5e4d3c2b1a0")
+    assert foreign.status_code == 403
+    assert foreign.json()["error"]["code"] == "resource_access_denied"
 
 
 def test_a_key_without_read_scope_gets_403_and_a_wrong_key_401(clock):

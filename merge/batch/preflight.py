@@ -63,6 +63,8 @@ class Facts:
     voices: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     unanswered: dict[str, str] = field(default_factory=dict)
     """`look X` / `voice X` → why no answer came."""
+    foreign: set[str] = field(default_factory=set)
+    """Ids the API says belong to another account (403 resource_access_denied)."""
     audio: dict[str, float] = field(default_factory=dict)
     """Seconds of each audio URL whose file could be read."""
     voice_engines: dict[str, set[str]] = field(default_factory=dict)
@@ -220,9 +222,13 @@ async def _ask(
         try:
             found = await (api.look(item_id) if kind == "look" else api.voice(item_id))
         except ApiError as error:
-            why = "no permission to read it (HTTP 403)" if error.status == 403 else str(error)
-            facts.unanswered[f"{kind} {item_id}"] = why
-            return
+            if error.code == "resource_access_denied":  # it exists, in another account
+                facts.foreign.add(item_id)
+                found = None
+            else:
+                why = "no permission to read it (HTTP 403)" if error.status == 403 else str(error)
+                facts.unanswered[f"{kind} {item_id}"] = why
+                return
     (facts.looks if kind == "look" else facts.voices)[item_id] = found
 
 
@@ -319,6 +325,8 @@ def _part_problems(part: Part, facts: Facts, columns: Columns) -> list[Problem]:
         if look is None:
             names = _names(facts.account_looks, "id")
             problems.append(_unknown("look", "avatars", part.avatar_id, names, part.avatar_path))
+            if part.avatar_id in facts.foreign:
+                problems[-1] = _foreign("look", "avatars", part.avatar_id, part.avatar_path)
         else:
             problems += _look_problems(part, look, look_column)
     voice = facts.voices.get(part.voice_id or "")
@@ -326,6 +334,8 @@ def _part_problems(part: Part, facts: Facts, columns: Columns) -> list[Problem]:
         if voice is None:
             names = _names(facts.account_voices, "voice_id")
             problems.append(_unknown("voice", "voices", part.voice_id, names, part.voice_path))
+            if part.voice_id in facts.foreign:
+                problems[-1] = _foreign("voice", "voices", part.voice_id, part.voice_path)
         else:
             problems += _voice_problems(part, voice, voice_column)
             problems += _engine_problems(part, voice, facts, voice_column)
@@ -348,6 +358,15 @@ def _unknown(noun: str, command: str, item_id: str, names: list[str], path: str)
         f'"{item_id}" is no {noun} of this account'
         + did_you_mean(item_id, names)
         + f"; run `avatar-merge {command}` for the ids you can use",
+    )
+
+
+def _foreign(noun: str, command: str, item_id: str, path: str) -> Problem:
+    """Say an id belongs to another account (a key from another workspace, or a copied sheet)."""
+    return Problem(
+        path,
+        f'"{item_id}" is a {noun} of another account (HTTP 403 resource_access_denied): this key'
+        f" cannot use it; run `avatar-merge {command}` for the ids it can use",
     )
 
 

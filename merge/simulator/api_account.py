@@ -117,6 +117,9 @@ class _AccountApi:
         refused = await self._refusal(request, counter, lookup=True)
         if refused is not None:
             return refused
+        if found is None and asked in self.account.catalogue.foreign:
+            message = "This resource belongs to another account"
+            return answer.v3_error(403, "resource_access_denied", message)
         if found is None:
             self.account.count("not_found")
             noun = "Avatar look" if code == "avatar_not_found" else "Voice"

@@ -128,6 +128,9 @@ BUILT_IN_LOOKS = [
     ),
 ]
 
+FOREIGN_IDS = frozenset({"9f8e7d6c5b4a39281706f5e4d3c2b1a0", "0b1c2d3e4f5a69788796a5b4c3d2e1f0"})
+"""A look and a voice of another account: reading them is 403 resource_access_denied."""
+
 BUILT_IN_VOICES = [
     _voice(SAMPLE_VOICE, "Sara, warm"),
     _voice("1bd001e7e50f421d891986aad5158bc8", "Olivia, crisp"),
@@ -145,6 +148,8 @@ class Catalogue:
 
     looks: dict[str, dict[str, Any]] = field(default_factory=dict)
     voices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    foreign: frozenset[str] = FOREIGN_IDS
+    """Ids of another account's looks and voices."""
 
     @classmethod
     def built_in(cls) -> Catalogue:
@@ -164,7 +169,9 @@ class Catalogue:
         for voice in voices:
             _check_voice(voice, path)
         filled = [_filled_voice(voice) for voice in voices]
-        return cls({look["id"]: _filled_look(look) for look in looks}, _by_voice_id(filled))
+        foreign = frozenset(str(item) for item in raw.get("foreign", FOREIGN_IDS))
+        looks_by_id = {look["id"]: _filled_look(look) for look in looks}
+        return cls(looks_by_id, _by_voice_id(filled), foreign)
 
     def look(self, look_id: str) -> dict[str, Any] | None:
         """Return a look as `GET /v3/avatars/looks/{id}` answers it, or None."""

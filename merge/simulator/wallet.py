@@ -135,6 +135,8 @@ def id_refusal(body: Mapping[str, Any], catalogue: Catalogue) -> JSONResponse | 
     for scene in scenes(body):
         look_id = str(scene.get("avatar_id"))
         look = catalogue.looks.get(look_id)
+        if look is None and look_id in catalogue.foreign:
+            return _error(403, "resource_access_denied", "This look belongs to another account")
         if look is None:
             return _error(404, "avatar_not_found", f"Avatar look not found: {look_id}", "avatar_id")
         status = look.get("status", "completed")
