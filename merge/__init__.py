@@ -1,6 +1,8 @@
 """avatar-merge: a spreadsheet and one request template become personalised avatar videos."""
 
+from merge.batch.checked import CheckReport, check_account
 from merge.batch.plan import Plan, SubmitOptions, plan_submit
+from merge.batch.preflight import Preflight
 from merge.batch.run import RunSettings, RunSummary, run_plan, submit_sheet
 from merge.errors import MergeError, OutputError, SheetError, TemplateError
 from merge.follow.follower import FollowOptions, FollowSummary, follow_output, follow_sheet
@@ -21,11 +23,13 @@ from merge.simulator import Simulator, SimulatorSettings
 from merge.version import __version__ as __version__
 
 __all__ = [
+    "CheckReport",
     "FollowOptions",
     "FollowSummary",
     "MergeError",
     "OutputError",
     "Plan",
+    "Preflight",
     "Problem",
     "RenderOptions",
     "RenderSummary",
@@ -41,6 +45,7 @@ __all__ = [
     "SubmitOptions",
     "Template",
     "TemplateError",
+    "check_account",
     "check_row",
     "compile_template",
     "follow_output",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from merge.cli.commands import ExitCode
+from merge.payload.row import Target
 from merge.simulator import Simulator, SimulatorSettings
 from tests.submitting import OUTREACH, lead, results, write_csv
 from tests.test_costs import wav_bytes
@@ -324,3 +325,17 @@ def test_a_recorded_voice_is_priced_by_its_files_length(cli, tmp_path, sim, audi
     assert run.code == ExitCode.OK, run.out + run.err
     # 12 s read from the file at $0.05, plus 5-60 s assumed for the unreadable one
     assert "cost:           $0.85 to $3.60 for 2 rows (each $0.25 to $3.00)" in run.out
+
+
+def test_the_library_checks_a_sheet_against_the_account(tmp_path, sim):
+    import merge
+
+    data = sheet(tmp_path, GOOD, (CONSENT, GOOD[1]))
+    options = merge.RenderOptions(target=Target("v3", lossy=True))
+    report = merge.check_account(data, OUTREACH, KEY, sim.url, options)
+    assert report.valid_rows == [2]
+    assert report.preflight is not None
+    assert set(report.preflight.costs) == {2}
+    assert "waiting for consent" in report.first_problems[0]
+    assert report.preflight.balance is not None
+    assert report.preflight.balance.say() == "$10,000.00"

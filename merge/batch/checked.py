@@ -16,13 +16,20 @@ from typing import Any
 import httpx
 import orjson
 
+from merge.api.client import open_http
 from merge.batch.plan import Plan, _mark_invalid
 from merge.batch.preflight import LookupCache, Preflight, run_preflight
 from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
 from merge.prices import PriceTable
 from merge.review.offline import RenderOptions
-from merge.settings import PREFLIGHT_CACHE_SUFFIX, SUMMARY_PROBLEMS_SHOWN
+from merge.settings import (
+    DEFAULT_BASE_URL,
+    LOOKUP_CONCURRENCY,
+    LOOKUP_TIMEOUT_SECONDS,
+    PREFLIGHT_CACHE_SUFFIX,
+    SUMMARY_PROBLEMS_SHOWN,
+)
 from merge.sheets.selection import select_rows
 from merge.sheets.sheet import SheetInfo, open_sheet
 
@@ -143,3 +150,17 @@ def check_sheet(
             report.note(number, [f"row {number}, {p.describe()}" for p in problems])
     report.preflight = verdict
     return report
+
+
+def check_account(
+    data: Path,
+    template: Path,
+    api_key: str,
+    base_url: str = DEFAULT_BASE_URL,
+    options: RenderOptions | None = None,
+    prices: PriceTable | None = None,
+) -> CheckReport:
+    """Check a sheet against the account as `avatar-merge check` does; nothing is created."""
+    http = open_http(base_url, api_key, LOOKUP_TIMEOUT_SECONDS, LOOKUP_CONCURRENCY)
+    options = options or RenderOptions()
+    return check_sheet(data, template, options, http, prices or PriceTable(), "the given key")
