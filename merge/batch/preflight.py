@@ -210,6 +210,12 @@ async def _read_me(api: AccountApi, facts: Facts, key_source: str) -> bool:
                 " and the balance were NOT checked; rows are sent unchecked"
             )
             return False
+        if error.status is None:  # no answer at all: the look-ups would fare no better
+            facts.warnings.append(
+                f"the API could not be reached ({error}): nothing was checked; rows are sent"
+                " unchecked"
+            )
+            return False
         facts.warnings.append(f"the account could not be read ({error}): the balance is unknown")
     return True
 

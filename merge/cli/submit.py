@@ -38,9 +38,8 @@ from merge.errors import MergeError
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.simulator import Simulator, SimulatorSettings
 
-REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0, balance=50.0)
-"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds,
-and a $50 wallet."""
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
