@@ -23,8 +23,6 @@ AVATAR_TYPES = ("photo_avatar", "digital_twin", "studio_avatar")
 RESOLUTIONS = ("720p", "1080p", "4k")
 DEFAULT_ENGINE = "avatar_iv"
 """The engine of a body that names none (contract §1.7)."""
-DEFAULT_RESOLUTION = "1080p"
-"""The resolution assumed when a body names none (no default is stated; HD and 4K differ)."""
 
 Prices = dict[str, dict[str, tuple[float, float]]]
 
@@ -58,6 +56,9 @@ class PriceTable:
     date: str = "2026-10-31"
     source: str = "HeyGen's API pricing page"
     usd: Prices = field(default_factory=lambda: BUILT_IN)
+    _ranges: dict[tuple[str | None, str | None, bool], tuple[float, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def per_second(
         self, engine: str | None, avatar_type: str | None, resolution: str | None
@@ -69,12 +70,19 @@ class PriceTable:
         self, engine: str | None, avatar_type: str | None, resolution: str | None
     ) -> tuple[float, float]:
         """Price one second: from the cheapest to the dearest avatar type when it is not known."""
+        four_k = resolution is not None and resolution.lower() == "4k"
+        known = self._ranges.get((engine, avatar_type, four_k))
+        if known is not None:
+            return known
         table = self.usd.get(engine or DEFAULT_ENGINE) or self.usd[DEFAULT_ENGINE]
-        column = 1 if (resolution or DEFAULT_RESOLUTION).lower() == "4k" else 0
+        column = 1 if four_k else 0
         if avatar_type in table:
-            return table[avatar_type][column], table[avatar_type][column]
-        rates = [prices[column] for prices in table.values()]
-        return min(rates), max(rates)
+            found = table[avatar_type][column], table[avatar_type][column]
+        else:
+            rates = [prices[column] for prices in table.values()]
+            found = min(rates), max(rates)
+        self._ranges[(engine, avatar_type, four_k)] = found
+        return found
 
     def credits_per_second(self, engine: str | None) -> float:
         """Credits one second costs on a credit-billed account."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from merge.prices import DEFAULT_ENGINE, PriceTable
 from merge.settings import AUDIO_SECONDS_RANGE, SPEECH_SPREAD, WORDS_PER_MINUTE
@@ -22,8 +21,7 @@ BREAK = re.compile(r"""<break\s+time\s*=\s*["']?(\d+(?:\.\d+)?)\s*(ms|s)["']?\s*
 """A pause written into a script, SSML style: `<break time="1.5s"/>`."""
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """One speaking avatar of a body, as the account and the price table need to see it."""
 
     avatar_id: str | None
@@ -48,17 +46,17 @@ def parts_of(body: Any, audio: Mapping[str, float] | None = None) -> list[Part]:
 
     `audio` gives the known length of audio URLs; others count AUDIO_SECONDS_RANGE.
     """
-    if not isinstance(body, Mapping):
+    if not isinstance(body, dict):
         return []
     if "video_inputs" in body:
         scenes = body.get("video_inputs") or []
-        found = [_v2_part(scene, i) for i, scene in enumerate(scenes) if isinstance(scene, Mapping)]
+        found = [_v2_part(scene, i) for i, scene in enumerate(scenes) if isinstance(scene, dict)]
     elif body.get("type") == "studio":
         found = []
         for i, scene in enumerate(body.get("scenes") or []):
-            if not isinstance(scene, Mapping):
+            if not isinstance(scene, dict):
                 continue
-            if scene.get("type") == "avatar_video" and isinstance(scene.get("input"), Mapping):
+            if scene.get("type") == "avatar_video" and isinstance(scene.get("input"), dict):
                 found.append(_v3_part(body, scene["input"], f"scenes[{i}].input."))
             elif "avatar_id" in scene:
                 found.append(_v3_part(body, scene, f"scenes[{i}]."))
@@ -72,17 +70,17 @@ def parts_of(body: Any, audio: Mapping[str, float] | None = None) -> list[Part]:
 def _heard(part: Part, audio: Mapping[str, float]) -> Part:
     """Give a recorded voice its measured length."""
     seconds = audio.get(part.audio_url or "")
-    return part if seconds is None else replace(part, low=seconds, high=seconds)
+    return part if seconds is None else part._replace(low=seconds, high=seconds)
 
 
 def resolution_of(body: Any) -> str | None:
     """The body's resolution: v3's `resolution`, or the one V2's `dimension` reaches."""
-    if not isinstance(body, Mapping):
+    if not isinstance(body, dict):
         return None
     if isinstance(body.get("resolution"), str):
         return str(body["resolution"])
     size = body.get("dimension")
-    if isinstance(size, Mapping):
+    if isinstance(size, dict):
         short = min(positive_number(size.get("width"), 0), positive_number(size.get("height"), 0))
         return "4k" if short > 1080 else "1080p" if short > 720 else "720p"
     return None
@@ -90,11 +88,14 @@ def resolution_of(body: Any) -> str | None:
 
 def spoken_seconds(script: str, speed: float) -> tuple[float, float]:
     """Say how long a script lasts at `speed`: its words, then its written pauses."""
-    pauses = sum(
-        float(amount) / (1000 if unit.lower() == "ms" else 1)
-        for amount, unit in BREAK.findall(script)
-    )
-    words = len(BREAK.sub(" ", script).split())
+    pauses = 0.0
+    if "<" in script:
+        pauses = sum(
+            float(amount) / (1000 if unit.lower() == "ms" else 1)
+            for amount, unit in BREAK.findall(script)
+        )
+        script = BREAK.sub(" ", script)
+    words = len(script.split())
     seconds = words * 60 / WORDS_PER_MINUTE / speed
     return seconds * (1 - SPEECH_SPREAD) + pauses, seconds * (1 + SPEECH_SPREAD) + pauses
 
@@ -119,7 +120,7 @@ def price(
 
 def _v3_part(body: Mapping[str, Any], scene: Mapping[str, Any], at: str) -> Part:
     settings = scene.get("voice_settings")
-    settings = settings if isinstance(settings, Mapping) else {}
+    settings = settings if isinstance(settings, dict) else {}
     script = scene.get("script")
     if isinstance(script, str):
         low, high = spoken_seconds(script, positive_number(settings.get("speed"), 1.0))
@@ -143,9 +144,9 @@ def _v3_part(body: Mapping[str, Any], scene: Mapping[str, Any], at: str) -> Part
 def _v2_part(scene: Mapping[str, Any], index: int) -> Part:
     at = f"video_inputs[{index}]."
     character = scene.get("character")
-    character = character if isinstance(character, Mapping) else {}
+    character = character if isinstance(character, dict) else {}
     voice = scene.get("voice")
-    voice = voice if isinstance(voice, Mapping) else {}
+    voice = voice if isinstance(voice, dict) else {}
     photo = character.get("type") == "talking_photo"
     field = "talking_photo_id" if photo else "avatar_id"
     kind = voice.get("type")
@@ -167,19 +168,19 @@ def _v2_part(scene: Mapping[str, Any], index: int) -> Part:
         high,
         f"{at}character.{field}",
         f"{at}voice.voice_id",
-        "elevenlabs" if isinstance(voice.get("elevenlabs_settings"), Mapping) else None,
+        "elevenlabs" if isinstance(voice.get("elevenlabs_settings"), dict) else None,
         _text(voice.get("audio_url")) if kind == "audio" else None,
     )
 
 
 def _voice_engine(settings: Any) -> str | None:
-    kind = settings.get("engine_type") if isinstance(settings, Mapping) else None
+    kind = settings.get("engine_type") if isinstance(settings, dict) else None
     return kind if isinstance(kind, str) else None
 
 
 def _engine(holder: Mapping[str, Any]) -> str | None:
     engine = holder.get("engine")
-    kind = engine.get("type") if isinstance(engine, Mapping) else None
+    kind = engine.get("type") if isinstance(engine, dict) else None
     return kind if isinstance(kind, str) else None
 
 
@@ -189,6 +190,8 @@ def _text(value: Any) -> str | None:
 
 def positive_number(value: Any, default: float) -> float:
     """Read a positive number from a body that may be invalid, else the default."""
+    if type(value) is float or type(value) is int:  # a valid body's, quickly
+        return float(value) if 0 < value < math.inf else default
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return default
     try:
