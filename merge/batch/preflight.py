@@ -1,42 +1,35 @@
-"""Know before you spend: the key, every look and voice, and the cost, checked before sending.
+"""Know before you spend: every body judged against the account and priced, before sending.
 
-`preflight` reads the account once (`GET /v3/users/me`), asks each distinct look and voice id
-once (or takes it from a short on-disk cache beside the journal), and judges every body: a look
-that does not exist, is not ready or does not support the row's engine, a voice that does not
-exist or is still training, a locale the voice cannot speak, or a script with no voice on a
-look with no default voice make the row invalid before anything is sent. What cannot be
-learnt (no read permission, 429/500 or no answer) is a warning, never a silent pass.
+`run_preflight` reads the account (facts.py: the key, each distinct look and voice once, a
+short cache beside the journal) and `judge` decides: a look that does not exist, belongs to
+another account, is not ready or does not support the row's engine, a voice that does not
+exist, is still training, takes no locale or is of another engine than its settings, or a
+script with no voice on a look with no default voice make the row invalid before anything is
+sent. What cannot be learnt (no read permission, 429/500 or no answer) is a warning naming
+the rows and columns, never a silent pass.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from merge.api.account import AccountApi
-from merge.api.audio import audio_lengths, open_audio_http
-from merge.api.client import ApiError
-from merge.errors import MergeError
+from merge.api.audio import open_audio_http
+from merge.batch.facts import Facts, KeyRefused, read_facts
+from merge.batch.lookup_cache import LookupCache
 from merge.loop import run_sync
 from merge.payload.costs import Part, parts_of, price, resolution_of
 from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
-from merge.settings import AUDIO_PROBES_MOST, LOOKUP_CONCURRENCY, PREFLIGHT_CACHE_SECONDS
+
+__all__ = ["Facts", "KeyRefused", "LookupCache", "Preflight", "judge", "run_preflight"]
 
 Columns = Callable[[str], str | None]
 """Name the column that fed a body path (None: the template's own text)."""
-
-
-class KeyRefused(MergeError):
-    """The API refused the key when the account was read: nothing can be sent with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,37 +45,6 @@ class Balance:
         """Show an amount in this balance's unit."""
         value = self.amount if amount is None else amount
         return f"${value:,.2f}" if self.unit == "usd" else f"{value:,.1f} credits"
-
-
-@dataclass
-class Facts:
-    """What the account said: its owner and balance, each look and voice, what went unanswered."""
-
-    me: dict[str, Any] | None = None
-    looks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    voices: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    unanswered: dict[str, str] = field(default_factory=dict)
-    """`look X` / `voice X` → why no answer came."""
-    foreign: set[str] = field(default_factory=set)
-    """Ids the API says belong to another account (403 resource_access_denied)."""
-    audio: dict[str, float] = field(default_factory=dict)
-    """Seconds of each audio URL whose file could be read."""
-    voice_engines: dict[str, set[str]] = field(default_factory=dict)
-    """Voice engine → the account's voices of that engine, for rows whose settings name one."""
-    account_looks: list[dict[str, Any]] = field(default_factory=list)
-    account_voices: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    lookups: int = 0
-    """Look and voice reads made over the network (cached ones not counted)."""
-    cached: int = 0
-
-    def avatar_types(self) -> dict[str, str]:
-        """Each found look's avatar type."""
-        return {
-            look_id: str(look["avatar_type"])
-            for look_id, look in self.looks.items()
-            if look is not None and look.get("avatar_type")
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,137 +100,6 @@ class Preflight:
             if left < 0:
                 return done
         return len(rows)
-
-
-async def read_facts(
-    api: AccountApi,
-    bodies: Mapping[int, Any],
-    cache: LookupCache | None = None,
-    key_source: str = "the API key",
-    files: httpx.AsyncClient | None = None,
-) -> Facts:
-    """Read the account and every distinct id of `bodies`, each at most once.
-
-    With `files` (a client without the API key), the audio files' lengths are read too.
-    """
-    facts = Facts()
-    readable = await _read_me(api, facts, key_source)
-    avatar_ids: dict[str, None] = {}
-    voice_ids: dict[str, None] = {}
-    engines: dict[str, None] = {}
-    audio: dict[str, None] = {}
-    for body in bodies.values():
-        for part in parts_of(body):
-            if part.avatar_id:
-                avatar_ids[part.avatar_id] = None
-            if part.voice_id:
-                voice_ids[part.voice_id] = None
-                if part.voice_engine:
-                    engines[part.voice_engine] = None
-            if part.audio_url and len(audio) < AUDIO_PROBES_MOST:
-                audio[part.audio_url] = None
-    if files is not None and audio:
-        facts.audio = await audio_lengths(files, audio)
-    if not readable:
-        return facts
-    account = _account_name(facts.me)
-    if cache is not None and account:
-        facts.looks, facts.voices = cache.read(account, avatar_ids, voice_ids)
-        facts.cached = len(facts.looks) + len(facts.voices)
-    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-    asks = [
-        _ask(api, gate, facts, "look", look_id)
-        for look_id in avatar_ids
-        if look_id not in facts.looks
-    ]
-    asks += [
-        _ask(api, gate, facts, "voice", voice_id)
-        for voice_id in voice_ids
-        if voice_id not in facts.voices
-    ]
-    await asyncio.gather(*asks)
-    await _list_for_suggestions(api, facts)
-    await _list_engines(api, facts, engines)
-    if cache is not None and account:
-        cache.write(account, facts)
-    return facts
-
-
-async def _read_me(api: AccountApi, facts: Facts, key_source: str) -> bool:
-    """Read users/me; a refused key stops here, a missing scope or no answer is a warning."""
-    try:
-        facts.me = await api.me()
-    except ApiError as error:
-        if error.status == 401:
-            raise KeyRefused(
-                f"the API refused the key from {key_source} (HTTP 401 {error.code})".rstrip(),
-                "check the key (it is never printed), or rehearse with --simulate",
-            ) from None
-        if error.status == 403:
-            facts.warnings.append(
-                f"the key from {key_source} may not read the account (HTTP 403): looks, voices"
-                " and the balance were NOT checked; rows are sent unchecked"
-            )
-            return False
-        if error.status is None:  # no answer at all: the look-ups would fare no better
-            facts.warnings.append(
-                f"the API could not be reached ({error}): nothing was checked; rows are sent"
-                " unchecked"
-            )
-            return False
-        facts.warnings.append(f"the account could not be read ({error}): the balance is unknown")
-    return True
-
-
-async def _ask(
-    api: AccountApi, gate: asyncio.Semaphore, facts: Facts, kind: str, item_id: str
-) -> None:
-    async with gate:
-        facts.lookups += 1
-        try:
-            found = await (api.look(item_id) if kind == "look" else api.voice(item_id))
-        except ApiError as error:
-            if error.code == "resource_access_denied":  # it exists, in another account
-                facts.foreign.add(item_id)
-                found = None
-            else:
-                why = "no permission to read it (HTTP 403)" if error.status == 403 else str(error)
-                facts.unanswered[f"{kind} {item_id}"] = why
-                return
-    (facts.looks if kind == "look" else facts.voices)[item_id] = found
-
-
-async def _list_for_suggestions(api: AccountApi, facts: Facts) -> None:
-    """List the account's looks or voices only when an id was not found, to suggest one."""
-    try:
-        if any(look is None for look in facts.looks.values()):
-            facts.account_looks = await api.looks(ownership="private") + await api.looks(
-                ownership="public"
-            )
-        if any(voice is None for voice in facts.voices.values()):
-            facts.account_voices = await api.voices(type="private") + await api.voices(
-                type="public"
-            )
-    except ApiError:
-        pass  # suggestions are a courtesy; the ids are still reported unknown
-
-
-async def _list_engines(api: AccountApi, facts: Facts, engines: Iterable[str]) -> None:
-    """Learn which voices speak through each engine the rows' voice settings name.
-
-    A voice answer carries no engine; the list filtered with `engine=` is how the account says.
-    """
-    for engine in engines:
-        try:
-            found = await api.voices(type="private", engine=engine)
-            found += await api.voices(type="public", engine=engine)
-        except ApiError as error:
-            facts.warnings.append(
-                f"which voices are {engine} voices could not be checked ({error});"
-                f" rows with {engine} settings are sent unchecked"
-            )
-            continue
-        facts.voice_engines[engine] = {str(voice.get("voice_id")) for voice in found}
 
 
 def _warn_unanswered(facts: Facts, bodies: Mapping[int, Any], columns: Columns) -> None:
@@ -474,81 +305,6 @@ def _amount(value: Any) -> float | None:
 
 def _names(items: list[dict[str, Any]], key: str) -> list[str]:
     return [str(item[key]) for item in items if item.get(key)]
-
-
-def _account_name(me: dict[str, Any] | None) -> str:
-    if not isinstance(me, dict):
-        return ""
-    return str(me.get("username") or me.get("email") or "")
-
-
-class LookupCache:
-    """Usable looks and voices, kept a short while beside the journal so a resume asks nothing.
-
-    Only usable answers are kept (a look completed, a voice complete): anything else may
-    change at any moment (consent given, training done) and is asked again.
-    """
-
-    def __init__(self, path: Path, target: str, clock: Callable[[], float] = time.time) -> None:
-        self.path = path
-        self.target = target
-        self.clock = clock
-
-    def read(
-        self, account: str, looks: Iterable[str], voices: Iterable[str]
-    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, dict[str, Any] | None]]:
-        """Return the fresh cached looks and voices among those wanted."""
-        stored = self._load()
-        if stored.get("target") != self.target or stored.get("account") != account:
-            return {}, {}
-        fresh = self.clock() - PREFLIGHT_CACHE_SECONDS
-        kept: list[dict[str, dict[str, Any] | None]] = []
-        for kind, wanted in (("looks", looks), ("voices", voices)):
-            entries: dict[str, Any] = _section(stored, kind)
-            kept.append(
-                {
-                    item: entries[item]["data"]
-                    for item in wanted
-                    if isinstance(entries.get(item), dict) and entries[item].get("at", 0) >= fresh
-                }
-            )
-        return kept[0], kept[1]
-
-    def write(self, account: str, facts: Facts) -> None:
-        """Keep the usable answers; a cache that cannot be written is simply not kept."""
-        now = self.clock()
-        stored = self._load()
-        same = stored.get("target") == self.target and stored.get("account") == account
-        data: dict[str, Any] = {"target": self.target, "account": account}
-        for kind, found, ready in (
-            ("looks", facts.looks, "completed"),
-            ("voices", facts.voices, "complete"),
-        ):
-            old = _section(stored, kind) if same else {}
-            new = {
-                item: {"at": now, "data": answer}
-                for item, answer in found.items()
-                if answer is not None and (answer.get("status") or ready) == ready
-            }
-            data[kind] = {**old, **new}
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        try:
-            temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            os.replace(temporary, self.path)
-        except OSError:
-            pass
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            loaded = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
-
-
-def _section(stored: dict[str, Any], kind: str) -> dict[str, Any]:
-    section = stored.get(kind)
-    return section if isinstance(section, dict) else {}
 
 
 def run_preflight(
