@@ -142,3 +142,5 @@ AUDIO_PROBE_CONCURRENCY = 4
 AUDIO_PROBE_TIMEOUT_SECONDS = 5.0
 AUDIO_PROBES_MOST = 200
 """Distinct audio URLs whose length a pre-flight reads; the others count AUDIO_SECONDS_RANGE."""
+SUGGESTION_PAGES = 10
+"""Pages of the account's looks or voices read to suggest an id for one not found."""

@@ -59,13 +59,13 @@ class AccountApi:
         """Return one voice, or None when the account has no voice with this id."""
         return await self._one(f"{VOICES}/{quote(voice_id, safe='')}")
 
-    async def looks(self, **query: str) -> list[dict[str, Any]]:
-        """List every look matching `query` (ownership, avatar_type, group_id), page by page."""
-        return await self._all(LOOKS, query, LOOKS_PAGE)
+    async def looks(self, pages: int | None = None, **query: str) -> list[dict[str, Any]]:
+        """List the looks matching `query` (ownership, avatar_type, group_id), page by page."""
+        return await self._all(LOOKS, query, LOOKS_PAGE, pages)
 
-    async def voices(self, **query: str) -> list[dict[str, Any]]:
-        """List every voice matching `query` (type, engine, language, gender), page by page."""
-        return await self._all(VOICES, query, VOICES_PAGE)
+    async def voices(self, pages: int | None = None, **query: str) -> list[dict[str, Any]]:
+        """List the voices matching `query` (type, engine, language, gender), page by page."""
+        return await self._all(VOICES, query, VOICES_PAGE, pages)
 
     async def _one(self, path: str) -> dict[str, Any] | None:
         try:
@@ -78,11 +78,15 @@ class AccountApi:
             raise ApiError(f"{path}: the answer has no data object")
         return data
 
-    async def _all(self, path: str, query: dict[str, str], size: int) -> list[dict[str, Any]]:
-        """Follow `next_token` while `has_more` says so; `data` is the page's array."""
+    async def _all(
+        self, path: str, query: dict[str, str], size: int, pages: int | None
+    ) -> list[dict[str, Any]]:
+        """Follow `next_token` while `has_more` says so (at most `pages`); `data` is the array."""
         found: list[dict[str, Any]] = []
         token: str | None = None
-        while True:
+        read = 0
+        while pages is None or read < pages:
+            read += 1
             params: dict[str, str | int] = {**query, "limit": size}
             if token:
                 params["token"] = token
@@ -93,7 +97,8 @@ class AccountApi:
             found += [item for item in page if isinstance(item, dict)]
             token = body.get("next_token") if body.get("has_more") else None
             if not isinstance(token, str) or not token:
-                return found
+                break
+        return found
 
     async def _read(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
         """GET a path and return the whole answer; retry what a retry can mend."""

@@ -20,7 +20,7 @@ from merge.api.audio import audio_lengths
 from merge.api.client import ApiError
 from merge.errors import MergeError
 from merge.payload.costs import parts_of
-from merge.settings import AUDIO_PROBES_MOST, LOOKUP_CONCURRENCY
+from merge.settings import AUDIO_PROBES_MOST, LOOKUP_CONCURRENCY, SUGGESTION_PAGES
 
 if TYPE_CHECKING:
     from merge.batch.lookup_cache import LookupCache
@@ -163,13 +163,13 @@ async def _list_for_suggestions(api: AccountApi, facts: Facts) -> None:
     """List the account's looks or voices only when an id was not found, to suggest one."""
     try:
         if any(look is None for look in facts.looks.values()):
-            facts.account_looks = await api.looks(ownership="private") + await api.looks(
-                ownership="public"
-            )
+            facts.account_looks = await api.looks(
+                SUGGESTION_PAGES, ownership="private"
+            ) + await api.looks(SUGGESTION_PAGES, ownership="public")
         if any(voice is None for voice in facts.voices.values()):
-            facts.account_voices = await api.voices(type="private") + await api.voices(
-                type="public"
-            )
+            facts.account_voices = await api.voices(
+                SUGGESTION_PAGES, type="private"
+            ) + await api.voices(SUGGESTION_PAGES, type="public")
     except ApiError:
         pass  # suggestions are a courtesy; the ids are still reported unknown
 

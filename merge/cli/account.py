@@ -133,7 +133,8 @@ def _read_all(
             found: list[dict[str, Any]] = []
             for query in queries:
                 asked = {k: v for k, v in query.items() if v}
-                found += await (api.looks(**asked) if what == "looks" else api.voices(**asked))
+                lists = api.looks if what == "looks" else api.voices
+                found += await lists(None, **asked)
             return found
 
     try:
