@@ -116,12 +116,16 @@ def test_an_engine_the_look_does_not_support_is_caught(cli, tmp_path):
     catalogue.write_text(json.dumps({"looks": [look, {**look, "id": GOOD[0], "name": "Daisy"}]}))
     settings = fast(catalogue=str(catalogue), check_ids=True)
     data = sheet(tmp_path, ("old_look", GOOD[1]))
+    template = tmp_path / "outreach_v5.json"  # a v3 template naming its engine in the body
+    body = json.loads((OUTREACH.parent / "outreach_v3.json").read_text(encoding="utf-8"))
+    template.write_text(json.dumps(body | {"engine": {"type": "avatar_v"}}), encoding="utf-8")
+    out = tmp_path / "out.csv"
     with Simulator(settings) as simulator:
-        run = submit(cli, data, tmp_path / "out.csv", simulator.url)
+        run = cli("submit", data, template, "-o", out, "--base-url", simulator.url, "--yes")
     assert run.code == ExitCode.INVALID_ROWS, run.err
-    error = results(tmp_path / "out.csv")[2]["merge_error"]
+    error = results(out)[2]["merge_error"]
     assert error.startswith('column "avatar_id": the look "Old studio look" (old_look)')
-    assert "does not support the engine avatar_iv (it supports avatar_iii)" in error
+    assert "does not support the engine avatar_v (it supports avatar_iii)" in error
     assert created_rows(simulator) == set()
 
 
@@ -280,9 +284,9 @@ def test_voice_settings_for_another_engine_are_caught_on_v2_bodies_too(cli, tmp_
         ["Liam", "Café Olé", "2026-01-16", GOOD[0], "starfish_amelie_fr"],
     ]
     data = write_csv(tmp_path / "leads.csv", rows, header)
-    template = OUTREACH.parent / "elevenlabs.json"
+    template = OUTREACH.parent / "elevenlabs.json"  # V2's language, sent as v3 (emotion is lost)
     out = tmp_path / "out.csv"
-    run = cli("submit", data, template, "-o", out, "--base-url", sim.url, "--yes")
+    run = cli("submit", data, template, "-o", out, "--base-url", sim.url, "--yes", "--lossy")
     assert run.code == ExitCode.INVALID_ROWS, run.err
     error = results(out)[3]["merge_error"]
     assert error.startswith('column "voice_id": the voice "Amélie" (starfish_amelie_fr)')

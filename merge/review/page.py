@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from merge.payload.costs import parts_of, positive_number, price, resolution_of
-from merge.payload.translate_v3 import as_scenes
+from merge.payload.translate_v3 import as_scenes, engine_of
 from merge.prices import PriceTable
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
@@ -164,6 +164,7 @@ class ReviewPage:
                 shown["cost"] = [round(cost[0], 2), round(cost[1], 2)]
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 shown["scenes"] = scenes_of(card["payload"])
+                shown["engine"] = engine_of(card["payload"])
             self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
             self.shown += 1
 

@@ -362,6 +362,7 @@
     const key = rowKey(row);
     if (key) head.append(el("span", "key", key));
     head.append(el("span", "spacer"));
+    if (row.engine) head.append(el("span", "engine", "engine " + row.engine));
     head.append(el("span", "duration", cardTotal(row)));
     const cost = cardCost(row);
     if (cost) head.append(el("span", "duration cost", cost));
