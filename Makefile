@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 # Sends the sample sheet to the built-in simulator (no key, no credits), follows every video to
 # the end and saves the files: review/leads-sent.xlsx gets the ids and statuses, review/videos the
-# videos. The sheet has four deliberate mistakes, so submit exits 3 (some rows invalid): expected.
+# videos. The plan shows the pre-flight: the account, the looks and voices checked, the cost.
+# The sheet has four deliberate mistakes, so submit exits 3 (some rows invalid): expected.
 # The simulator lives only as long as the command, so the demo starts afresh each time.
 demo: $(STAMP)
-	rm -rf review/leads-sent.xlsx review/leads-sent.xlsx.journal* review/videos
+	rm -rf review/leads-sent.xlsx review/leads-sent.xlsx.journal* review/leads-sent.xlsx.preflight.json review/videos
 	$(VENV)/bin/avatar-merge submit sample_data/leads.xlsx templates/outreach.json \
 	  -o review/leads-sent.xlsx --simulate --yes --wait --poll 1 --download review/videos || [ $$? -eq 3 ]
 

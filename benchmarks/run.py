@@ -12,7 +12,7 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
   BENCH_RAMDISK   a RAM-backed folder for a second set of render timings that leaves the disk
                   out (default /dev/shm when it exists; set it empty to skip)
   BENCH_SKIP      comma-separated parts to leave out: check, render, ramdisk, floor, big,
-                  mailmerge, submit, poll, uploads, stages, profile
+                  mailmerge, submit, poll, uploads, preflight, stages, profile
   BENCH_ONLY      "render": only the whole-command figures (mailmerge side by side on 10k and
                   BENCH_ROWS csv rows, and the floor ratios), a few minutes;
                   "submit": run only the submit benchmarks (python -m benchmarks.submitting),
@@ -20,6 +20,7 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
                   "poll": run only the polling benchmark (python -m benchmarks.polling), whose
                   BENCH_POLL_* settings are described in benchmarks/polling.py;
                   "uploads": only the upload benchmark (benchmarks/uploads.py);
+                  "preflight": only the pre-flight benchmark (benchmarks/preflight.py);
                   "v3": the v3 account benchmark (python -m benchmarks.v3_account): 2,000
                   videos against a 10-job account, BENCH_V3_* settings in its docstring
   BENCH_PROFILE   "auto" (default: cProfile the .xlsx render when the 3x target is missed),
@@ -847,6 +848,10 @@ def main() -> int:
         from benchmarks import uploads
 
         return uploads.main()
+    if os.environ.get("BENCH_ONLY") == "preflight":
+        from benchmarks import preflight as preflight_only
+
+        return preflight_only.main()
     if os.environ.get("BENCH_ONLY") == "v3":
         from benchmarks import v3_account
 
@@ -926,6 +931,13 @@ def main() -> int:
         figures.extend(uploads.measure())
 
     part("uploads", upload)
+
+    def account_checks() -> None:
+        from benchmarks import preflight as checks
+
+        figures.extend(checks.measure())
+
+    part("preflight", account_checks)
     stages: dict[str, Any] = {}
     if config.wants("stages"):
         for kind, sheet in sheets.items():

@@ -6,7 +6,9 @@ import typing as _typing
 from importlib import import_module as _import_module
 
 if _typing.TYPE_CHECKING:
+    from merge.batch.checked import CheckReport, check_account
     from merge.batch.plan import Plan, SubmitOptions, plan_submit
+    from merge.batch.preflight import Preflight
     from merge.batch.run import RunSettings, RunSummary, run_plan, submit_sheet
     from merge.errors import MergeError, OutputError, SheetError, TemplateError
     from merge.follow.follower import FollowOptions, FollowSummary, follow_output, follow_sheet
@@ -30,6 +32,9 @@ else:
     from merge.version import __version__ as __version__
 
 _WHERE = {
+    "CheckReport": "merge.batch.checked",
+    "check_account": "merge.batch.checked",
+    "Preflight": "merge.batch.preflight",
     "Plan": "merge.batch.plan",
     "SubmitOptions": "merge.batch.plan",
     "plan_submit": "merge.batch.plan",
@@ -80,11 +85,13 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 __all__ = [
+    "CheckReport",
     "FollowOptions",
     "FollowSummary",
     "MergeError",
     "OutputError",
     "Plan",
+    "Preflight",
     "Problem",
     "RenderOptions",
     "RenderSummary",
@@ -101,6 +108,7 @@ __all__ = [
     "Target",
     "Template",
     "TemplateError",
+    "check_account",
     "check_row",
     "compile_template",
     "follow_output",

@@ -141,3 +141,27 @@ REVIEW_THUMB_FILES = 200
 """Local files the review page shows a thumbnail of (a few KB each; 30 ms to make from a 12 MP
 JPEG, 0.3 s from a 12 MP PNG); the others are shown by name, so a sheet of 10,000 different
 photos keeps a small page and a quick render."""
+LOOKUP_ATTEMPTS = 3
+"""Tries of one account read (users/me, a look, a voice) before it counts as unanswered."""
+LOOKUP_RETRY_CAP_SECONDS = 5.0
+"""The longest pause between two tries of an account read, whatever Retry-After says."""
+LOOKUP_TIMEOUT_SECONDS = 15.0
+"""How long an account read may take (HeyGen's own CLI waits 30 s; reads answer in under 2 s)."""
+LOOKUP_CONCURRENCY = 8
+"""Account reads in flight at once during a pre-flight."""
+PREFLIGHT_CACHE_SUFFIX = ".preflight.json"
+"""The pre-flight's cache of usable looks and voices sits beside the journal."""
+PREFLIGHT_CACHE_SECONDS = 900.0
+"""How long a usable look or voice is believed without asking again (a resume within 15 min)."""
+SPEECH_SPREAD = 0.15
+"""Speaking rates vary: a script's spoken time is estimated at WORDS_PER_MINUTE ± 15%."""
+AUDIO_SECONDS_RANGE = (5.0, 60.0)
+"""Length assumed for recorded audio the tool cannot read, as a range (priced as such)."""
+AUDIO_PROBE_BYTES = 64 * 1024
+"""How much of an audio file is fetched to read its length (its header is near the start)."""
+AUDIO_PROBE_CONCURRENCY = 4
+AUDIO_PROBE_TIMEOUT_SECONDS = 5.0
+AUDIO_PROBES_MOST = 200
+"""Distinct audio URLs whose length a pre-flight reads; the others count AUDIO_SECONDS_RANGE."""
+SUGGESTION_PAGES = 10
+"""Pages of the account's looks or voices read to suggest an id for one not found."""

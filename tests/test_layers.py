@@ -13,7 +13,7 @@ PACKAGE = Path(merge.__file__).parent
 # A row travels sheets → payload → api → review → batch → follow, and the CLI sits over them all.
 # A module may import its own stage, any earlier stage, and the shared top-level modules.
 STAGES = ["sheets", "payload", "api", "review", "batch", "follow", "cli"]
-SHARED = {"addresses", "errors", "settings", "problems", "loop", "version"}
+SHARED = {"addresses", "errors", "settings", "problems", "loop", "version", "prices"}
 # The simulator is a second opinion on the API: it may use only the shared modules and itself.
 SIMULATOR_MAY_USE = SHARED | {"simulator"}
 

@@ -272,7 +272,10 @@ def test_the_page_opens_from_the_file_with_no_network_and_shows_the_counts(open_
         "valid": "21",
         "invalid": "4",
         "spoken, estimated": "≈ 3 min 36 s",
+        "cost, estimated": "$9.18–$16.57",  # offline, each look's avatar type is not known
     }
+    assert tab.text_content("article.card[data-row='2'] .cost") == "$0.40–$0.73"
+    assert tab.locator("article.card[data-row='8'] .cost").count() == 0  # invalid: no price
     assert tab.text_content("#shown") == "showing 25 of 25 rows"
     assert tab.is_visible("article.card[data-row='2']")
     assert tab.errors == []  # no script error, and no content-security-policy violation

@@ -115,13 +115,11 @@ def test_a_rejected_key_stops_at_once_and_sends_nothing_more(cli, tmp_path, monk
     out = tmp_path / "sent.csv"
     with Simulator(SimulatorSettings(api_key="right-key")) as simulator:
         run = submit(cli, data, out, simulator.url, "--concurrency", "1")
-        assert simulator.stats()["unauthorized"] == 1
+        assert simulator.stats()["unauthorized"] == 1  # the pre-flight's users/me, then nothing
         assert simulator.accepted() == {}
     assert run.code == ExitCode.ERROR
-    assert "Stopped: HTTP 401 unauthorized" in run.out
-    assert "Hint: the API key was refused" in run.out
-    statuses = {r["merge_status"] for r in results(out).values()}
-    assert statuses == {"skipped"}
+    assert "the API refused the key from $HEYGEN_API_KEY (HTTP 401 unauthorized)" in run.err
+    assert "Hint: check the key" in run.err
     assert "wrong-key" not in run.out + run.err
 
 

@@ -26,6 +26,7 @@ from merge.payload.media import LocalFile, MediaFiles, tokens_in
 from merge.payload.render import Template
 from merge.payload.row import V3, Target, check_row, load_template
 from merge.payload.translate_v3 import engine_of
+from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import SUMMARY_PROBLEMS_SHOWN
@@ -69,6 +70,9 @@ class Plan:
     videos: dict[str, VideoState] = field(default_factory=dict)
     files: dict[str, LocalFile] = field(default_factory=dict)
     """Local files the rows to send or check name, by token: uploaded before any create."""
+    avatar_types: dict[str, str] = field(default_factory=dict)
+    """Each look's avatar type as the pre-flight learnt it, for the page's cost estimate."""
+    prices: PriceTable = field(default_factory=PriceTable)
     engines: Counter[str] = field(default_factory=Counter)
     """The avatar engine of each row to send (v3), counted: what the run will cost depends on it."""
     target: Target = V3

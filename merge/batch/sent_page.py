@@ -25,6 +25,8 @@ def write_sent_page(plan: Plan, warn: Callable[[str], None]) -> None:
         f"what avatar-merge submit sent to {plan.journal.meta('target')}, and the answers",
         SUBMIT,
         f"every row is in {plan.output.name}.",
+        prices=plan.prices,
+        avatar_types=plan.avatar_types,
     )
     if plan.files:
         assets = plan.journal.assets()

@@ -57,12 +57,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_render(commands)
     if only is None:
         # Imported here: `render` on its own starts faster without the HTTP and server stacks.
+        from merge.cli.account import add_account_commands
         from merge.cli.listen import add_listen
         from merge.cli.simulate import add_simulate
         from merge.cli.status import add_status
         from merge.cli.submit import add_submit
 
         add_submit(commands)
+        add_account_commands(commands)
         add_status(commands)
         add_listen(commands)
     _add_validate(commands)

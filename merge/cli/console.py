@@ -66,17 +66,18 @@ def count(number: int, one: str, many: str | None = None) -> str:
     return f"{number:,} {one if number == 1 else (many or one + 's')}"
 
 
-def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
+def add_inputs(command: argparse.ArgumentParser, output: str | None) -> None:
     """Add the arguments that say which rows of which sheet go through which template."""
     command.add_argument("data", type=Path, help="the sheet: .xlsx, .xlsm, .csv, .tsv or .txt")
     command.add_argument("template", type=Path, help="the request template: .json or .json.j2")
-    command.add_argument("-o", "--output", type=Path, required=True, help=output)
+    if output is not None:
+        command.add_argument("-o", "--output", type=Path, required=True, help=output)
     command.add_argument("--sheet", metavar="NAME", help="workbook sheet, by name or number from 1")
     command.add_argument(
         "--rows", metavar="RANGES", help="spreadsheet rows to take, e.g. 2-40,55,60-"
     )
     command.add_argument(
-        "--limit", type=positive, metavar="N", help="take at most N rows (a pilot)"
+        "--limit", type=positive, metavar="N", help="take at most N rows, valid or not"
     )
     command.add_argument(
         "--encoding", metavar="NAME", help="CSV encoding (default: UTF-8, else cp1252)"

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from merge.cli.console import PROG, ExitCode, UsageError, positive
 from merge.errors import MergeError
 from merge.simulator import SimulatorSettings, serve
-from merge.simulator.settings import FRACTIONS, OPTION_HELP, PLAN_CAPS
+from merge.simulator.settings import FRACTIONS, OPTION_CHOICES, OPTION_HELP
 
 
 def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,12 +43,15 @@ def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
     default = setting.default
     kind = str(setting.type)
     options: dict[str, Any] = {"default": default, "metavar": metavar}
+    option = "--" + setting.name.replace("_", "-")
     if isinstance(default, bool):
-        options = {"action": "store_true"}
+        options = {"action": "store_false" if default else "store_true", "dest": setting.name}
+        if default:
+            option = "--no-" + setting.name.replace("_", "-")
     elif setting.name in FRACTIONS:
         options["type"] = _fraction
-    elif setting.name == "plan":
-        options |= {"choices": tuple(PLAN_CAPS), "metavar": None}
+    elif setting.name in OPTION_CHOICES:
+        options |= {"choices": OPTION_CHOICES[setting.name], "metavar": None}
     elif kind.startswith("float"):
         options["type"] = float
     elif kind.startswith("int"):
@@ -56,7 +59,6 @@ def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
     shown = f" (default {default:g})" if isinstance(default, float) and default else ""
     if isinstance(default, int | str) and not isinstance(default, bool) and not shown:
         shown = f" (default {default})"
-    option = "--" + setting.name.replace("_", "-")
     command.add_argument(option, help=text + (shown if default is not None else ""), **options)
 
 

@@ -20,11 +20,13 @@ from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
 from merge.batch.sent_page import sent_page_path
 from merge.batch.uploads import describe_uploads
 from merge.cli import api_options as cli_api
+from merge.cli import preflight as cli_preflight
 from merge.cli.api_options import add_api_options
 from merge.cli.console import (
     ExitCode,
     add_inputs,
     count,
+    positive,
     render_options,
     warn_above,
 )
@@ -59,6 +61,14 @@ def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--key", metavar="COLUMN", help="column whose value identifies a row across edits"
     )
     submit.add_argument("-y", "--yes", action="store_true", help="send without asking")
+    submit.add_argument(
+        "--limit-valid",
+        type=positive,
+        metavar="N",
+        help="a pilot of N videos: send only the first N rows that pass every check"
+        " (--limit counts rows, valid or not)",
+    )
+    cli_preflight.add_cost_options(submit)
     submit.add_argument(
         "--simulate",
         action="store_true",
@@ -108,9 +118,12 @@ def _severity(code: ExitCode) -> int:
 def _plan_and_send(
     plan: Plan, args: argparse.Namespace, url: str, api_key: str, out: TextIO
 ) -> ExitCode:
+    verdict = cli_preflight.check_plan_first(plan, args, url, api_key)
     _print_plan(plan, args, out)
+    cli_preflight.print_plan_checks(verdict, plan, out)
     if not plan.send and not plan.check:
         return _finish_without_sending(plan, out)
+    cli_preflight.refuse_plan_over_max_cost(verdict, plan, args.max_cost)
     _confirm(plan, args)
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)

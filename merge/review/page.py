@@ -22,7 +22,9 @@ from typing import Any
 
 import orjson
 
+from merge.payload.costs import parts_of, positive_number, price, resolution_of
 from merge.payload.translate_v3 import as_scenes, engine_of
+from merge.prices import PriceTable
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
@@ -62,17 +64,6 @@ def card_json(card: Mapping[str, Any]) -> bytes:
         return json.dumps(card, ensure_ascii=True).encode("ascii")
 
 
-def _positive(value: Any, default: float) -> float:
-    """Read a number from a body that may be invalid, keeping the default for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        return default
-    return number if math.isfinite(number) and number > 0 else default
-
-
 def voice_seconds(voice: Any) -> float | None:
     """Estimate how long a scene's voice lasts; None for recorded audio, whose file is unread."""
     if not isinstance(voice, dict):
@@ -83,10 +74,10 @@ def voice_seconds(voice: Any) -> float | None:
         words = len(text.split()) if isinstance(text, str) else 0
         speed = voice.get("speed", 1.0)
         if not (type(speed) is float and 0.0 < speed < math.inf):  # a valid body's, quickly
-            speed = _positive(speed, 1.0)
+            speed = positive_number(speed, 1.0)
         return round(words * SECONDS_PER_WORD / speed, 1)
     if kind == "silence":
-        return _positive(voice.get("duration"), 1.0)
+        return positive_number(voice.get("duration"), 1.0)
     return None
 
 
@@ -145,6 +136,11 @@ class ReviewPage:
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Local files by the reference bodies hold for them (a token, or the asset_id once
     uploaded): their names, sizes and thumbnails (review/thumbs.py)."""
+    prices: PriceTable = field(default_factory=PriceTable)
+    avatar_types: Mapping[str, str] = field(default_factory=dict)
+    """Each look's avatar type where the account said it (submit); others are priced as a range."""
+    cost_low: float = 0.0
+    cost_high: float = 0.0
     _cards: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -161,12 +157,18 @@ class ReviewPage:
         status = card["status"]
         self.counts[status] += 1
         seconds = scene_seconds(card.get("payload"))
+        cost = self._cost(card) if status != "invalid" else None
         if status in SPOKEN[self.kind]:
             self.spoken_rows += 1
             self.seconds += sum(s for s in seconds if s is not None)
             self.unknown_scenes += seconds.count(None)
+            if cost is not None:
+                self.cost_low += cost[0]
+                self.cost_high += cost[1]
         if self.shown < self.limit:
             extra: dict[str, Any] = {"seconds": seconds}
+            if cost is not None:
+                extra["cost"] = [round(cost[0], 2), round(cost[1], 2)]
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 extra["scenes"] = scenes_of(card["payload"])
                 extra["engine"] = engine_of(card["payload"])
@@ -176,6 +178,15 @@ class ReviewPage:
                 data = card_json({**card, **extra})
             self._cards += (b"," if self.shown else b"") + escape_json(data)
             self.shown += 1
+
+    def _cost(self, card: Mapping[str, Any]) -> tuple[float, float] | None:
+        """Price a row's body (low, high) in USD, or None when it has no speaking avatar."""
+        payload = card.get("payload")
+        parts = parts_of(payload)
+        if not parts:
+            return None
+        low, high, _ = price(parts, resolution_of(payload), self.avatar_types, self.prices)
+        return low, high
 
     def add_all(self, cards: Iterable[Mapping[str, Any]]) -> ReviewPage:
         """Add cards in sheet order and return the page, for building one in a single call."""
@@ -199,6 +210,9 @@ class ReviewPage:
             "unknown_scenes": self.unknown_scenes,
             "words_per_minute": WORDS_PER_MINUTE,
             "media": self.media,
+            "cost_low": round(self.cost_low, 2),
+            "cost_high": round(self.cost_high, 2),
+            "prices_date": self.prices.date,
         }
 
     def chunks(self) -> Iterator[bytes | bytearray]:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from merge.prices import PriceTable
 from merge.simulator.asset_store import Assets
+from merge.simulator.catalogue import Catalogue
 from merge.simulator.idempotency import IdempotencyKeys
 from merge.simulator.limits import DailyCount, Dice, TokenBucket
 from merge.simulator.schedule import (
@@ -28,6 +30,7 @@ from merge.simulator.settings import (
     UNLIMITED_QUOTA_SECONDS,
     SimulatorSettings,
 )
+from merge.simulator.wallet import Wallet
 
 Delivery = Literal["answer", "reset", "late"]
 
@@ -53,6 +56,15 @@ STAT_NAMES = (
     "idempotent_replays",
     "idempotency_conflicts",
     "idempotency_mismatches",
+    "account_reads",
+    "look_lookups",
+    "voice_lookups",
+    "look_lists",
+    "voice_lists",
+    "lookup_faults",
+    "forbidden",
+    "wallet_refused",
+    "ids_refused",
 )
 """Counters `stats()` always reports, zero or not."""
 
@@ -112,6 +124,10 @@ class Account:
         """The v3 Idempotency-Keys the account has seen, with the answers they got."""
         self.assets = Assets()
         """The files uploaded to the account, which bodies may name by asset id."""
+        self.catalogue = (
+            Catalogue.from_file(settings.catalogue) if settings.catalogue else Catalogue.built_in()
+        )
+        self.wallet = Wallet(settings.balance, PriceTable())
 
     def authorize(self, key: str, *counters: str) -> bool:
         """Count a request (also under `counters`) and say whether `key` opens the account."""

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
+from merge.simulator.api_account import account_routes
 from merge.simulator.api_v3 import times_itself, v3_routes
 from merge.simulator.asset_store import unknown_asset
 from merge.simulator.assets import asset_routes
@@ -32,6 +33,7 @@ from merge.simulator.schedule import Clock
 from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
 from merge.simulator.v2 import check_body
 from merge.simulator.views import list_item, page_token, status_data
+from merge.simulator.wallet import CreateGate
 from merge.simulator.webhooks import Webhooks
 
 ADMIN_PREFIX = "/_simulator/"
@@ -64,9 +66,11 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
         Route(f"{ADMIN_PREFIX}webhooks", api.admin_webhooks, methods=["GET"]),
         *v3_routes(account, clock, webhooks),
         *asset_routes(account),
+        *account_routes(account, clock),
     ]
     latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
+    middleware.append(Middleware(CreateGate, account=account, clock=clock))
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from merge.simulator.catalogue import Catalogue
+
 PLAN_CAPS: dict[str, tuple[int, int]] = {
     "720p": (1280, 720),
     "1080p": (1920, 1080),
@@ -41,6 +43,13 @@ MAX_SCENES = 50
 """Most scenes one video may have (V2's `video_inputs`, v3's studio `scenes`)."""
 IDEMPOTENCY_SECONDS = 24 * 3600
 """How long v3 replays the answer a request with an `Idempotency-Key` got (HeyGen: 24 hours)."""
+
+DEFAULT_BALANCE = 10_000.0
+BILLING_TYPES = ("wallet", "subscription", "usage_based")
+LOOKUP_FAULTS = ("429", "500", "timeout")
+MAX_LOOKS_PAGE = 50
+DEFAULT_LOOKS_PAGE = 20
+DEFAULT_VOICES_PAGE = 20
 
 WEB_SCHEMES = ("http://", "https://")
 WEBHOOK_TRIES = 3
@@ -85,6 +94,17 @@ class SimulatorSettings:
     render_jitter: float = 0.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    catalogue: str | None = None
+    """A JSON file of looks and voices replacing the built-in catalogue (see catalogue.py)."""
+    billing_type: str = "wallet"
+    balance: float = DEFAULT_BALANCE
+    """What the account has left: USD (wallet, usage cap) or credits (subscription)."""
+    read_scope: bool = True
+    """False: the key may create videos but not read the account (users/me, looks, voices: 403)."""
+    lookup_fault: str | None = None
+    """How look and voice reads fail: "429", "500", "timeout" (held `late_by` seconds), or None."""
+    check_ids: bool = False
+    """Refuse creates naming an unknown or unready look or voice, or an unsupported engine."""
     v2_retired: bool = False
     """Play today's HeyGen: every V1/V2 endpoint answers 410 (retired on 2026-11-01)."""
     job_limit: int | None = None
@@ -126,9 +146,23 @@ OPTION_HELP: dict[str, tuple[str | None, str]] = {
     "webhook_secret": ("S", "sign the events posted to --webhook-url"),
     "job_limit": ("N", "unfinished videos at once, then 429 with Retry-After (HeyGen: 10)"),
     "v2_retired": (None, "answer 410 on every V1/V2 endpoint, as HeyGen does since 2026-11-01"),
+    "catalogue": ("FILE", "JSON looks and voices replacing the built-in ones"),
+    "billing_type": (None, "how the account pays"),
+    "balance": ("N", "left to spend"),
+    "read_scope": (None, "the key may not read the account (403)"),
+    "lookup_fault": (None, "how look-ups fail"),
+    "check_ids": (None, "refuse creates naming unusable looks/voices"),
 }
 """The `simulate` command's option for each setting: metavar and help; the default, type and
-name come from the field itself, so they are written once."""
+name come from the field itself, so they are written once. A flag whose default is True is
+offered as `--no-<name>`."""
+
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "plan": tuple(PLAN_CAPS),
+    "billing_type": BILLING_TYPES,
+    "lookup_fault": LOOKUP_FAULTS,
+}
+"""Settings whose option accepts only these words."""
 
 
 def settings_problems(settings: SimulatorSettings) -> list[str]:
@@ -162,6 +196,17 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append(
             f"webhook_url must start with http:// or https://, not {settings.webhook_url!r}"
         )
+    if settings.billing_type not in BILLING_TYPES:
+        problems.append(f"billing_type must be one of {', '.join(BILLING_TYPES)}")
+    if settings.balance < 0:
+        problems.append("balance must not be negative")
+    if settings.lookup_fault is not None and settings.lookup_fault not in LOOKUP_FAULTS:
+        problems.append(f"lookup_fault must be one of {', '.join(LOOKUP_FAULTS)}")
+    if settings.catalogue is not None:
+        try:
+            Catalogue.from_file(settings.catalogue)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problems.append(f"catalogue {settings.catalogue}: cannot be used ({error})")
     if settings.plan not in PLAN_CAPS:
         problems.append(f"plan must be one of {', '.join(PLAN_CAPS)}, not {settings.plan!r}")
     return problems

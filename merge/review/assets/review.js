@@ -83,12 +83,20 @@
     const audioOnly = meta.unknown_scenes > 0 && !meta.seconds;
     const spoken = audioOnly ? "unknown" : "≈ " + clock(meta.seconds) + (meta.unknown_scenes ? " + audio" : "");
     summary.append(tile(spoken, "spoken, estimated", "wide"));
+    if (meta.cost_high > 0) {
+      summary.append(tile(money(meta.cost_low, meta.cost_high), "cost, estimated", "wide"));
+    }
     const each = meta.spoken_rows && meta.seconds ? " (≈ " + clock(meta.seconds / meta.spoken_rows) + " each)" : "";
     let text = "Spoken time of the " + plural(meta.spoken_rows, meta.spoken_label + " row") + each +
       ": words at " + meta.words_per_minute + " words a minute times the voice's speed, silences added.";
     if (meta.unknown_scenes) {
       text += " Not counted: " + plural(meta.unknown_scenes, "scene") +
         " of recorded audio, whose length is only known once it plays.";
+    }
+    if (meta.cost_high > 0) {
+      text += " Cost: HeyGen's prices of " + meta.prices_date + " per second, by engine, the look's" +
+        " avatar type (a range over the types when it is not known) and resolution; recorded audio" +
+        " is counted as 5 to 60 seconds here (submit and check measure the files they can read).";
     }
     document.getElementById("estimate").textContent = text;
     if (meta.shown < meta.rows) {
@@ -347,6 +355,15 @@
     return "≈ " + clock(total) + (unknown ? " + audio" : "");
   }
 
+  function money(low, high) {
+    const say = function (v) { return "$" + v.toFixed(2); };
+    return low === high ? say(low) : say(low) + "–" + say(high);
+  }
+
+  function cardCost(row) {
+    return Array.isArray(row.cost) ? money(row.cost[0], row.cost[1]) : "";
+  }
+
   function rowTitle(row) {
     return isObject(row.payload) && typeof row.payload.title === "string" ? row.payload.title : "";
   }
@@ -366,6 +383,8 @@
     head.append(el("span", "spacer"));
     if (row.engine) head.append(el("span", "engine", "engine " + row.engine));
     head.append(el("span", "duration", cardTotal(row)));
+    const cost = cardCost(row);
+    if (cost) head.append(el("span", "duration cost", cost));
     head.append(el("span", "badge " + cssName(row.status), row.status));
     return head;
   }
