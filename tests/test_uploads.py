@@ -161,9 +161,10 @@ def test_a_row_whose_file_the_api_refuses_is_not_sent_and_says_why(
         assert run.code == ExitCode.ERROR, run.out + run.err
         assert simulator.uploads()["uploads"] == 0
         assert sum(simulator.accepted().values()) == 0
-        rows = results(out).values()
-        assert {r["merge_status"] for r in rows} == {"skipped"}
-        assert all("not sent: HTTP 401" in r["merge_error"] for r in rows)
+        # The pre-flight asks the account first: a refused key stops the run before the
+        # plan, so no file is uploaded, no row sent and no output written.
+        assert "HEYGEN_API_KEY" in run.err
+        assert not out.exists()
 
 
 def test_missing_oversize_and_mistyped_files_are_row_problems_before_any_request(
