@@ -13,7 +13,13 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 CSV_SNIFF_BYTES = 64 * 1024
 CSV_FALLBACK_ENCODING = "cp1252"
 
-STATUS_COLUMNS = ("merge_status", "merge_errors")
+ERROR_COLUMN = "merge_error"
+"""The one name of the errors column, written by `render` and `submit` alike."""
+
+OLD_ERROR_COLUMN = "merge_errors"
+"""What `render` called it before: a sheet that has it gets its errors there, not in a new one."""
+
+STATUS_COLUMNS = ("merge_status", ERROR_COLUMN)
 """Columns `render` adds to the copy of the input sheet in the review folder."""
 
 RESERVED_NAMES = frozenset({"row", "row_number"})
@@ -40,7 +46,7 @@ DEFAULT_CONCURRENCY = 3
 DEFAULT_TIMEOUT_SECONDS = 60.0
 """How long a create request may take before its outcome counts as unknown."""
 
-RESULT_COLUMNS = ("video_id", "merge_status", "merge_error", "callback_id", "submitted_at")
+RESULT_COLUMNS = ("video_id", "merge_status", ERROR_COLUMN, "callback_id", "submitted_at")
 """Columns `submit` adds to (or updates in) the output sheet."""
 
 JOURNAL_SUFFIX = ".journal"
@@ -119,3 +125,10 @@ REVIEW_PAGE_NAME = "review.html"
 """The page `render` writes into the review folder."""
 SENT_PAGE_SUFFIX = ".review.html"
 """The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""
+
+
+def error_column_names(names: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Write errors into a sheet's old `merge_errors` column when it has no `merge_error` one."""
+    if OLD_ERROR_COLUMN in columns and ERROR_COLUMN not in columns:
+        return tuple(OLD_ERROR_COLUMN if name == ERROR_COLUMN else name for name in names)
+    return names

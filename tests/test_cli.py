@@ -58,7 +58,7 @@ def test_render_marks_the_workbook_and_keeps_the_rest(cli, tmp_path: Path):
     assert book.sheetnames == ["Leads", "About"]
     sheet = book["Leads"]
     header = [c.value for c in sheet[1]]
-    assert header[-2:] == ["merge_status", "merge_errors"]
+    assert header[-2:] == ["merge_status", "merge_error"]
     assert sheet.freeze_panes == "A2"
     assert sheet.cell(1, len(header)).font.b
     assert sheet.cell(8, len(header) - 1).value == "invalid"
@@ -72,7 +72,7 @@ def test_render_output_can_be_the_next_input_without_new_columns(cli, tmp_path: 
     cli("render", tmp_path / "one" / "leads.csv", OUTREACH, "-o", tmp_path / "two")
     header = (tmp_path / "two" / "leads.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.count("merge_status") == 1
-    assert header.endswith("notes,merge_status,merge_errors")
+    assert header.endswith("notes,merge_status,merge_error")
 
 
 def test_render_csv_keeps_cells_exact(cli, tmp_path: Path):

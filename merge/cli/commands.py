@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import shutil
@@ -15,16 +16,23 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from merge.cli.campaign import apply_campaign, campaign_path, load_campaign
 from merge.cli.console import (
     PROG,
     ExitCode,
     UsageError,
     add_inputs,
+    add_output_options,
+    check_needed,
     count,
+    record,
     render_options,
+    say_error,
     warn_above,
 )
+from merge.cli.help import add_completion, add_examples
 from merge.cli.listen import add_listen
+from merge.cli.show import print_rows
 from merge.cli.simulate import add_simulate
 from merge.cli.status import add_status
 from merge.cli.submit import add_submit
@@ -60,11 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(run=run_schema)
     init = commands.add_parser(
-        "init", help="write a starter template and sample sheet here (never overwrites)"
+        "init", help="write a starter template and sheet here (never overwrites)"
     )
     init.add_argument("folder", nargs="?", default=".", type=Path, help="where (default: here)")
     init.set_defaults(run=run_init)
+    add_completion(commands)
+    for name, command in commands.choices.items():
+        add_output_options(command, json_summary=name in JSON_SUMMARIES)
+    add_examples(parser, commands.choices)
     return parser
+
+
+JSON_SUMMARIES = frozenset({"render", "submit", "status", "check"})
+"""Commands whose --json prints one summary object (validate's --json lists its verdicts)."""
 
 
 def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,9 +89,15 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="render and validate every row into a review folder (offline, spends nothing)",
         description="Render the template once per row, validate each body against the V2"
         " contract, and write a review folder: payloads.jsonl, payloads/row-NNNN.json and"
-        " a copy of the sheet with merge_status and merge_errors columns.",
+        " a copy of the sheet with merge_status and merge_error columns.",
     )
     add_inputs(render, "the review folder")
+    render.add_argument(
+        "--print",
+        dest="print_rows",
+        action="store_true",
+        help="also show the selected rows' bodies and scripts here (with --rows 7, say)",
+    )
     render.set_defaults(run=run_render)
 
 
@@ -98,7 +120,20 @@ def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
         summary = render_to_folder(
             args.data, args.template, args.output, options, bar.update, warn_above(bar)
         )
+    if args.print_rows:
+        print_rows(summary.folder / "payloads.jsonl", out)
     _print_render_summary(summary, args, out)
+    record(
+        args,
+        rows=summary.total,
+        valid=summary.valid,
+        invalid=summary.invalid,
+        lossy=summary.lossy,
+        first_problems=summary.first_problems,
+        folder=str(summary.folder),
+        sheet=str(summary.annotated),
+        review_page=str(summary.folder / "review.html"),
+    )
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
 
@@ -124,7 +159,7 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     print("  payloads.jsonl   every row: status, body, problems", file=out)
     bodies = count(summary.valid, "body", "bodies")
     print(f"  payloads/        {bodies}, one file per valid row", file=out)
-    print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
+    print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_error", file=out)
     print("  review.html      every row's video, to read in a browser", file=out)
 
 
@@ -189,17 +224,42 @@ def _collect_garbage_rarely() -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; foreseeable problems become a message and an exit code, not a traceback."""
     out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _collect_garbage_rarely()
+    if not argv:
+        parser.print_help(out)
+        return ExitCode.OK
     try:
-        return int(args.run(args, out))
+        _apply_campaign(parser, argv)
     except UsageError as error:
-        parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return ExitCode.USAGE
+        return _usage_error(parser, error)
     except MergeError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        say_error(str(error), sys.stderr)
+        return ExitCode.ERROR
+    args = parser.parse_args(argv)
+    args.parser = parser
+    args.argv = argv
+    _collect_garbage_rarely()
+    as_json = getattr(args, "json", False) and args.command in JSON_SUMMARIES
+    human = io.StringIO() if args.quiet else (sys.stderr if as_json else out)
+    code = _run(parser, args, human)
+    if as_json:
+        summary = {"command": args.command, **getattr(args, "summary", {}), "exit_code": code}
+        json.dump(summary, out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+    return code
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, human: TextIO) -> int:
+    try:
+        check_needed(args)
+        return int(args.run(args, human))
+    except UsageError as error:
+        record(args, error=str(error))
+        return _usage_error(parser, error)
+    except MergeError as error:
+        record(args, error=error.message, hint=error.hint)
+        say_error(str(error), sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was sent", file=sys.stderr)
@@ -207,3 +267,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+
+
+def _usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:
+    parser.print_usage(sys.stderr)
+    say_error(str(error), sys.stderr)
+    return ExitCode.USAGE
+
+
+def _apply_campaign(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    path = campaign_path(argv)
+    if path is None:
+        return
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    apply_campaign(path, load_campaign(path), dict(commands))

@@ -12,12 +12,17 @@ from typing import TextIO
 import httpx
 from tqdm import tqdm
 
-from merge.api.client import open_http
 from merge.batch.journal import journal_target_of
 from merge.batch.plan import LOCAL_TARGET, journal_target
 from merge.cli import api_options as cli_api
 from merge.cli.api_options import add_api_options, seconds
-from merge.cli.console import ExitCode, count, warn_above
+from merge.cli.console import (
+    ExitCode,
+    add_campaign_option,
+    count,
+    record,
+    warn_above,
+)
 from merge.errors import MergeError
 from merge.follow.follower import FollowOptions, FollowSummary, follow_output
 from merge.settings import POLL_FIRST_SECONDS
@@ -32,7 +37,9 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " and write video_status, video_url, thumbnail_url, duration, video_error and"
         " checked_at into OUTPUT (in place, atomically).",
     )
-    status.add_argument("output", type=Path, help="the sheet `submit` wrote")
+    status.add_argument("output", type=Path, nargs="?", help="the sheet `submit` wrote")
+    add_campaign_option(status)
+    status.set_defaults(needed=(("output", "OUTPUT"),))
     status.add_argument(
         "--api",
         choices=("v2", "v3"),
@@ -71,10 +78,25 @@ def run_status(args: argparse.Namespace, out: TextIO) -> ExitCode:
     base_url = cli_api.base_url(args)
     _check_simulated(args.output, base_url)
     api_key = cli_api.api_key(args)
-    http = open_http(base_url, api_key, args.timeout, args.concurrency)
+    http = cli_api.http_for(args, base_url, api_key)
     summary = follow_with_bar(args.output, http, journal_target(base_url), options_from(args))
     print_follow(summary, args.output, out)
+    record(args, output=str(args.output), **follow_record(summary))
     return follow_exit_code(summary)
+
+
+def follow_record(summary: FollowSummary) -> dict[str, object]:
+    """What following found, for --json."""
+    return {
+        "videos": summary.videos,
+        "statuses": dict(summary.statuses),
+        "seconds": round(summary.seconds, 3),
+        "status_requests": summary.requests,
+        "downloaded": summary.fetched,
+        "already_downloaded": summary.already_saved,
+        "download_problems": list(summary.download_problems),
+        "interrupted": summary.interrupted,
+    }
 
 
 def _check_simulated(output: Path, base_url: str) -> None:
