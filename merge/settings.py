@@ -52,6 +52,9 @@ RESULT_COLUMNS = ("video_id", "merge_status", ERROR_COLUMN, "callback_id", "subm
 JOURNAL_SUFFIX = ".journal"
 """The journal sits beside the output: leads-sent.xlsx → leads-sent.xlsx.journal."""
 
+SIMULATED_ACCOUNT_SUFFIX = ".simulator.json"
+"""The `--simulate` account's videos, kept beside the output so a rehearsal can be followed."""
+
 OUTPUT_WRITE_SECONDS = 5.0
 """How often the output sheet is rewritten during a run (it is also written at the end)."""
 

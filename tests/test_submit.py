@@ -340,7 +340,8 @@ def test_a_terminal_user_confirms_before_anything_is_sent(tmp_path, api):
         os.write(primary, f"{answer}\n".encode())
         stdout, stderr = process.communicate(timeout=60)
         os.close(primary)
-        assert "Send 2 rows? [y/N]" in stdout
+        assert stderr.startswith("Send 2 rows? [y/N] ")
+        assert "Send 2 rows?" not in stdout
         assert len(api.accepted()) == sent, stdout + stderr
     assert process.returncode == ExitCode.OK
 

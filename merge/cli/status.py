@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +27,8 @@ from merge.cli.console import (
 )
 from merge.errors import MergeError
 from merge.follow.follower import FollowOptions, FollowSummary, follow_output
-from merge.settings import POLL_FIRST_SECONDS
+from merge.settings import BASE_URL_ENV, POLL_FIRST_SECONDS, SIMULATED_ACCOUNT_SUFFIX
+from merge.simulator import Simulator, SimulatorSettings
 
 
 def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,10 +79,14 @@ def add_follow_options(command: argparse.ArgumentParser, chained: bool = False) 
 def run_status(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Follow the output's videos and report."""
     base_url = cli_api.base_url(args)
-    _check_simulated(args.output, base_url)
+    rehearsed = _rehearsed(args, base_url)
+    if not rehearsed:
+        _check_simulated(args.output, base_url)
+    args.simulate = rehearsed
     api_key = cli_api.api_key(args)
-    http = cli_api.http_for(args, base_url, api_key)
-    summary = follow_with_bar(args.output, http, journal_target(base_url), options_from(args))
+    with rehearsal_api(rehearsed, base_url, args.output) as url:
+        http = cli_api.http_for(args, url, api_key)
+        summary = follow_with_bar(args.output, http, journal_target(url), options_from(args))
     print_follow(summary, args.output, out)
     record(args, output=str(args.output), **follow_record(summary))
     return follow_exit_code(summary)
@@ -97,6 +104,40 @@ def follow_record(summary: FollowSummary) -> dict[str, object]:
         "download_problems": list(summary.download_problems),
         "interrupted": summary.interrupted,
     }
+
+
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+
+
+@contextlib.contextmanager
+def rehearsal_api(simulate: bool, base_url: str, output: Path) -> Iterator[str]:
+    """Yield the API's address: the real one, or the built-in simulator's while it runs.
+
+    The simulated account is kept beside the output, so the videos of a pilot rehearsed with
+    `--simulate` are still there when the rest is sent and followed.
+    """
+    if not simulate:
+        yield base_url
+        return
+    state = simulated_account_path(output)
+    with Simulator(REHEARSAL, state=state) as simulator:
+        yield simulator.url
+
+
+def simulated_account_path(output: Path) -> Path:
+    """Where `--simulate` keeps its account: leads-sent.xlsx → leads-sent.xlsx.simulator.json."""
+    return output.with_name(output.name + SIMULATED_ACCOUNT_SUFFIX)
+
+
+def _rehearsed(args: argparse.Namespace, base_url: str) -> bool:
+    """Follow a `--simulate` output on its kept account, unless another API was asked for."""
+    asked_elsewhere = args.base_url is not None or os.environ.get(BASE_URL_ENV)
+    return (
+        not asked_elsewhere
+        and journal_target_of(args.output) == LOCAL_TARGET
+        and simulated_account_path(args.output).exists()
+    )
 
 
 def _check_simulated(output: Path, base_url: str) -> None:

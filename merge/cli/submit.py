@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from typing import TextIO
 
 from tqdm import tqdm
@@ -37,13 +35,10 @@ from merge.cli.status import (
     follow_with_bar,
     options_from,
     print_follow,
+    rehearsal_api,
 )
 from merge.errors import MergeError
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
-from merge.simulator import Simulator, SimulatorSettings
-
-REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
-"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,7 +82,7 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
     plan = plan_submit(args.data, args.template, args.output, target, options, time.time, warn)
-    with _api(args.simulate, base_url) as url:
+    with rehearsal_api(args.simulate, base_url, args.output) as url:
         try:
             code = _plan_and_send(plan, args, url, api_key, out)
         finally:
@@ -176,16 +171,6 @@ def _confirm(plan: Plan, args: argparse.Namespace) -> None:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise MergeError("nothing sent", "run again and answer y to send")
-
-
-@contextlib.contextmanager
-def _api(simulate: bool, base_url: str) -> Iterator[str]:
-    """Yield the API's address: the real one, or the built-in simulator's while it runs."""
-    if not simulate:
-        yield base_url
-        return
-    with Simulator(REHEARSAL) as simulator:
-        yield simulator.url
 
 
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
