@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TextIO
 
 from merge.cli.console import PROG, ExitCode, UsageError, positive
@@ -20,6 +21,9 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--port", type=int, default=8000, metavar="P", help="port (default 8000; 0: any free one)"
     )
     simulate.add_argument("--api-key", metavar="KEY", help="accept only this key (default: any)")
+    simulate.add_argument(
+        "--api-key-file", type=Path, metavar="FILE", help="accept only the key in FILE"
+    )
     add = simulate.add_argument
     add("--rate-limit", type=float, metavar="N", help="create requests per second, then 429")
     add("--slots", type=positive, default=3, metavar="N", help="videos rendering at once (3)")
@@ -52,6 +56,7 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add("--file-rate", type=float, metavar="B", help="serve files at B bytes per second")
     add("--webhook-url", metavar="URL", help="post video events here (loopback only)")
     add("--webhook-secret", metavar="S", help="sign the events posted to --webhook-url")
+    add("--webhook-secret-file", type=Path, metavar="FILE", help="the same, read from FILE")
     add("--seed", type=int, metavar="N", help="repeat the same faults")
     simulate.set_defaults(run=run_simulate)
 
@@ -66,9 +71,22 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _from_file(path: Path | None, option: str) -> str | None:
+    """Read a secret the way submit and listen read theirs: a file, trimmed, never printed."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8-sig").strip()
+    except OSError as error:
+        raise MergeError(f"{path}: cannot be read ({error.strerror})", f"check {option}") from None
+    if not text:
+        raise MergeError(f"{path}: is empty", f"put the secret in the file given to {option}")
+    return text
+
+
 def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
     return SimulatorSettings(
-        api_key=args.api_key,
+        api_key=_from_file(args.api_key_file, "--api-key-file") or args.api_key,
         rate_limit=args.rate_limit,
         slots=args.slots,
         daily_quota=args.daily_quota,
@@ -88,7 +106,8 @@ def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
         file_bytes=args.file_bytes,
         file_rate=args.file_rate,
         webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
+        webhook_secret=_from_file(args.webhook_secret_file, "--webhook-secret-file")
+        or args.webhook_secret,
     )
 
 
