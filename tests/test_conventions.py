@@ -13,6 +13,7 @@ import pytest
 
 from merge.cli.commands import ExitCode, build_parser
 from merge.cli.console import paint, say_error
+from merge.follow.names import file_name
 from merge.simulator import Simulator, SimulatorSettings
 from tests.conftest import ROOT
 from tests.submitting import OUTREACH, leads, write_csv
@@ -277,3 +278,56 @@ def test_one_spelling_of_each_option_and_old_names_still_work(tmp_path: Path):
         assert args.secret_file == Path("s.txt")
     args = parser.parse_args(["simulate", "--api-key-file", "k.txt", "--webhook-secret-file", "s"])
     assert (args.api_key_file, args.webhook_secret_file) == (Path("k.txt"), Path("s"))
+
+
+def test_download_names_come_from_columns_safely(cli, tmp_path: Path):
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(
+        "Company,First Name,avatar_id,voice_id\nAcme,Ann,a1,v1\nAcme,ann,a1,v1\n"
+        "../../etc,CON,a1,v1\n,,a1,v1\nZoë & Co,José,a1,v1\n",
+        encoding="utf-8",
+    )
+    template = tmp_path / "t.json"
+    template.write_text(
+        '{"video_inputs": [{"character": {"type": "avatar", "avatar_id": "{{ avatar_id }}"},'
+        ' "voice": {"type": "text", "voice_id": "{{ voice_id }}",'
+        ' "input_text": "Hi {{First Name}}"}}]}'
+    )
+    out, videos = tmp_path / "out.csv", tmp_path / "videos"
+    run = cli(
+        "submit", sheet, template, "-o", out, "--simulate", "--yes", "--wait", "--poll", "0.2",
+        "--download", videos, "--name", "{{ Company }} - {{ First Name }}",
+    )  # fmt: skip
+    assert run.code == ExitCode.OK, run.out + run.err
+    assert sorted(p.name for p in videos.glob("*.mp4")) == [
+        "Acme - Ann (row 2).mp4",
+        "Acme - ann (row 3).mp4",
+        "Zoë & Co - José.mp4",
+        "_.._etc - CON.mp4",
+        "row-5.mp4",
+    ]
+    wrong = cli("status", out, "--download", videos, "--name", "{{ Compnay }}")
+    assert wrong.code == ExitCode.ERROR
+    assert wrong.err.splitlines()[0] == (
+        'avatar-merge: error: --name: the output has no column "Compnay" (did you mean "Company"?)'
+    )
+    alone = cli("status", out, "--name", "{{ Company }}")
+    assert alone.code == ExitCode.USAGE
+    assert alone.err.splitlines()[-1] == (
+        "avatar-merge: error: --name: only with --download DIR (it names the saved files)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"a": "x/y\\z"}, "x_y_z"),
+        ({"a": "nul"}, "_nul"),
+        ({"a": " . hidden . "}, "hidden"),
+        ({"a": "tab\there\nnewline"}, "tab_here_newline"),
+        ({"a": "é" * 300}, "é" * 120),
+        ({"a": ""}, ""),
+    ],
+)
+def test_file_names_are_safe(cells: dict[str, str], expected: str):
+    assert file_name("{{ a }}", cells) == expected

@@ -20,6 +20,7 @@ from merge.cli import api_options as cli_api
 from merge.cli.api_options import add_api_options, seconds
 from merge.cli.console import (
     ExitCode,
+    UsageError,
     add_campaign_option,
     count,
     record,
@@ -66,6 +67,11 @@ def add_follow_options(command: argparse.ArgumentParser, chained: bool = False) 
         type=Path,
         metavar="DIR",
         help=f"{then}save each finished video (and thumbnail) as DIR/<callback_id or row>.mp4",
+    )
+    command.add_argument(
+        "--name",
+        metavar="PATTERN",
+        help='with --download: name files from columns, e.g. "{{ Company }} - {{ First Name }}"',
     )
     command.add_argument(
         "--poll",
@@ -154,8 +160,16 @@ def _check_simulated(output: Path, base_url: str) -> None:
 
 def options_from(args: argparse.Namespace) -> FollowOptions:
     """Resolve the follow options once, at the boundary."""
+    if args.name is not None and args.download is None:
+        raise UsageError("--name: only with --download DIR (it names the saved files)")
     return FollowOptions(
-        args.wait, args.download, args.concurrency, args.rate, args.poll, api=args.api
+        args.wait,
+        args.download,
+        args.concurrency,
+        args.rate,
+        args.poll,
+        api=args.api,
+        name=args.name,
     )
 
 

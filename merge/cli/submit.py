@@ -38,7 +38,9 @@ from merge.cli.status import (
     rehearsal_api,
 )
 from merge.errors import MergeError
+from merge.follow.names import check_name
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
+from merge.settings import RESULT_COLUMNS
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +83,10 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     base_url = cli_api.base_url(args)
     options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
+    follow = options_from(args)
     plan = plan_submit(args.data, args.template, args.output, target, options, time.time, warn)
+    if follow.name is not None:
+        check_name(follow.name, (*plan.info.columns, *RESULT_COLUMNS))
     with rehearsal_api(args.simulate, base_url, args.output) as url:
         try:
             code = _plan_and_send(plan, args, url, api_key, out)
@@ -90,7 +95,7 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
         if not (args.wait or args.download) or code in (ExitCode.ERROR, ExitCode.INTERRUPTED):
             return code
         http = cli_api.http_for(args, url, api_key)
-        followed = follow_with_bar(args.output, http, target, options_from(args))
+        followed = follow_with_bar(args.output, http, target, follow)
     print_follow(followed, args.output, out)
     record(args, follow=follow_record(followed))
     return max(code, follow_exit_code(followed), key=_severity)

@@ -26,6 +26,7 @@ from merge.batch.plan import journal_target
 from merge.batch.results import cells
 from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
+from merge.follow.names import check_name, name_rows
 from merge.follow.schedule import PollSchedule, Watch
 from merge.loop import interrupts, run_sync
 from merge.settings import (
@@ -54,6 +55,8 @@ class FollowOptions:
     write_every: float = OUTPUT_WRITE_SECONDS
     api: str | None = None
     """The API to ask: None means the one `submit` used for this output (else V2)."""
+    name: str | None = None
+    """How to name downloaded files from the row's columns (`--name`); None: by callback_id."""
 
 
 @dataclass
@@ -79,20 +82,32 @@ class Tracked:
     row: int
     video_id: str
     key: str
+    stem: str = ""
+    """The name of its files without the suffix (from --name), else made from its key."""
 
 
-def read_videos(output: Path) -> tuple[SheetInfo, list[Tracked]]:
-    """Find every row of the output that has a video_id."""
+def read_videos(output: Path, name: str | None = None) -> tuple[SheetInfo, list[Tracked]]:
+    """Find every row of the output that has a video_id (and name its files, with --name)."""
     sheet = open_sheet(output)
     if "video_id" not in sheet.info.columns:
         raise SheetError(
             f"{output}: has no video_id column",
             "give the output that `avatar-merge submit` wrote",
         )
+    if name is not None:
+        check_name(name, sheet.info.columns)
+    rows = {
+        row.number: row.values for row in sheet.rows() if row.values.get("video_id", "").strip()
+    }
+    stems = name_rows(name, rows) if name is not None else {}
     tracked = [
-        Tracked(row.number, row.values["video_id"].strip(), row.values.get("callback_id", ""))
-        for row in sheet.rows()
-        if row.values.get("video_id", "").strip()
+        Tracked(
+            number,
+            values["video_id"].strip(),
+            values.get("callback_id", ""),
+            stems.get(number) or file_stem(values.get("callback_id", ""), number),
+        )
+        for number, values in rows.items()
     ]
     return sheet.info, tracked
 
@@ -297,7 +312,7 @@ class Follower:
     async def _save(self, item: Tracked) -> None:
         """Save a finished video and its thumbnail; an expired link is renewed by asking again."""
         assert self.options.download is not None
-        stem = file_stem(item.key, item.row)
+        stem = item.stem or file_stem(item.key, item.row)
         for suffix, field_name in ((".mp4", "video_url"), (".jpg", "thumbnail_url")):
             target = self.options.download / f"{stem}{suffix}"
             problem = await self._save_file(item.video_id, field_name, target)
@@ -371,7 +386,7 @@ def follow_output(
 ) -> FollowSummary:
     """Follow the videos of an output sheet (see the module's docstring); Ctrl-C stops asking."""
     options = options or FollowOptions()
-    info, tracked = read_videos(output)
+    info, tracked = read_videos(output, options.name)
     journal = Journal.open(journal_path(output), target)
     if options.api is None:
         options = replace(options, api=journal.meta("api") or "v2")
