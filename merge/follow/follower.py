@@ -28,6 +28,7 @@ from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.follow.names import check_name, name_rows
 from merge.follow.schedule import PollSchedule, Watch
+from merge.follow.status_page import refresh_page
 from merge.loop import interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
@@ -410,7 +411,24 @@ async def _follow(
         client = make_client(options.api or "v2", http)
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
-            return await follower.run()
+            summary = await follower.run()
+    _refresh_page(output, follower, options, warn)
+    return summary
+
+
+def _refresh_page(
+    output: Path, follower: Follower, options: FollowOptions, warn: Warn | None
+) -> None:
+    """Show each row's video on the output's review page; a page that cannot be written warns."""
+    rows = [
+        (item.row, item.video_id, item.key, item.stem or file_stem(item.key, item.row))
+        for item in follower.tracked
+    ]
+    try:
+        refresh_page(output, rows, follower.states, options.download)
+    except OSError as error:
+        if warn is not None:
+            warn(f"{output}: its review page could not be refreshed ({error.strerror})")
 
 
 def follow_sheet(

@@ -26,15 +26,20 @@ from merge.payload.translate_v3 import as_scenes
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
-RENDER, SUBMIT = "render", "submit"
+RENDER, SUBMIT, FOLLOWED = "render", "submit", "status"
 TILES = {
     RENDER: ("valid", "invalid"),
     SUBMIT: ("submitted", "failed", "unknown", "skipped", "invalid"),
+    FOLLOWED: ("completed", "processing", "pending", "failed", "unknown", "skipped", "invalid"),
 }
 """The statuses the summary always shows, by the command that made the page."""
-SPOKEN = {RENDER: ("valid",), SUBMIT: ("submitted", "unknown")}
+SPOKEN = {
+    RENDER: ("valid",),
+    SUBMIT: ("submitted", "unknown"),
+    FOLLOWED: ("completed", "processing", "waiting", "pending", "submitted", "unknown"),
+}
 """The statuses of rows whose video the spoken-time estimate counts (an unknown one may exist)."""
-SPOKEN_LABEL = {RENDER: "valid", SUBMIT: "sent"}
+SPOKEN_LABEL = {RENDER: "valid", SUBMIT: "sent", FOLLOWED: "sent"}
 
 SECONDS_PER_WORD = 60 / WORDS_PER_MINUTE
 
