@@ -102,6 +102,17 @@ FOLLOW_COLUMNS = (
 )
 """Columns `status` adds to (or updates in) the output sheet."""
 
+CELL_KINDS = {
+    "submitted_at": "date",
+    "checked_at": "date",
+    "duration": "number",
+    "video_url": "link",
+    "thumbnail_url": "link",
+    **{f"heygen_{name}": kind for name, kind in (("checked_at", "date"), ("duration", "number"))},
+    **{f"heygen_{name}": "link" for name in ("video_url", "thumbnail_url")},
+}
+"""How a workbook shows our result columns: dates that sort, numbers that sum, links that open."""
+
 POLL_FIRST_SECONDS = 5.0
 POLL_GROWTH = 1.6
 POLL_CAP_SECONDS = 60.0
