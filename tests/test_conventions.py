@@ -331,3 +331,23 @@ def test_download_names_come_from_columns_safely(cli, tmp_path: Path):
 )
 def test_file_names_are_safe(cells: dict[str, str], expected: str):
     assert file_name("{{ a }}", cells) == expected
+
+
+def test_a_rerun_that_skips_failed_rows_says_so_and_does_not_exit_0(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    data = write_csv(tmp_path / "leads.csv", leads(2))
+    out = tmp_path / "out.csv"
+    with Simulator(SimulatorSettings(fail_5xx=1.0)) as broken:
+        cli("submit", data, OUTREACH, "-o", out, "--base-url", broken.url, "--yes")
+    with Simulator(SimulatorSettings()) as fixed:
+        args = ("submit", data, OUTREACH, "-o", out, "--base-url", fixed.url, "--yes")
+        rerun = cli(*args)
+        assert fixed.accepted() == {}
+    assert rerun.code == ExitCode.FAILED_ROWS
+    assert "  skipped:        2 failed before (--retry-failed sends it again)" in rerun.out
+    assert "Nothing to send." in rerun.out
+    assert "Rows that need a next step (2):" in rerun.out
+    assert rerun.out.splitlines()[-1] == (
+        f"To retry them: avatar-merge submit {data} {OUTREACH} -o {out} --base-url {fixed.url}"
+        " --yes --retry-failed"
+    )

@@ -157,8 +157,10 @@ def _finish_without_sending(plan: Plan, args: argparse.Namespace, out: TextIO) -
     if problem:
         raise MergeError(problem, "close the output if it is open elsewhere, then run again")
     print(f"Nothing to send. Wrote {plan.output}", file=out)
-    print_failures(plan, args, out)
+    waiting = print_failures(plan, args, out)
     record(args, output=str(plan.output), sent=0)
+    if waiting:
+        return ExitCode.FAILED_ROWS  # failed rows were skipped: all is not well
     return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK
 
 
@@ -222,7 +224,7 @@ FAILURES_SHOWN = 20
 """Failed and unknown rows the end summary lists one by one (all are in the output sheet)."""
 
 
-def print_failures(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
+def print_failures(plan: Plan, args: argparse.Namespace, out: TextIO) -> int:
     """List the rows that need a next step, with their reasons, and the command that retries."""
     rows = sorted(
         (row, cells)
@@ -236,7 +238,7 @@ def print_failures(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         ],
     )
     if not rows:
-        return
+        return 0
     print(f"Rows that need a next step ({len(rows):,}):", file=out)
     for row, cells in rows[:FAILURES_SHOWN]:
         reason = cells.error or "sent, but no answer came back"
@@ -247,6 +249,7 @@ def print_failures(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
     command = retry_command(args.argv, "--retry-failed" if failed else None)
     record(args, retry_command=command)
     print(f"To retry them: {command}", file=out)
+    return len(rows)
 
 
 def retry_command(argv: list[str], extra: str | None) -> str:
