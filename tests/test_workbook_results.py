@@ -22,7 +22,8 @@ def followed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("book") / "leads-sent.xlsx"
     args = ("submit", LEADS_XLSX, OUTREACH, "-o", out, "--simulate", "--yes", "--wait", "-q")
-    assert main([*map(str, args), "--poll", "0.2"]) == ExitCode.INVALID_ROWS
+    more = ("--poll", "0.2", "--download", str(out.parent / "videos"))
+    assert main([*map(str, args), *more]) == ExitCode.INVALID_ROWS
     return out
 
 
@@ -51,6 +52,9 @@ def test_links_dates_and_numbers_have_their_excel_types(followed: Path):
         duration = sheet.cell(row, at["duration"]).value
         assert isinstance(duration, float)
         assert duration > 0
+        file = sheet.cell(row, at["video_file"]).value
+        assert str(file).startswith("videos/am-")
+        assert (followed.parent / str(file)).stat().st_size > 0
 
 
 def test_the_users_cells_are_untouched(followed: Path):

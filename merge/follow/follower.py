@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from merge.settings import (
 from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
 
 DONE = frozenset({"completed", "failed", "not_found"})
+FILE_COLUMN = "video_file"
+"""The column `--download` fills with each saved video's path, from the output's folder."""
 Warn = Callable[[str], None]
 
 
@@ -365,13 +368,36 @@ class Follower:
 
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
-        return self._write_values(follow_values(self.tracked, self.states))
+        values = follow_values(self.tracked, self.states)
+        if self.options.download is None:
+            return self._write_values(values)
+        return self._write_values(self._with_files(values), (*self.columns, self._file_column()))
 
-    def _write_values(self, values: dict[int, list[str]]) -> str | None:
+    def _with_files(self, values: dict[int, list[str]]) -> dict[int, list[str]]:
+        """Add each row's downloaded video, as a path from the output's folder, once it is saved."""
+        assert self.options.download is not None
+        for item in self.tracked:
+            if item.row in values:
+                file = self.options.download / f"{item.stem or file_stem(item.key, item.row)}.mp4"
+                shown = os.path.relpath(file, self.output.parent) if file.exists() else ""
+                values[item.row] = [*values[item.row], shown]
+        return values
+
+    def _file_column(self) -> str:
+        """Name the downloaded-file column once per output, never over a column of the user's."""
+        known = self.journal.meta("file_column")
+        if known is None:
+            known = f"heygen_{FILE_COLUMN}" if FILE_COLUMN in self.info.columns else FILE_COLUMN
+            self.journal.remember("file_column", known)
+        return known
+
+    def _write_values(
+        self, values: dict[int, list[str]], columns: tuple[str, ...] | None = None
+    ) -> str | None:
         """Rewrite the output in place; it is read again first, as the last write changed it."""
         try:
             info = open_sheet(self.output, self.info.sheet_name, settle=False).info
-            write_annotated(info, self.output, self.columns, values)
+            write_annotated(info, self.output, columns or self.columns, values)
         except MergeError as error:
             return error.message
         return None
