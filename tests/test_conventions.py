@@ -351,3 +351,26 @@ def test_a_rerun_that_skips_failed_rows_says_so_and_does_not_exit_0(cli, tmp_pat
         f"To retry them: avatar-merge submit {data} {OUTREACH} -o {out} --base-url {fixed.url}"
         " --yes --retry-failed"
     )
+
+
+def test_failed_videos_are_listed_with_their_reason_and_the_retry(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+    data = write_csv(tmp_path / "leads.csv", leads(2))
+    out = tmp_path / "out.csv"
+    settings = SimulatorSettings(render_seconds=0.1, pending_seconds=0.0, render_failure=1.0)
+    with Simulator(settings) as api:
+        args = ("submit", data, OUTREACH, "-o", out, "--base-url", api.url, "--yes", "--wait")
+        run = cli(*args, "--poll", "0.1")
+        status = cli("status", out, "--base-url", api.url, "--json")
+    assert run.code == ExitCode.FAILED_ROWS
+    lines = run.out.splitlines()
+    at = lines.index("Videos that failed (2):")
+    assert lines[at + 1].startswith("  row 2: failed: ")
+    assert lines[at + 3] == (
+        f"To make them again: avatar-merge submit {data} {OUTREACH} -o {out} --base-url {api.url}"
+        " --yes --wait --poll 0.1 --retry-failed"
+    )
+    failed = json.loads(status.out)["failed_videos"]
+    assert [(f["row"], f["status"]) for f in failed] == [(2, "failed"), (3, "failed")]
+    assert all(f["reason"] for f in failed)
+    assert "To make them again: run the same submit command with --retry-failed" in status.err

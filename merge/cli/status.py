@@ -23,6 +23,7 @@ from merge.cli.console import (
     UsageError,
     add_campaign_option,
     count,
+    paint,
     record,
     warn_above,
 )
@@ -109,6 +110,10 @@ def follow_record(summary: FollowSummary) -> dict[str, object]:
         "already_downloaded": summary.already_saved,
         "download_problems": list(summary.download_problems),
         "interrupted": summary.interrupted,
+        "failed_videos": [
+            {"row": row, "status": status, "reason": reason}
+            for row, status, reason in summary.failures
+        ],
     }
 
 
@@ -197,7 +202,9 @@ def _show(bar: tqdm) -> Callable[[Counter[str]], None]:
     return show
 
 
-def print_follow(summary: FollowSummary, output: Path, out: TextIO) -> None:
+def print_follow(
+    summary: FollowSummary, output: Path, out: TextIO, retry: str | None = None
+) -> None:
     """Say what following found and did."""
     shown = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     videos = count(summary.videos, "video")
@@ -217,10 +224,35 @@ def print_follow(summary: FollowSummary, output: Path, out: TextIO) -> None:
         print(f"The output could not be written: {summary.write_failed}", file=out)
     else:
         print(f"Wrote {output}", file=out)
+    print_video_failures(summary, out, retry)
     if summary.interrupted:
         print("Stopped: interrupted. Hint: run it again to go on.", file=out)
     elif summary.statuses.get("pending") or _unfinished(summary):
         print("Hint: add --wait to keep asking until every video is final", file=out)
+
+
+VIDEO_FAILURES_SHOWN = 20
+
+
+def print_video_failures(summary: FollowSummary, out: TextIO, retry: str | None = None) -> None:
+    """List the rows whose video failed, with the API's reason, and how to make them again."""
+    if not summary.failures:
+        return
+    print(f"Videos that failed ({len(summary.failures):,}):", file=out)
+    for row, status, reason in summary.failures[:VIDEO_FAILURES_SHOWN]:
+        said = reason or ("the API does not know this video" if status == "not_found" else "")
+        print(f"  row {row}: {paint(status, 'error', out)}: {said or 'no reason given'}", file=out)
+    if len(summary.failures) > VIDEO_FAILURES_SHOWN:
+        more = len(summary.failures) - VIDEO_FAILURES_SHOWN
+        print(f"  ... and {more:,} more (see video_error)", file=out)
+    if retry is not None:
+        print(f"To make them again: {retry}", file=out)
+    else:
+        print(
+            "To make them again: run the same submit command with --retry-failed"
+            " (each failed row is sent once more, as a new video)",
+            file=out,
+        )
 
 
 def _unfinished(summary: FollowSummary) -> bool:

@@ -96,7 +96,7 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
             return code
         http = cli_api.http_for(args, url, api_key)
         followed = follow_with_bar(args.output, http, target, follow)
-    print_follow(followed, args.output, out)
+    print_follow(followed, args.output, out, retry_command(args.argv, "--retry-failed"))
     record(args, follow=follow_record(followed))
     return max(code, follow_exit_code(followed), key=_severity)
 

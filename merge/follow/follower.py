@@ -77,6 +77,8 @@ class FollowSummary:
     seconds: float = 0.0
     interrupted: bool = False
     write_failed: str | None = None
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+    """Each row whose video failed or is unknown to the API: (row, status, reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +441,12 @@ async def _follow(
         with interrupts(lambda _: follower.stop()):
             summary = await follower.run()
     _refresh_page(output, follower, options, warn)
+    summary.failures = [
+        (item.row, state.status, state.error or "")
+        for item in tracked
+        if (state := follower.states.get(item.video_id)) is not None
+        and state.status in ("failed", "not_found")
+    ]
     return summary
 
 
