@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 JSON_SUMMARIES = frozenset({"render", "submit", "status", "check"})
-"""Commands whose --json prints one summary object (validate's --json lists its verdicts)."""
+"""Commands that take --json (validate's own --json lists its verdicts)."""
+RECORDED = frozenset({"render", "submit", "status"})
+"""Commands whose --json summary `main` prints from what they record; the text goes to stderr."""
 
 
 def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -240,11 +242,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args.parser = parser
     args.argv = argv
     _collect_garbage_rarely()
-    as_json = getattr(args, "json", False) and args.command in JSON_SUMMARIES
-    human = io.StringIO() if args.quiet else (sys.stderr if as_json else out)
+    as_json = getattr(args, "json", False) and args.command in RECORDED
+    human = io.StringIO() if getattr(args, "quiet", False) else (sys.stderr if as_json else out)
     code = _run(parser, args, human)
-    if as_json:
-        summary = {"command": args.command, **getattr(args, "summary", {}), "exit_code": code}
+    if as_json and "summary" in vars(args):  # a command printing its own JSON records nothing
+        summary = {"command": args.command, **args.summary, "exit_code": code}
         json.dump(summary, out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")
     return code

@@ -160,18 +160,21 @@ def ask(question: str) -> str:
 
 
 def add_output_options(command: argparse.ArgumentParser, json_summary: bool) -> None:
-    """Add --quiet, --verbose and (where there is a summary to give) --json."""
+    """Add --quiet, --verbose and (where there is a summary to give) --json, unless it has them."""
+    taken = {string for action in command._actions for string in action.option_strings}
     group = command.add_argument_group("output")
-    group.add_argument(
-        "-q", "--quiet", action="store_true", help="print only errors (the exit code tells)"
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also print each API request: method, path, status, time, request id",
-    )
-    if json_summary:
+    if not taken & {"-q", "--quiet"}:
+        group.add_argument(
+            "-q", "--quiet", action="store_true", help="print only errors (the exit code tells)"
+        )
+    if not taken & {"-v", "--verbose"}:
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="also print each API request: method, path, status, time, request id",
+        )
+    if json_summary and "--json" not in taken:
         group.add_argument(
             "--json",
             action="store_true",
