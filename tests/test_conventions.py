@@ -374,3 +374,29 @@ def test_failed_videos_are_listed_with_their_reason_and_the_retry(cli, tmp_path,
     assert [(f["row"], f["status"]) for f in failed] == [(2, "failed"), (3, "failed")]
     assert all(f["reason"] for f in failed)
     assert "To make them again: run the same submit command with --retry-failed" in status.err
+
+
+def test_render_print_shows_v3_scripts(cli, tmp_path: Path):
+    run = cli(
+        "render", LEADS_XLSX, OUTREACH, "-o", tmp_path / "r", "--rows", "2", "--print",
+        "--api", "v3", "--lossy",
+    )  # fmt: skip
+    lines = run.out.splitlines()
+    assert lines[0].startswith("── row 2 (valid) ")
+    assert lines[1] == "Script:"
+    assert lines[2].startswith("  Hi Ava!")
+    assert '"script": "Hi Ava!' in run.out  # the v3 body itself
+
+
+def test_status_takes_its_output_from_a_campaign(cli, tmp_path: Path, monkeypatch):
+    data = write_csv(tmp_path / "leads.csv", leads(1))
+    out = tmp_path / "out.csv"
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(
+        f'data = "{data}"\ntemplate = "{OUTREACH}"\noutput = "{out}"\n[submit]\nsimulate = true\n'
+        "yes = true\n[status]\nwait = true\npoll = 0.2\n"
+    )
+    assert cli("submit", "--campaign", campaign, "-q").code == ExitCode.OK
+    followed = cli("status", "--campaign", campaign, "--json")
+    assert followed.code == ExitCode.OK, followed.err
+    assert json.loads(followed.out)["statuses"] == {"completed": 1}

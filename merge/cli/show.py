@@ -51,6 +51,9 @@ def scripts(body: Any) -> Iterator[str]:
         return
     if isinstance(body.get("script"), str):
         yield body["script"]
+    for scene in body.get("scenes") or []:
+        if isinstance(scene, dict) and isinstance(scene.get("script"), str):
+            yield scene["script"]
     for scene in body.get("video_inputs") or []:
         voice = scene.get("voice") if isinstance(scene, dict) else None
         if isinstance(voice, dict) and isinstance(voice.get("input_text"), str):
