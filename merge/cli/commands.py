@@ -25,6 +25,7 @@ from merge.cli.console import (
     add_output_options,
     check_needed,
     count,
+    paint,
     record,
     render_options,
     say_error,
@@ -143,7 +144,9 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     sheet = f' (sheet "{summary.source.sheet_name}")' if summary.source.sheet_name else ""
     rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
-    print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    valid = paint(f"{summary.valid} valid", "ok", out)
+    invalid = paint(f"{summary.invalid} invalid", "error", out) if summary.invalid else "0 invalid"
+    print(f"  {valid}, {invalid}", file=out)
     if summary.lossy:
         print(
             f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"
