@@ -75,13 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(run=run_init)
     add_completion(commands)
     for name, command in commands.choices.items():
-        add_output_options(command, json_summary=name in JSON_SUMMARIES)
+        add_output_options(command, name in JSON_SUMMARIES, name not in OFFLINE)
     add_examples(parser, commands.choices)
     return parser
 
 
 JSON_SUMMARIES = frozenset({"render", "submit", "status", "check"})
 """Commands that take --json (validate's own --json lists its verdicts)."""
+OFFLINE = frozenset({"render", "validate", "schema", "init", "completion", "listen", "simulate"})
+"""Commands that call no API: --verbose, which shows each API request, has nothing to show."""
 RECORDED = frozenset({"render", "submit", "status"})
 """Commands whose --json summary `main` prints from what they record; the text goes to stderr."""
 

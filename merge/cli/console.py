@@ -159,15 +159,17 @@ def ask(question: str) -> str:
     return answer
 
 
-def add_output_options(command: argparse.ArgumentParser, json_summary: bool) -> None:
-    """Add --quiet, --verbose and (where there is a summary to give) --json, unless it has them."""
+def add_output_options(
+    command: argparse.ArgumentParser, json_summary: bool, calls_api: bool = True
+) -> None:
+    """Add --quiet, --verbose (where the API is called) and --json, unless it has them already."""
     taken = {string for action in command._actions for string in action.option_strings}
     group = command.add_argument_group("output")
     if not taken & {"-q", "--quiet"}:
         group.add_argument(
             "-q", "--quiet", action="store_true", help="print only errors (the exit code tells)"
         )
-    if not taken & {"-v", "--verbose"}:
+    if calls_api and not taken & {"-v", "--verbose"}:
         group.add_argument(
             "-v",
             "--verbose",

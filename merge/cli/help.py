@@ -157,6 +157,7 @@ def _zsh(spec: Spec) -> str:
         )
         cases += f"        {name}) _arguments {specs} '*:file:_files' ;;\n"
     return f"""#compdef {PROG}
+compdef _avatar_merge {PROG}
 _avatar_merge() {{
     local -a commands
     commands=(
@@ -171,7 +172,10 @@ _avatar_merge() {{
     case "$words[1]" in
 {cases}    esac
 }}
-compdef _avatar_merge {PROG}
+# Complete now when zsh autoloads this file from $fpath; only define it when it is sourced.
+if [ "$funcstack[1]" = "_avatar_merge" ]; then
+    _avatar_merge "$@"
+fi
 """
 
 
