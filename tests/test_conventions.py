@@ -400,3 +400,18 @@ def test_status_takes_its_output_from_a_campaign(cli, tmp_path: Path, monkeypatc
     followed = cli("status", "--campaign", campaign, "--json")
     assert followed.code == ExitCode.OK, followed.err
     assert json.loads(followed.out)["statuses"] == {"completed": 1}
+
+
+def test_another_key_than_the_rows_were_sent_with_is_refused(cli, tmp_path: Path):
+    data = write_csv(tmp_path / "leads.csv", leads(2))
+    out = tmp_path / "out.csv"
+    sent = ("submit", data, OUTREACH, "-o", out, "--simulate", "--yes", "-q")
+    assert cli(*sent, "--limit", "1").code == ExitCode.OK
+    run = cli(*sent, "--key", "email")
+    assert run.code == ExitCode.ERROR
+    assert run.err == (
+        f"avatar-merge: error: {out}.journal: its rows were sent without --key; with --key"
+        ' "email" they would not be recognised, and would be sent again\n'
+        "Hint: run again without --key\n"
+    )
+    assert cli(*sent).code == ExitCode.OK
