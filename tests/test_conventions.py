@@ -415,3 +415,16 @@ def test_another_key_than_the_rows_were_sent_with_is_refused(cli, tmp_path: Path
         "Hint: run again without --key\n"
     )
     assert cli(*sent).code == ExitCode.OK
+
+
+def test_campaign_paths_are_read_from_the_campaign_files_folder(cli, tmp_path, monkeypatch):
+    folder = tmp_path / "spring"
+    folder.mkdir()
+    write_csv(folder / "leads.csv", leads(1))
+    (folder / "c.toml").write_text(
+        f'data = "leads.csv"\ntemplate = "{OUTREACH}"\noutput = "review"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    run = cli("render", "--campaign", "spring/c.toml", "--json")
+    assert run.code == ExitCode.OK, run.err
+    assert json.loads(run.out)["folder"] == "spring/review"

@@ -10,7 +10,8 @@
     download = "videos"
 
 Top-level keys apply to every command that has that option; a `[submit]` (or `[render]`,
-`[status]`...) table only to that command. Flags given on the command line win.
+`[status]`...) table only to that command. Flags given on the command line win. Relative paths
+are read from the campaign file's folder, so the command works from anywhere.
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def apply_campaign(
         _refuse_unknown(path, own, set(dests), f"[{name}] ")
         values = {dests[k]: v for k, v in shared.items() if k in dests}
         values.update({dests[k]: v for k, v in own.items()})
-        command.set_defaults(**{dest: _as_default(value) for dest, value in values.items()})
+        paths = {a.dest for a in command._actions if a.type is Path}
+        command.set_defaults(
+            **{
+                dest: _beside(path, value) if dest in paths else _as_default(value)
+                for dest, value in values.items()
+            }
+        )
 
 
 def _refuse_unknown(path: Path, values: dict[str, Any], known: set[str], table: str) -> None:
@@ -94,6 +101,13 @@ def _dests(command: argparse.ArgumentParser) -> dict[str, str]:
             if string.startswith("--"):
                 names[string[2:]] = action.dest
     return names
+
+
+def _beside(campaign: Path, value: Any) -> Any:
+    """Read a relative path in a campaign file from the file's folder, wherever it is run from."""
+    if not isinstance(value, str) or Path(value).is_absolute():
+        return _as_default(value)
+    return str(campaign.parent / value)
 
 
 def _as_default(value: Any) -> Any:
