@@ -507,3 +507,14 @@ def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, follow
     assert reason.startswith("failed: ")
     assert len(reason) > len("failed: ")
     assert tab.errors == []  # no content-security-policy violation for the local thumbnail
+
+
+def test_a_later_submit_keeps_what_status_knew_of_each_video(cli, tmp_path):
+    out = tmp_path / "sent.xlsx"
+    args = ("submit", LEADS_XLSX, OUTREACH, "-o", out, "--simulate", "--yes", "-q")
+    cli(*args, "--limit", "3", "--wait", "--poll", "0.2")
+    cli(*args, "--limit", "3")
+    data = page_data((tmp_path / "sent.xlsx.review.html").read_text("utf-8"))
+    videos = [row["video"] for row in data["rows"] if "video" in row]
+    assert [video["status"] for video in videos] == ["completed"] * 3
+    assert all(video["thumbnail_url"].startswith("http://127.0.0.1:") for video in videos)

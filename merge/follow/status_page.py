@@ -8,7 +8,6 @@ file, and the failure's reason), so one offline file shows the whole campaign.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 from merge.batch.journal import VideoState
 from merge.batch.sent_page import sent_page_path
 from merge.review.folder import write_page
-from merge.review.page import FOLLOWED, ReviewPage
+from merge.review.page import FOLLOWED, ReviewPage, video_card
 from merge.settings import REVIEW_PAGE_ROWS
 
 DATA_BLOCK = re.compile(
@@ -39,30 +38,6 @@ def read_page_data(path: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def video_card(
-    state: VideoState | None, file: Path | None, thumbnail: Path | None, page: Path
-) -> dict[str, Any]:
-    """Say what the page shows of one video; local files as paths relative to the page."""
-    video: dict[str, Any] = {}
-    if state is not None:
-        video = {
-            "status": state.status,
-            "video_url": state.video_url,
-            "thumbnail_url": state.thumbnail_url,
-            "duration": state.duration,
-            "error": state.error,
-            "checked_at": state.checked_at,
-        }
-        for name in ("video_page_url", "gif_url"):
-            value = getattr(state, name, None)
-            if value:
-                video[name] = value
-    for name, path in (("file", file), ("thumbnail_file", thumbnail)):
-        if path is not None and path.exists():
-            video[name] = Path(os.path.relpath(path, page.parent)).as_posix()
-    return {key: value for key, value in video.items() if value is not None}
 
 
 def refresh_page(
