@@ -14,6 +14,7 @@ from typing import TextIO
 import httpx
 from tqdm import tqdm
 
+from merge.api.statuses import is_final
 from merge.batch.journal import journal_target_of
 from merge.batch.plan import LOCAL_TARGET, journal_target
 from merge.cli import api_options as cli_api
@@ -48,7 +49,7 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument(
         "--api",
         choices=("v2", "v3"),
-        help="the API the videos were made on (default: the one `submit` used, else v2)",
+        help="the API the videos were made on (default: the one `submit` used, else v3)",
     )
     add_follow_options(status)
     add_api_options(status)
@@ -256,8 +257,7 @@ def print_video_failures(summary: FollowSummary, out: TextIO, retry: str | None 
 
 
 def _unfinished(summary: FollowSummary) -> bool:
-    final = {"completed", "failed", "not_found"}
-    return any(status not in final for status in summary.statuses)
+    return any(not is_final(status) for status in summary.statuses)
 
 
 def follow_exit_code(summary: FollowSummary) -> ExitCode:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Template
-from merge.payload.row import V2, RowResult, Target, check_row, load_template
+from merge.payload.row import V3, RowResult, Target, check_row, load_template
 from merge.review.folder import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import RowSelection, chunked, select_rows
@@ -26,7 +27,7 @@ class RenderOptions:
     rows: RowSelection = field(default_factory=RowSelection)
     limit: int | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
-    target: Target = V2
+    target: Target = V3
 
 
 @dataclass
@@ -42,6 +43,8 @@ class RenderSummary:
     lossy: int = 0
     """Rows that lost V2 settings v3 cannot express (--lossy)."""
     first_problems: list[str] = field(default_factory=list)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the valid rows name, by token: what submit will upload."""
 
     @property
     def invalid(self) -> int:
@@ -55,6 +58,7 @@ class RenderSummary:
             self.lossy += 1
         if result.status == "valid":
             self.valid += 1
+            self.files.update(result.files)
         elif len(self.first_problems) < SUMMARY_PROBLEMS_SHOWN:
             room = SUMMARY_PROBLEMS_SHOWN - len(self.first_problems)
             self.first_problems.extend(result.messages()[:room])
@@ -78,9 +82,10 @@ def render_to_folder(
     folder = ReviewFolder.prepare(out, sheet.info)
     summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path)
     rows = select_rows(sheet.rows(), options.rows, options.limit)
+    media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:
         for chunk in chunked(rows, options.chunk_rows):
-            results = [check_row(template, row, options.target) for row in chunk]
+            results = [check_row(template, row, options.target, media) for row in chunk]
             folder.add(results)
             for result in results:
                 summary.count(result)
