@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # The sheet has four deliberate mistakes, so submit exits 3 (some rows invalid): expected.
 # The simulator lives only as long as the command, so the demo starts afresh each time.
 demo: $(STAMP)
-	rm -rf review/leads-sent.xlsx review/leads-sent.xlsx.journal* review/leads-sent.xlsx.preflight.json review/videos
+	rm -rf review/leads-sent.xlsx review/leads-sent.xlsx.journal* review/leads-sent.xlsx.preflight.json review/leads-sent.xlsx.simulator.json review/videos
 	$(VENV)/bin/avatar-merge submit sample_data/leads.xlsx templates/outreach.json \
 	  -o review/leads-sent.xlsx --simulate --yes --wait --poll 1 --download review/videos || [ $$? -eq 3 ]
 

@@ -13,7 +13,13 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 CSV_SNIFF_BYTES = 64 * 1024
 CSV_FALLBACK_ENCODING = "cp1252"
 
-STATUS_COLUMNS = ("merge_status", "merge_errors")
+ERROR_COLUMN = "merge_error"
+"""The one name of the errors column, written by `render` and `submit` alike."""
+
+OLD_ERROR_COLUMN = "merge_errors"
+"""What `render` called it before: a sheet that has it gets its errors there, not in a new one."""
+
+STATUS_COLUMNS = ("merge_status", ERROR_COLUMN)
 """Columns `render` adds to the copy of the input sheet in the review folder."""
 
 RESERVED_NAMES = frozenset({"row", "row_number"})
@@ -41,11 +47,14 @@ DEFAULT_TIMEOUT_SECONDS = 120.0
 """How long a create request may take before its outcome counts as unknown: HeyGen's own p99
 for `POST /v3/videos` is about 31 s, and its CLI waits 120 s for writes."""
 
-RESULT_COLUMNS = ("video_id", "merge_status", "merge_error", "callback_id", "submitted_at")
+RESULT_COLUMNS = ("video_id", "merge_status", ERROR_COLUMN, "callback_id", "submitted_at")
 """Columns `submit` adds to (or updates in) the output sheet."""
 
 JOURNAL_SUFFIX = ".journal"
 """The journal sits beside the output: leads-sent.xlsx → leads-sent.xlsx.journal."""
+
+SIMULATED_ACCOUNT_SUFFIX = ".simulator.json"
+"""The `--simulate` account's videos, kept beside the output so a rehearsal can be followed."""
 
 OUTPUT_WRITE_SECONDS = 5.0
 """How often the output sheet is rewritten during a run (it is also written at the end)."""
@@ -94,6 +103,17 @@ FOLLOW_COLUMNS = (
 )
 """Columns `status` adds to (or updates in) the output sheet."""
 
+CELL_KINDS = {
+    "submitted_at": "date",
+    "checked_at": "date",
+    "duration": "number",
+    "video_url": "link",
+    "thumbnail_url": "link",
+    **{f"heygen_{name}": kind for name, kind in (("checked_at", "date"), ("duration", "number"))},
+    **{f"heygen_{name}": "link" for name in ("video_url", "thumbnail_url")},
+}
+"""How a workbook shows our result columns: dates that sort, numbers that sum, links that open."""
+
 POLL_FIRST_SECONDS = 5.0
 POLL_GROWTH = 1.6
 POLL_CAP_SECONDS = 60.0
@@ -119,6 +139,14 @@ REVIEW_PAGE_NAME = "review.html"
 """The page `render` writes into the review folder."""
 SENT_PAGE_SUFFIX = ".review.html"
 """The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""
+
+
+def error_column_names(names: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Write errors into a sheet's old `merge_errors` column when it has no `merge_error` one."""
+    if OLD_ERROR_COLUMN in columns and ERROR_COLUMN not in columns:
+        return tuple(OLD_ERROR_COLUMN if name == ERROR_COLUMN else name for name in names)
+    return names
+
 
 ASSET_FORM_MAX_BYTES = 32 * 1024 * 1024
 """v3: the largest file `POST /v3/assets` takes in one multipart request; larger files go

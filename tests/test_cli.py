@@ -76,7 +76,7 @@ def test_render_marks_the_workbook_and_keeps_the_rest(cli, tmp_path: Path):
     assert book.sheetnames == ["Leads", "About"]
     sheet = book["Leads"]
     header = [c.value for c in sheet[1]]
-    assert header[-2:] == ["merge_status", "merge_errors"]
+    assert header[-2:] == ["merge_status", "merge_error"]
     assert sheet.freeze_panes == "A2"
     assert sheet.cell(1, len(header)).font.b
     assert sheet.cell(8, len(header) - 1).value == "invalid"
@@ -90,7 +90,7 @@ def test_render_output_can_be_the_next_input_without_new_columns(cli, tmp_path: 
     cli("render", tmp_path / "one" / "leads.csv", OUTREACH, "-o", tmp_path / "two")
     header = (tmp_path / "two" / "leads.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.count("merge_status") == 1
-    assert header.endswith("notes,merge_status,merge_errors")
+    assert header.endswith("notes,merge_status,merge_error")
 
 
 def test_render_csv_keeps_cells_exact(cli, tmp_path: Path):
@@ -168,7 +168,7 @@ def test_template_not_json(cli, tmp_path: Path):
     template.write_text('{"video_inputs": [\n  {"voice": }\n]}')
     message = error_of(cli("render", LEADS_CSV, template, "-o", tmp_path / "o"))
     assert message.startswith(
-        f"avatar-merge: error: {template}: line 2, column 13: not valid JSON (Expecting value)"
+        f"avatar-merge: error: {template}: line 2, column 13: a value is missing here"
     )
 
 
@@ -176,7 +176,11 @@ def test_template_syntax_error(cli, tmp_path: Path):
     template = tmp_path / "t.json"
     template.write_text('{"video_inputs": [\n {"voice": {"input_text": "Hi {{ first_name"}}]}')
     message = error_of(cli("render", LEADS_CSV, template, "-o", tmp_path / "o"))
-    assert "t.json: line 2: template syntax error in video_inputs[0].voice.input_text" in message
+    assert message.startswith(
+        f"avatar-merge: error: {template}: line 2: placeholder mistake in"
+        " video_inputs[0].voice.input_text: a placeholder or block is not closed"
+    )
+    assert "Jinja" not in message
 
 
 def test_template_unknown_column(cli, tmp_path: Path):

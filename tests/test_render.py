@@ -116,9 +116,74 @@ def test_unknown_column_fails_before_any_row_with_a_suggestion():
     assert "Hint: the sheet's columns are: first_name, Company Name" in message
 
 
-def test_a_column_with_spaces_suggests_row_indexing():
-    with pytest.raises(TemplateError, match=r'did you mean row\["Company Name"\]'):
+def test_a_column_with_spaces_suggests_the_name_as_written():
+    with pytest.raises(TemplateError, match=r"did you mean \{\{ Company Name \}\}\?"):
         compile_template(body({"input_text": "{{ company_name }}"}), "t.json", COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["{{Company Name}}", "{{ Company Name }}", "{{- Company Name -}}", '{{ row["Company Name"] }}'],
+)
+def test_a_column_with_spaces_is_written_as_the_header_reads(written: str):
+    template = compile_template(body({"input_text": f"At {written}!"}), "t.json", COLUMNS)
+    rendered = template.render(cells(**{"Company Name": "Acme & Co"}), 2)
+    assert voice_of(rendered.payload)["input_text"].strip() == "At Acme & Co!".replace(
+        "At ", "At" if "-" in written else "At "
+    )
+    assert "Company Name" in template.columns
+
+
+def test_a_spaced_name_takes_filters_and_stays_a_single_value():
+    template = compile_template(
+        body({"input_text": "{{ Company Name | upper }}", "speed": "{{ Company Name }}"}),
+        "t.json",
+        [*COLUMNS],
+    )
+    rendered = template.render(cells(**{"Company Name": "1.2"}), 2)
+    assert voice_of(rendered.payload)["input_text"] == "1.2"
+    assert voice_of(rendered.payload)["speed"] == "1.2"
+
+
+def test_a_misspelt_spaced_name_is_an_unknown_column_not_a_syntax_error():
+    with pytest.raises(TemplateError) as caught:
+        compile_template(body({"input_text": "{{ Compnay Name }}"}), "t.json", COLUMNS)
+    assert str(caught.value).splitlines()[1] == (
+        '  video_inputs[0].voice.input_text: {{ Compnay Name }} names no column "Compnay Name"'
+        ' (did you mean "Company Name"?)'
+    )
+
+
+def test_jinja_expressions_with_spaces_are_left_to_jinja():
+    template = compile_template(
+        body({"input_text": "{{ first_name if first_name else 'there' }}"}), "t.json", COLUMNS
+    )
+    assert voice_of(template.render(cells(first_name=""), 2).payload)["input_text"] == "there"
+
+
+def test_an_unknown_key_is_the_templates_mistake_once_with_line_and_column():
+    text = (
+        '{"video_inputs": [\n  {"character": {"type": "avatar", "avatar_id": "a"},\n'
+        '   "voice": {"type": "text", "voice_id": "v", "input_text": "Hi", "sped": 1}}],\n'
+        ' "titel": "x"}'
+    )
+    with pytest.raises(TemplateError) as caught:
+        compile_template(text, "t.json", COLUMNS)
+    assert str(caught.value) == (
+        "t.json: 2 key(s) the request body does not have:\n"
+        '  line 3, column 67: "sped" is not a field of video_inputs[0].voice'
+        ' (did you mean "speed"?)\n'
+        '  line 4, column 2: "titel" is not a field of the request body (did you mean "title"?)\n'
+        "Hint: fix the template's key(s); `avatar-merge schema` lists every field"
+    )
+
+
+def test_a_trailing_comma_is_named_where_it_is():
+    with pytest.raises(TemplateError) as caught:
+        compile_template('{"video_inputs": [\n  {"voice": {}},\n]}', "t.json", COLUMNS)
+    assert str(caught.value).splitlines()[0] == (
+        "t.json: line 2, column 16: a comma after the last item: JSON allows none there; remove it"
+    )
 
 
 def test_unknown_row_key_is_refused():
@@ -138,13 +203,13 @@ def test_syntax_error_names_the_line_and_the_field():
     with pytest.raises(TemplateError) as caught:
         compile_template(text, "t.json", COLUMNS)
     assert str(caught.value).startswith(
-        "t.json: line 3: template syntax error in video_inputs[0].voice.input_text:"
+        "t.json: line 3: placeholder mistake in video_inputs[0].voice.input_text: a } too many"
     )
 
 
 def test_template_that_is_not_json_says_where():
     with pytest.raises(
-        TemplateError, match=r"t.json: line 1, column 19: not valid JSON \(Expecting value\)"
+        TemplateError, match=r"t.json: line 1, column 19: a value is missing here \(text in"
     ):
         compile_template('{"video_inputs": [}', "t.json", COLUMNS)
 
@@ -198,7 +263,7 @@ def test_whole_text_unknown_column_is_refused():
 
 
 def test_whole_text_syntax_error_shows_the_line():
-    with pytest.raises(TemplateError, match=r"m.json.j2: line 2: template syntax error"):
+    with pytest.raises(TemplateError, match=r"m.json.j2: line 2: placeholder mistake: a } too"):
         compile_template('{\n"t": {{ first_name | tojson }\n}', "m.json.j2", COLUMNS)
 
 

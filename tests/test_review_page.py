@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -463,3 +464,89 @@ def test_a_local_picture_shows_as_an_offline_thumbnail(open_page, tmp_path):
     assert "audio/hi.mp3" in card.text_content()
     assert [url for url in tab.requests if not url.startswith(("file:", "data:"))] == []
     assert tab.errors == []
+
+
+@pytest.fixture(scope="module")
+def followed_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample sheet sent to a simulator where every fifth video fails, then followed."""
+    from merge.cli.commands import main
+    from merge.simulator import Simulator, SimulatorSettings
+
+    folder = tmp_path_factory.mktemp("followed")
+    out = folder / "leads-sent.xlsx"
+    settings = SimulatorSettings(
+        render_seconds=0.2, pending_seconds=0.0, render_failure=0.25, seed=5
+    )
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        Simulator(settings) as api,
+    ):
+        patch.setenv("HEYGEN_API_KEY", "sk-page")
+        sent = ("submit", LEADS_XLSX, OUTREACH, "-o", out, "--base-url", api.url, "--yes", "-q")
+        assert main([str(a) for a in sent]) == 3
+        time.sleep(0.5)
+        follow = ("status", out, "--base-url", api.url, "--wait", "--poll", "0.1", "-q")
+        main([*map(str, follow), "--download", str(folder / "videos")])
+    return out.with_name(out.name + ".review.html")
+
+
+def test_status_refreshes_the_page_with_each_video(followed_page: Path):
+    data = page_data(followed_page.read_text("utf-8"))
+    counts = data["meta"]["counts"]
+    assert counts["invalid"] == 4
+    assert counts["completed"] + counts["failed"] == 21
+    assert counts["failed"] > 0
+    rows = {r["row"]: r for r in data["rows"]}
+    done = next(r for r in rows.values() if r["status"] == "completed")
+    assert done["video"]["file"].startswith("videos/")
+    assert done["video"]["thumbnail_url"].startswith("http://127.0.0.1:")
+    assert isinstance(done["video"]["duration"], float)
+    assert done["payload"]["video_inputs"]  # the body submit sent is still there
+
+
+def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, followed_page):
+    tab = open_page(followed_page)
+    assert tab.errors == []
+    shown = tiles(tab)
+    assert shown["invalid"] == "4"
+    failed = int(shown["failed"])
+    assert int(shown["completed"]) + failed == 21
+    tab.select_option("#status", "completed")
+    first = tab.locator("article.card").first
+    assert first.locator(".video .badge").inner_text() == "completed"
+    # The downloaded thumbnail is asked for first; the simulator's are not real pictures, so
+    # the page falls back to HeyGen's link, which this offline browser may not reach either.
+    row = first.get_attribute("data-row")
+    thumbnail = next(
+        r["video"] for r in page_data(followed_page.read_text("utf-8"))["rows"]
+        if str(r["row"]) == row
+    )  # fmt: skip
+    saved = (followed_page.parent / thumbnail["thumbnail_file"]).resolve().as_uri()
+    tab.wait_for_function("() => document.querySelector('.video .thumb .muted') !== null")
+    assert saved in tab.requests
+    assert thumbnail["thumbnail_url"] in tab.requests
+    watch = first.locator(".video a", has_text="watch the video")
+    assert (watch.get_attribute("href") or "").startswith("http://127.0.0.1:")
+    local = first.locator(".video a", has_text="downloaded file")
+    href = local.get_attribute("href") or ""
+    assert href.startswith("videos/")
+    assert href.endswith(".mp4")
+    target = (followed_page.parent / unquote(href)).resolve()
+    assert target.exists()
+    tab.select_option("#status", "failed")
+    wait_matching(tab, failed)
+    reason = tab.locator("article.card .video .note.failed").first.inner_text()
+    assert reason.startswith("failed: ")
+    assert len(reason) > len("failed: ")
+    assert tab.errors == []  # no content-security-policy violation for the local thumbnail
+
+
+def test_a_later_submit_keeps_what_status_knew_of_each_video(cli, tmp_path):
+    out = tmp_path / "sent.xlsx"
+    args = ("submit", LEADS_XLSX, OUTREACH, "-o", out, "--simulate", "--yes", "-q")
+    cli(*args, "--limit", "3", "--wait", "--poll", "0.2")
+    cli(*args, "--limit", "3")
+    data = page_data((tmp_path / "sent.xlsx.review.html").read_text("utf-8"))
+    videos = [row["video"] for row in data["rows"] if "video" in row]
+    assert [video["status"] for video in videos] == ["completed"] * 3
+    assert all(video["thumbnail_url"].startswith("http://127.0.0.1:") for video in videos)

@@ -378,10 +378,28 @@ def test_v3_follows_many_videos_with_few_requests_on_the_api_submit_used(cli, tm
     assert 30 < requests < 60
 
 
+def test_a_simulate_pilot_is_still_there_when_the_rest_is_sent_and_followed(cli, tmp_path, key):
+    data = write_csv(tmp_path / "leads.csv", leads(3))
+    out = tmp_path / "sent.csv"
+    pilot = cli("submit", data, OUTREACH, "-o", out, "--simulate", "--yes", "--limit", "1")
+    assert pilot.code == 0
+    assert (tmp_path / "sent.csv.simulator.json").exists()
+    rest = cli(
+        "submit", data, OUTREACH, "-o", out, "--simulate", "--yes", "--wait", "--poll", "0.2"
+    )
+    assert rest.code == ExitCode.OK, rest.out
+    assert "Followed 3 videos in" in rest.out
+    assert ": 3 completed\n" in rest.out
+    later = cli("status", out)
+    assert later.code == ExitCode.OK, later.err
+    assert [row["video_status"] for row in table(out)] == ["completed"] * 3
+
+
 def test_videos_of_a_simulate_run_are_not_looked_for_on_heygen(cli, tmp_path, key):
     data = write_csv(tmp_path / "leads.csv", leads(1))
     out = tmp_path / "sent.csv"
     assert cli("submit", data, OUTREACH, "-o", out, "--simulate", "--yes").code == 0
+    (tmp_path / "sent.csv.simulator.json").unlink()
     run = cli("status", out)
     assert run.code == ExitCode.ERROR
     assert "its videos were made on a local simulator, not on https://api.heygen.com" in run.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pty
 import socket
@@ -67,8 +68,10 @@ def test_simulate_sends_the_sample_and_writes_ids_into_a_copy_of_the_workbook(cl
     assert rows[8]["merge_error"].startswith('column "speed": 2 is above the maximum 1.5')
     assert all(len(rows[n]["video_id"]) == 32 for n in (2, 3, 24))
     assert rows[2]["callback_id"].endswith("-row-2")
-    assert rows[2]["submitted_at"].endswith("Z")
     book = openpyxl.load_workbook(out)
+    header = [c.value for c in book["Leads"][1]]
+    submitted = book["Leads"].cell(2, header.index("submitted_at") + 1).value
+    assert isinstance(submitted, dt.datetime)  # a real Excel date in a workbook (ISO in a CSV)
     assert book.sheetnames == openpyxl.load_workbook(LEADS_XLSX).sheetnames
 
     again = cli("submit", LEADS_XLSX, OUTREACH, "-o", out, "--simulate", "--yes")
@@ -340,7 +343,8 @@ def test_a_terminal_user_confirms_before_anything_is_sent(tmp_path, api):
         os.write(primary, f"{answer}\n".encode())
         stdout, stderr = process.communicate(timeout=60)
         os.close(primary)
-        assert "Send 2 rows? [y/N]" in stdout
+        assert stderr.startswith("Send 2 rows? [y/N] ")
+        assert "Send 2 rows?" not in stdout
         assert len(api.accepted()) == sent, stdout + stderr
     assert process.returncode == ExitCode.OK
 

@@ -109,6 +109,7 @@ def plan_submit(
         plan.target = options.render.target
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
+        _check_same_key(journal, options.key_column)
         plan.videos = journal.videos()
         _plan_rows(plan, sheet.rows(), options)
     except BaseException:
@@ -148,6 +149,22 @@ def _check_output(info: SheetInfo, output: Path) -> None:
         raise OutputError(
             f"{output}: exists, but its journal {journal_path(output).name} does not",
             f"use {output.name} as the input (its video_id column is kept), or choose a new -o",
+        )
+
+
+def _check_same_key(journal: Journal, key: str | None) -> None:
+    """Refuse another --key than the one rows were sent with: they would not be recognised."""
+    known = journal.meta("key_column")
+    if known is None or not journal.entries():
+        journal.remember("key_column", key or "")
+        return
+    if known != (key or ""):
+        before = f'with --key "{known}"' if known else "without --key"
+        now = f'--key "{key}"' if key else "no --key"
+        raise OutputError(
+            f"{journal.path}: its rows were sent {before}; with {now} they would not be"
+            " recognised, and would be sent again",
+            f"run again {before}" if known else "run again without --key",
         )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from merge.batch.plan import Plan
 from merge.review.folder import page_title, write_page
-from merge.review.page import SUBMIT, ReviewPage, sent_cards
+from merge.review.page import SUBMIT, ReviewPage, sent_cards, video_card
 from merge.review.thumbs import add_files
 from merge.settings import SENT_PAGE_SUFFIX
 
@@ -40,7 +41,17 @@ def write_sent_page(plan: Plan, warn: Callable[[str], None]) -> None:
             },
         )
     path = sent_page_path(plan.output)
+    cards = sent_cards(plan.ledger.values, bodies, plan.ledger.problems)
     try:
-        write_page(path, page.add_all(sent_cards(plan.ledger.values, bodies, plan.ledger.problems)))
+        write_page(path, page.add_all(_with_videos(cards, plan)))
     except OSError as error:
         warn(f"{path}: the review page could not be written ({error.strerror})")
+
+
+def _with_videos(cards: Iterable[dict[str, Any]], plan: Plan) -> Iterator[dict[str, Any]]:
+    """Keep what `status` already knew of each row's video on a page a later submit rewrites."""
+    for card in cards:
+        state = plan.videos.get(card.get("video_id", ""))
+        if state is not None:
+            card["video"] = video_card(state)
+        yield card

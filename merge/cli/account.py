@@ -16,7 +16,7 @@ from merge.cli import api_options as cli_api
 from merge.cli import preflight as cli_preflight
 from merge.cli.api_options import add_api_options
 from merge.cli.console import ExitCode, add_inputs, count, render_options
-from merge.cli.submit import REHEARSAL
+from merge.cli.status import REHEARSAL
 from merge.errors import MergeError
 from merge.loop import run_sync
 from merge.simulator import Simulator

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
+import time
 from pathlib import Path
+from typing import TextIO
+
+import httpx
 
 from merge.addresses import AddressError, checked_base_url
+from merge.api.client import open_http
 from merge.cli.console import PROG, UsageError, positive
 from merge.errors import MergeError
 from merge.settings import (
@@ -103,3 +109,34 @@ def base_url(args: argparse.Namespace) -> str:
         return checked_base_url(url)
     except AddressError as error:
         raise UsageError(f"--base-url: {error}") from None
+
+
+REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id", "x-trace-id")
+
+
+def show_requests(http: httpx.AsyncClient, stream: TextIO | None = None) -> httpx.AsyncClient:
+    """Print each request's method, path, status, time and request id (never a header's value)."""
+
+    async def started(request: httpx.Request) -> None:
+        request.extensions["avatar_merge_started"] = time.monotonic()
+
+    async def answered(response: httpx.Response) -> None:
+        request = response.request
+        took = time.monotonic() - request.extensions.get("avatar_merge_started", time.monotonic())
+        found = (response.headers.get(name) for name in REQUEST_ID_HEADERS)
+        request_id = next((value for value in found if value), "-")
+        print(
+            f"{request.method} {request.url.raw_path.decode('ascii', 'replace')}"
+            f" → {response.status_code} in {took * 1000:.0f} ms (request id {request_id})",
+            file=stream or sys.stderr,
+        )
+
+    http.event_hooks["request"].append(started)
+    http.event_hooks["response"].append(answered)
+    return http
+
+
+def http_for(args: argparse.Namespace, url: str, key: str) -> httpx.AsyncClient:
+    """Open the run's HTTP client; with --verbose, it prints each request on stderr."""
+    http = open_http(url, key, args.timeout, args.concurrency)
+    return show_requests(http) if getattr(args, "verbose", False) else http

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import gc
+import io
 import json
 import os
 import shutil
@@ -15,15 +16,23 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from merge.cli.campaign import apply_campaign, campaign_path, load_campaign
 from merge.cli.console import (
     PROG,
     ExitCode,
     UsageError,
     add_inputs,
+    add_output_options,
+    check_needed,
     count,
+    paint,
+    record,
     render_options,
+    say_error,
     warn_above,
 )
+from merge.cli.help import add_completion, add_examples
+from merge.cli.show import print_rows
 from merge.errors import MergeError
 from merge.payload.body_files import BodyVerdict, validate_files
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
@@ -81,11 +90,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     schema.set_defaults(run=run_schema)
     init = commands.add_parser(
-        "init", help="write a starter template and sample sheet here (never overwrites)"
+        "init", help="write a starter template and sheet here (never overwrites)"
     )
     init.add_argument("folder", nargs="?", default=".", type=Path, help="where (default: here)")
     init.set_defaults(run=run_init)
+    add_completion(commands)
+    for name, command in commands.choices.items():
+        add_output_options(command, name in JSON_SUMMARIES, name not in OFFLINE)
+    add_examples(parser, commands.choices)
     return parser
+
+
+JSON_SUMMARIES = frozenset({"render", "submit", "status", "check"})
+"""Commands that take --json (validate's own --json lists its verdicts)."""
+OFFLINE = frozenset({"render", "validate", "schema", "init", "completion", "listen", "simulate"})
+"""Commands that call no API: --verbose, which shows each API request, has nothing to show."""
+RECORDED = frozenset({"render", "submit", "status"})
+"""Commands whose --json summary `main` prints from what they record; the text goes to stderr."""
 
 
 def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,7 +115,7 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="render and validate every row into a review folder (offline, spends nothing)",
         description="Render the template once per row, validate each body against the V2"
         " contract, and write a review folder: payloads.jsonl, review.html and a copy of the"
-        " sheet with merge_status and merge_errors columns (--split adds payloads/row-NNNN.json).",
+        " sheet with merge_status and merge_error columns (--split adds payloads/row-NNNN.json).",
     )
     add_inputs(render, "the review folder")
     render.add_argument(
@@ -102,6 +123,12 @@ def _add_render(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         action="store_true",
         help="also write payloads/row-NNNN.json, one readable file per valid body (slow on big"
         " sheets: one file per row)",
+    )
+    render.add_argument(
+        "--print",
+        dest="print_rows",
+        action="store_true",
+        help="also show the selected rows' bodies and scripts here (with --rows 7, say)",
     )
     render.set_defaults(run=run_render)
 
@@ -132,7 +159,20 @@ def run_render(args: argparse.Namespace, out: TextIO) -> ExitCode:
             bar = stack.enter_context(tqdm(desc="rendering", unit=" rows", file=sys.stderr))
             progress, warn = bar.update, warn_above(bar)
         summary = render_to_folder(args.data, args.template, args.output, options, progress, warn)
+    if args.print_rows:
+        print_rows(summary.folder / "payloads.jsonl", out)
     _print_render_summary(summary, args, out)
+    record(
+        args,
+        rows=summary.total,
+        valid=summary.valid,
+        invalid=summary.invalid,
+        lossy=summary.lossy,
+        first_problems=summary.first_problems,
+        folder=str(summary.folder),
+        sheet=str(summary.annotated),
+        review_page=str(summary.folder / "review.html"),
+    )
     return ExitCode.OK if summary.invalid == 0 else ExitCode.INVALID_ROWS
 
 
@@ -140,7 +180,9 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     sheet = f' (sheet "{summary.source.sheet_name}")' if summary.source.sheet_name else ""
     rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
-    print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    valid = paint(f"{summary.valid} valid", "ok", out)
+    invalid = paint(f"{summary.invalid} invalid", "error", out) if summary.invalid else "0 invalid"
+    print(f"  {valid}, {invalid}", file=out)
     if summary.files:
         size = sum(file.size for file in summary.files.values()) / 1024**2
         files = count(len(summary.files), "local file")
@@ -163,7 +205,7 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     if summary.split:
         bodies = count(summary.valid, "body", "bodies")
         print(f"  payloads/        {bodies}, one file per valid row", file=out)
-    print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_errors", file=out)
+    print(f"  {summary.annotated.name:<16} your sheet with merge_status and merge_error", file=out)
     print("  review.html      every row's video, to read in a browser", file=out)
 
 
@@ -228,18 +270,42 @@ def _collect_garbage_rarely() -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; foreseeable problems become a message and an exit code, not a traceback."""
     out = out or sys.stdout
-    words = sys.argv[1:] if argv is None else argv
-    parser = build_parser(words[0] if words and words[0] in OFFLINE_COMMANDS else None)
-    args = parser.parse_args(argv)
-    _collect_garbage_rarely()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        build_parser().print_help(out)
+        return ExitCode.OK
+    parser = build_parser(argv[0] if argv[0] in OFFLINE_COMMANDS else None)
     try:
-        return int(args.run(args, out))
+        _apply_campaign(parser, argv)
     except UsageError as error:
-        parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return ExitCode.USAGE
+        return _usage_error(parser, error)
     except MergeError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        say_error(str(error), sys.stderr)
+        return ExitCode.ERROR
+    args = parser.parse_args(argv)
+    args.parser = parser
+    args.argv = argv
+    _collect_garbage_rarely()
+    as_json = getattr(args, "json", False) and args.command in RECORDED
+    human = io.StringIO() if getattr(args, "quiet", False) else (sys.stderr if as_json else out)
+    code = _run(parser, args, human)
+    if as_json and "summary" in vars(args):  # a command printing its own JSON records nothing
+        summary = {"command": args.command, **args.summary, "exit_code": code}
+        json.dump(summary, out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+    return code
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, human: TextIO) -> int:
+    try:
+        check_needed(args)
+        return int(args.run(args, human))
+    except UsageError as error:
+        record(args, error=str(error))
+        return _usage_error(parser, error)
+    except MergeError as error:
+        record(args, error=error.message, hint=error.hint)
+        say_error(str(error), sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was sent", file=sys.stderr)
@@ -247,3 +313,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+
+
+def _usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:
+    parser.print_usage(sys.stderr)
+    say_error(str(error), sys.stderr)
+    return ExitCode.USAGE
+
+
+def _apply_campaign(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    path = campaign_path(argv)
+    if path is None:
+        return
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    apply_campaign(path, load_campaign(path), dict(commands))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
@@ -56,7 +57,7 @@ def warn_above(bar: tqdm) -> Callable[[str], None]:
     """Print warnings as soon as they are known, above the progress bar."""
 
     def warn(message: str) -> None:
-        bar.write(f"warning: {message}", file=sys.stderr)
+        bar.write(f"{paint('warning:', 'warning', sys.stderr)} {message}", file=sys.stderr)
 
     return warn
 
@@ -68,10 +69,18 @@ def count(number: int, one: str, many: str | None = None) -> str:
 
 def add_inputs(command: argparse.ArgumentParser, output: str | None) -> None:
     """Add the arguments that say which rows of which sheet go through which template."""
-    command.add_argument("data", type=Path, help="the sheet: .xlsx, .xlsm, .csv, .tsv or .txt")
-    command.add_argument("template", type=Path, help="the request template: .json or .json.j2")
+    command.add_argument(
+        "data", type=Path, nargs="?", help="the sheet: .xlsx, .xlsm, .csv, .tsv or .txt"
+    )
+    command.add_argument(
+        "template", type=Path, nargs="?", help="the request template: .json or .json.j2"
+    )
+    needed = [("data", "DATA"), ("template", "TEMPLATE")]
     if output is not None:
-        command.add_argument("-o", "--output", type=Path, required=True, help=output)
+        command.add_argument("-o", "--output", type=Path, help=output + " (required)")
+        needed.append(("output", "-o"))
+    add_campaign_option(command)
+    command.set_defaults(needed=tuple(needed))
     command.add_argument("--sheet", metavar="NAME", help="workbook sheet, by name or number from 1")
     command.add_argument(
         "--rows", metavar="RANGES", help="spreadsheet rows to take, e.g. 2-40,55,60-"
@@ -121,3 +130,95 @@ def render_options(args: argparse.Namespace, api: str | None = None) -> RenderOp
         raise UsageError("--engine: only with --api v3 (V2 has no engine choice)")
     target = Target(chosen, args.lossy, args.engine)
     return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)
+
+
+COLOURS = {"error": "31;1", "warning": "33", "hint": "36", "ok": "32", "bold": "1"}
+"""ANSI styles of the few words that carry meaning: error, warning, hint."""
+
+
+def colour_on(stream: TextIO) -> bool:
+    """Colour only a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, style: str, stream: TextIO) -> str:
+    """Wrap text in an ANSI style when `stream` shows colour, else leave it as it is."""
+    if not colour_on(stream):
+        return text
+    return f"\033[{COLOURS[style]}m{text}\033[0m"
+
+
+def say_error(message: str, stream: TextIO) -> None:
+    """Print `avatar-merge: error: ...` and its hint line, coloured on a terminal."""
+    first, _, hint = str(message).partition("\nHint: ")
+    print(f"{PROG}: {paint('error:', 'error', stream)} {first}", file=stream)
+    if hint:
+        print(f"{paint('Hint:', 'hint', stream)} {hint}", file=stream)
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr, coloured on a terminal."""
+    print(f"{paint('warning:', 'warning', sys.stderr)} {message}", file=sys.stderr)
+
+
+def ask(question: str) -> str:
+    """Ask on the terminal, never on stdout, so `> plan.txt` cannot swallow the question."""
+    print(question, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        raise EOFError
+    return answer
+
+
+def add_output_options(
+    command: argparse.ArgumentParser, json_summary: bool, calls_api: bool = True
+) -> None:
+    """Add --quiet, --verbose (where the API is called) and --json, unless it has them already."""
+    taken = {string for action in command._actions for string in action.option_strings}
+    group = command.add_argument_group("output")
+    if not taken & {"-q", "--quiet"}:
+        group.add_argument(
+            "-q", "--quiet", action="store_true", help="print only errors (the exit code tells)"
+        )
+    if calls_api and not taken & {"-v", "--verbose"}:
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="also print each API request: method, path, status, time, request id",
+        )
+    if json_summary and "--json" not in taken:
+        group.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON summary on stdout (the usual summary goes to stderr)",
+        )
+
+
+def record(args: argparse.Namespace, **fields: object) -> None:
+    """Add fields to the command's JSON summary (printed by --json)."""
+    summary: dict[str, object] = args.__dict__.setdefault("summary", {})
+    summary.update(fields)
+
+
+def add_campaign_option(command: argparse.ArgumentParser) -> None:
+    """Add --campaign FILE: the command's options from a TOML file, flags winning."""
+    command.add_argument(
+        "--campaign",
+        type=Path,
+        metavar="FILE",
+        help="read options from a TOML campaign file; options given here win",
+    )
+
+
+def check_needed(args: argparse.Namespace) -> None:
+    """Refuse a command whose required inputs came neither from the line nor the campaign."""
+    missing = [shown for dest, shown in getattr(args, "needed", ()) if getattr(args, dest) is None]
+    if missing:
+        raise UsageError(
+            f"the following arguments are required: {', '.join(missing)}"
+            " (on the command line, or in a --campaign file)"
+        )

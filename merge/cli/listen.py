@@ -34,7 +34,9 @@ def add_listen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     listen.add_argument(
+        "--webhook-secret-file",
         "--secret-file",
+        dest="secret_file",
         type=Path,
         metavar="FILE",
         help=f"the endpoint's secret, to check signatures (or ${SECRET_ENV})",

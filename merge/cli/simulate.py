@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import Field, fields
+from pathlib import Path
 from typing import Any, TextIO
 
 from merge.cli.console import PROG, ExitCode, UsageError, positive
@@ -24,6 +25,12 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for setting in fields(SimulatorSettings):
         if setting.name in OPTION_HELP:
             _add_option(simulate, setting)
+    simulate.add_argument(
+        "--api-key-file", type=Path, metavar="FILE", help="accept only the key in FILE"
+    )
+    simulate.add_argument(
+        "--webhook-secret-file", type=Path, metavar="FILE", help="the same, read from FILE"
+    )
     simulate.set_defaults(run=run_simulate)
 
 
@@ -35,6 +42,19 @@ def _fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
     return value
+
+
+def _from_file(path: Path | None, option: str) -> str | None:
+    """Read a secret the way submit and listen read theirs: a file, trimmed, never printed."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8-sig").strip()
+    except OSError as error:
+        raise MergeError(f"{path}: cannot be read ({error.strerror})", f"check {option}") from None
+    if not text:
+        raise MergeError(f"{path}: is empty", f"put the secret in the file given to {option}")
+    return text
 
 
 def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
@@ -64,7 +84,11 @@ def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
 
 def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
     names = [setting.name for setting in fields(SimulatorSettings) if setting.name in OPTION_HELP]
-    return SimulatorSettings(**{name: getattr(args, name) for name in names})
+    values = {name: getattr(args, name) for name in names}
+    values["api_key"] = _from_file(args.api_key_file, "--api-key-file") or args.api_key
+    secret = _from_file(args.webhook_secret_file, "--webhook-secret-file")
+    values["webhook_secret"] = secret or args.webhook_secret
+    return SimulatorSettings(**values)
 
 
 def run_simulate(args: argparse.Namespace, out: TextIO) -> ExitCode:

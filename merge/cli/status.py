@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 import httpx
 from tqdm import tqdm
 
-from merge.api.client import open_http
 from merge.api.statuses import is_final
 from merge.batch.journal import journal_target_of
 from merge.batch.plan import LOCAL_TARGET, journal_target
 from merge.cli import api_options as cli_api
 from merge.cli.api_options import add_api_options, seconds
-from merge.cli.console import ExitCode, count, warn_above
+from merge.cli.console import (
+    ExitCode,
+    UsageError,
+    add_campaign_option,
+    count,
+    paint,
+    record,
+    warn_above,
+)
 from merge.errors import MergeError
 from merge.follow.follower import FollowOptions, FollowSummary, follow_output
-from merge.settings import POLL_FIRST_SECONDS
+from merge.settings import BASE_URL_ENV, POLL_FIRST_SECONDS, SIMULATED_ACCOUNT_SUFFIX
+from merge.simulator import Simulator, SimulatorSettings
 
 
 def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +43,9 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " and write video_status, video_url, thumbnail_url, duration, video_error and"
         " checked_at into OUTPUT (in place, atomically).",
     )
-    status.add_argument("output", type=Path, help="the sheet `submit` wrote")
+    status.add_argument("output", type=Path, nargs="?", help="the sheet `submit` wrote")
+    add_campaign_option(status)
+    status.set_defaults(needed=(("output", "OUTPUT"),))
     status.add_argument(
         "--api",
         choices=("v2", "v3"),
@@ -59,6 +71,11 @@ def add_follow_options(command: argparse.ArgumentParser, chained: bool = False) 
         help=f"{then}save each finished video (and thumbnail) as DIR/<callback_id or row>.mp4",
     )
     command.add_argument(
+        "--name",
+        metavar="PATTERN",
+        help='with --download: name files from columns, e.g. "{{ Company }} - {{ First Name }}"',
+    )
+    command.add_argument(
         "--poll",
         type=seconds,
         default=POLL_FIRST_SECONDS,
@@ -70,12 +87,69 @@ def add_follow_options(command: argparse.ArgumentParser, chained: bool = False) 
 def run_status(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Follow the output's videos and report."""
     base_url = cli_api.base_url(args)
-    _check_simulated(args.output, base_url)
+    rehearsed = _rehearsed(args, base_url)
+    if not rehearsed:
+        _check_simulated(args.output, base_url)
+    args.simulate = rehearsed
     api_key = cli_api.api_key(args)
-    http = open_http(base_url, api_key, args.timeout, args.concurrency)
-    summary = follow_with_bar(args.output, http, journal_target(base_url), options_from(args))
+    with rehearsal_api(rehearsed, base_url, args.output) as url:
+        http = cli_api.http_for(args, url, api_key)
+        summary = follow_with_bar(args.output, http, journal_target(url), options_from(args))
     print_follow(summary, args.output, out)
+    record(args, output=str(args.output), **follow_record(summary))
     return follow_exit_code(summary)
+
+
+def follow_record(summary: FollowSummary) -> dict[str, object]:
+    """What following found, for --json."""
+    return {
+        "videos": summary.videos,
+        "statuses": dict(summary.statuses),
+        "seconds": round(summary.seconds, 3),
+        "status_requests": summary.requests,
+        "downloaded": summary.fetched,
+        "already_downloaded": summary.already_saved,
+        "download_problems": list(summary.download_problems),
+        "interrupted": summary.interrupted,
+        "failed_videos": [
+            {"row": row, "status": status, "reason": reason}
+            for row, status, reason in summary.failures
+        ],
+    }
+
+
+REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
+"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+
+
+@contextlib.contextmanager
+def rehearsal_api(simulate: bool, base_url: str, output: Path) -> Iterator[str]:
+    """Yield the API's address: the real one, or the built-in simulator's while it runs.
+
+    The simulated account is kept beside the output, so the videos of a pilot rehearsed with
+    `--simulate` are still there when the rest is sent and followed.
+    """
+    if not simulate:
+        yield base_url
+        return
+    state = simulated_account_path(output)
+    with Simulator(REHEARSAL, state=state) as simulator:
+        yield simulator.url
+
+
+def simulated_account_path(output: Path) -> Path:
+    """Where `--simulate` keeps its account: leads-sent.xlsx → leads-sent.xlsx.simulator.json."""
+    return output.with_name(output.name + SIMULATED_ACCOUNT_SUFFIX)
+
+
+def _rehearsed(args: argparse.Namespace, base_url: str) -> bool:
+    """Follow a `--simulate` output on its kept account, unless another API was asked for."""
+    asked_elsewhere = args.base_url is not None or os.environ.get(BASE_URL_ENV)
+    return (
+        not asked_elsewhere
+        and journal_target_of(args.output) == LOCAL_TARGET
+        and simulated_account_path(args.output).exists()
+    )
 
 
 def _check_simulated(output: Path, base_url: str) -> None:
@@ -92,8 +166,16 @@ def _check_simulated(output: Path, base_url: str) -> None:
 
 def options_from(args: argparse.Namespace) -> FollowOptions:
     """Resolve the follow options once, at the boundary."""
+    if args.name is not None and args.download is None:
+        raise UsageError("--name: only with --download DIR (it names the saved files)")
     return FollowOptions(
-        args.wait, args.download, args.concurrency, args.rate, args.poll, api=args.api
+        args.wait,
+        args.download,
+        args.concurrency,
+        args.rate,
+        args.poll,
+        api=args.api,
+        name=args.name,
     )
 
 
@@ -121,7 +203,9 @@ def _show(bar: tqdm) -> Callable[[Counter[str]], None]:
     return show
 
 
-def print_follow(summary: FollowSummary, output: Path, out: TextIO) -> None:
+def print_follow(
+    summary: FollowSummary, output: Path, out: TextIO, retry: str | None = None
+) -> None:
     """Say what following found and did."""
     shown = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     videos = count(summary.videos, "video")
@@ -141,10 +225,35 @@ def print_follow(summary: FollowSummary, output: Path, out: TextIO) -> None:
         print(f"The output could not be written: {summary.write_failed}", file=out)
     else:
         print(f"Wrote {output}", file=out)
+    print_video_failures(summary, out, retry)
     if summary.interrupted:
         print("Stopped: interrupted. Hint: run it again to go on.", file=out)
     elif summary.statuses.get("pending") or _unfinished(summary):
         print("Hint: add --wait to keep asking until every video is final", file=out)
+
+
+VIDEO_FAILURES_SHOWN = 20
+
+
+def print_video_failures(summary: FollowSummary, out: TextIO, retry: str | None = None) -> None:
+    """List the rows whose video failed, with the API's reason, and how to make them again."""
+    if not summary.failures:
+        return
+    print(f"Videos that failed ({len(summary.failures):,}):", file=out)
+    for row, status, reason in summary.failures[:VIDEO_FAILURES_SHOWN]:
+        said = reason or ("the API does not know this video" if status == "not_found" else "")
+        print(f"  row {row}: {paint(status, 'error', out)}: {said or 'no reason given'}", file=out)
+    if len(summary.failures) > VIDEO_FAILURES_SHOWN:
+        more = len(summary.failures) - VIDEO_FAILURES_SHOWN
+        print(f"  ... and {more:,} more (see video_error)", file=out)
+    if retry is not None:
+        print(f"To make them again: {retry}", file=out)
+    else:
+        print(
+            "To make them again: run the same submit command with --retry-failed"
+            " (each failed row is sent once more, as a new video)",
+            file=out,
+        )
 
 
 def _unfinished(summary: FollowSummary) -> bool:

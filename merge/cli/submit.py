@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
+import shlex
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import TextIO
 
 from tqdm import tqdm
 
-from merge.api.client import V2_RETIRED_HINT, open_http
+from merge.api.client import V2_RETIRED_HINT
 from merge.batch.journal import journal_path, journal_target_of
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
@@ -23,26 +22,31 @@ from merge.cli import api_options as cli_api
 from merge.cli import preflight as cli_preflight
 from merge.cli.api_options import add_api_options
 from merge.cli.console import (
+    PROG,
     ExitCode,
     add_inputs,
+    ask,
     count,
+    paint,
     positive,
+    record,
     render_options,
+    warn,
     warn_above,
 )
 from merge.cli.status import (
     add_follow_options,
     follow_exit_code,
+    follow_record,
     follow_with_bar,
     options_from,
     print_follow,
+    rehearsal_api,
 )
 from merge.errors import MergeError
+from merge.follow.names import check_name
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
-from merge.simulator import Simulator, SimulatorSettings
-
-REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
-"""The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
+from merge.settings import RESULT_COLUMNS
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,17 +100,21 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     render = render_options(args, recorded)
     options = SubmitOptions(render, args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
-    plan = plan_submit(args.data, args.template, args.output, target, options, time.time, _warn)
-    with _api(args.simulate, base_url) as url:
+    follow = options_from(args)
+    plan = plan_submit(args.data, args.template, args.output, target, options, time.time, warn)
+    if follow.name is not None:
+        check_name(follow.name, (*plan.info.columns, *RESULT_COLUMNS))
+    with rehearsal_api(args.simulate, base_url, args.output) as url:
         try:
             code = _plan_and_send(plan, args, url, api_key, out)
         finally:
             plan.journal.close()
         if not (args.wait or args.download) or code in (ExitCode.ERROR, ExitCode.INTERRUPTED):
             return code
-        http = open_http(url, api_key, args.timeout, args.concurrency)
-        followed = follow_with_bar(args.output, http, target, options_from(args))
-    print_follow(followed, args.output, out)
+        http = cli_api.http_for(args, url, api_key)
+        followed = follow_with_bar(args.output, http, target, follow)
+    print_follow(followed, args.output, out, retry_command(args.argv, "--retry-failed"))
+    record(args, follow=follow_record(followed))
     return max(code, follow_exit_code(followed), key=_severity)
 
 
@@ -122,16 +130,12 @@ def _plan_and_send(
     _print_plan(plan, args, out)
     cli_preflight.print_plan_checks(verdict, plan, out)
     if not plan.send and not plan.check:
-        return _finish_without_sending(plan, out)
+        return _finish_without_sending(plan, args, out)
     cli_preflight.refuse_plan_over_max_cost(verdict, plan, args.max_cost)
     _confirm(plan, args)
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)
     return _exit_code(plan, summary)
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
@@ -163,13 +167,28 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         )
     print(f"  API:            {plan.journal.meta('target')}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
+    record(
+        args,
+        plan={
+            "rows": plan.total,
+            "to_send": len(plan.send),
+            "to_check": len(plan.check),
+            "invalid": plan.invalid,
+            "skipped": dict(plan.skipped),
+            "first_problems": plan.first_problems,
+        },
+    )
 
 
-def _finish_without_sending(plan: Plan, out: TextIO) -> ExitCode:
+def _finish_without_sending(plan: Plan, args: argparse.Namespace, out: TextIO) -> ExitCode:
     problem = write_output(plan)
     if problem:
         raise MergeError(problem, "close the output if it is open elsewhere, then run again")
     print(f"Nothing to send. Wrote {plan.output}", file=out)
+    waiting = print_failures(plan, args, out)
+    record(args, output=str(plan.output), sent=0)
+    if waiting:
+        return ExitCode.FAILED_ROWS  # failed rows were skipped: all is not well
     return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK
 
 
@@ -181,24 +200,17 @@ def _confirm(plan: Plan, args: argparse.Namespace) -> None:
             "not sending: no terminal to confirm on",
             "add --yes to send without asking (check the plan above first)",
         )
-    answer = input(f"Send {count(len(plan.send) + len(plan.check), 'row')}? [y/N] ")
+    try:
+        answer = ask(f"Send {count(len(plan.send) + len(plan.check), 'row')}? [y/N] ")
+    except EOFError:
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise MergeError("nothing sent", "run again and answer y to send")
 
 
-@contextlib.contextmanager
-def _api(simulate: bool, base_url: str) -> Iterator[str]:
-    """Yield the API's address: the real one, or the built-in simulator's while it runs."""
-    if not simulate:
-        yield base_url
-        return
-    with Simulator(REHEARSAL) as simulator:
-        yield simulator.url
-
-
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
     settings = RunSettings(args.concurrency, args.rate, args.timeout)
-    http = open_http(url, api_key, settings.timeout, settings.concurrency)
+    http = cli_api.http_for(args, url, api_key)
     total = len(plan.send) + len(plan.check)
     with tqdm(
         total=total, desc="sending", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
@@ -222,9 +234,59 @@ def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: T
         print(f"The output could not be written: {summary.write_failed}", file=out)
     print(f"Wrote {plan.output}", file=out)
     print(f"Review page: {sent_page_path(plan.output)}", file=out)
+    print_failures(plan, args, out)
     hint = _hint(summary)
     if hint:
-        print(f"Hint: {hint}", file=out)
+        print(f"{paint('Hint:', 'hint', out)} {hint}", file=out)
+    record(
+        args,
+        output=str(plan.output),
+        sent=summary.sent,
+        seconds=round(summary.seconds, 3),
+        statuses=dict(summary.statuses),
+        stopped=summary.stopped.reason if summary.stopped is not None else None,
+        review_page=str(sent_page_path(plan.output)),
+    )
+
+
+FAILURES_SHOWN = 20
+"""Failed and unknown rows the end summary lists one by one (all are in the output sheet)."""
+
+
+def print_failures(plan: Plan, args: argparse.Namespace, out: TextIO) -> int:
+    """List the rows that need a next step, with their reasons, and the command that retries."""
+    rows = sorted(
+        (row, cells)
+        for row, cells in plan.ledger.values.items()
+        if cells.status in ("failed", "unknown")
+    )
+    record(
+        args,
+        failed_rows=[
+            {"row": row, "status": cells.status, "reason": cells.error} for row, cells in rows
+        ],
+    )
+    if not rows:
+        return 0
+    print(f"Rows that need a next step ({len(rows):,}):", file=out)
+    for row, cells in rows[:FAILURES_SHOWN]:
+        reason = cells.error or "sent, but no answer came back"
+        print(f"  row {row}: {paint(cells.status, 'error', out)}: {reason}", file=out)
+    if len(rows) > FAILURES_SHOWN:
+        print(f"  ... and {len(rows) - FAILURES_SHOWN:,} more (see merge_error)", file=out)
+    failed = any(cells.status == "failed" for _, cells in rows)
+    command = retry_command(args.argv, "--retry-failed" if failed else None)
+    record(args, retry_command=command)
+    print(f"To retry them: {command}", file=out)
+    return len(rows)
+
+
+def retry_command(argv: list[str], extra: str | None) -> str:
+    """The command as given, plus what makes it send the failed rows again."""
+    words = [PROG, *argv]
+    if extra is not None and extra not in words:
+        words.append(extra)
+    return str(shlex.join(words))
 
 
 def _hint(summary: RunSummary) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +29,9 @@ from merge.batch.plan import journal_target
 from merge.batch.results import cells
 from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
+from merge.follow.names import check_name, name_rows
 from merge.follow.schedule import PollSchedule, Watch
+from merge.follow.status_page import refresh_page
 from merge.loop import interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
@@ -41,6 +44,8 @@ from merge.settings import (
 from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
 
 DONE = FINAL
+FILE_COLUMN = "video_file"
+"""The column `--download` fills with each saved video's path, from the output's folder."""
 LINK_COLUMNS = ("gif_url", "video_page_url", "subtitle_url", "captioned_video_url")
 """v3's further links of a finished video: output columns once any video has them."""
 EVENT_LINKS = {"gif_download_url": "gif_url", "video_share_page_url": "video_page_url"}
@@ -59,6 +64,8 @@ class FollowOptions:
     write_every: float = OUTPUT_WRITE_SECONDS
     api: str | None = None
     """The API to ask: None means the one `submit` recorded in the output's journal (else v3)."""
+    name: str | None = None
+    """How to name downloaded files from the row's columns (`--name`); None: by callback_id."""
 
 
 @dataclass
@@ -75,6 +82,8 @@ class FollowSummary:
     seconds: float = 0.0
     interrupted: bool = False
     write_failed: str | None = None
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+    """Each row whose video failed or is unknown to the API: (row, status, reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +93,32 @@ class Tracked:
     row: int
     video_id: str
     key: str
+    stem: str = ""
+    """The name of its files without the suffix (from --name), else made from its key."""
 
 
-def read_videos(output: Path) -> tuple[SheetInfo, list[Tracked]]:
-    """Find every row of the output that has a video_id."""
+def read_videos(output: Path, name: str | None = None) -> tuple[SheetInfo, list[Tracked]]:
+    """Find every row of the output that has a video_id (and name its files, with --name)."""
     sheet = open_sheet(output)
     if "video_id" not in sheet.info.columns:
         raise SheetError(
             f"{output}: has no video_id column",
             "give the output that `avatar-merge submit` wrote",
         )
+    if name is not None:
+        check_name(name, sheet.info.columns)
+    rows = {
+        row.number: row.values for row in sheet.rows() if row.values.get("video_id", "").strip()
+    }
+    stems = name_rows(name, rows) if name is not None else {}
     tracked = [
-        Tracked(row.number, row.values["video_id"].strip(), row.values.get("callback_id", ""))
-        for row in sheet.rows()
-        if row.values.get("video_id", "").strip()
+        Tracked(
+            number,
+            values["video_id"].strip(),
+            values.get("callback_id", ""),
+            stems.get(number) or file_stem(values.get("callback_id", ""), number),
+        )
+        for number, values in rows.items()
     ]
     return sheet.info, tracked
 
@@ -328,7 +349,7 @@ class Follower:
     async def _save(self, item: Tracked) -> None:
         """Save a finished video and its thumbnail; an expired link is renewed by asking again."""
         assert self.options.download is not None
-        stem = file_stem(item.key, item.row)
+        stem = item.stem or file_stem(item.key, item.row)
         for suffix, field_name in ((".mp4", "video_url"), (".jpg", "thumbnail_url")):
             target = self.options.download / f"{stem}{suffix}"
             problem = await self._save_file(item.video_id, field_name, target)
@@ -375,7 +396,7 @@ class Follower:
             states = dict(self.states)
             links = present_links(states)
             values = follow_values(self.tracked, states, links)
-            problem = await asyncio.to_thread(self._write_values, values, links)
+            problem = await asyncio.to_thread(self._write_values, values, self.columns + links)
             if problem:
                 self.warn(f"{problem}; the journal keeps every status, and the output is written")
             await asyncio.sleep(3 * (time.monotonic() - started))
@@ -383,13 +404,35 @@ class Follower:
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
         links = present_links(self.states)
-        return self._write_values(follow_values(self.tracked, self.states, links), links)
+        values = follow_values(self.tracked, self.states, links)
+        if self.options.download is None:
+            return self._write_values(values, self.columns + links)
+        columns = (*self.columns, *links, self._file_column())
+        return self._write_values(self._with_files(values), columns)
 
-    def _write_values(self, values: dict[int, list[str]], links: tuple[str, ...]) -> str | None:
+    def _with_files(self, values: dict[int, list[str]]) -> dict[int, list[str]]:
+        """Add each row's downloaded video, as a path from the output's folder, once it is saved."""
+        assert self.options.download is not None
+        for item in self.tracked:
+            if item.row in values:
+                file = self.options.download / f"{item.stem or file_stem(item.key, item.row)}.mp4"
+                shown = os.path.relpath(file, self.output.parent) if file.exists() else ""
+                values[item.row] = [*values[item.row], shown]
+        return values
+
+    def _file_column(self) -> str:
+        """Name the downloaded-file column once per output, never over a column of the user's."""
+        known = self.journal.meta("file_column")
+        if known is None:
+            known = f"heygen_{FILE_COLUMN}" if FILE_COLUMN in self.info.columns else FILE_COLUMN
+            self.journal.remember("file_column", known)
+        return known
+
+    def _write_values(self, values: dict[int, list[str]], columns: tuple[str, ...]) -> str | None:
         """Rewrite the output in place; it is read again first, as the last write changed it."""
         try:
             info = open_sheet(self.output, self.info.sheet_name, settle=False).info
-            write_annotated(info, self.output, self.columns + links, values)
+            write_annotated(info, self.output, columns, values)
         except MergeError as error:
             return error.message
         return None
@@ -405,7 +448,7 @@ def follow_output(
 ) -> FollowSummary:
     """Follow the videos of an output sheet (see the module's docstring); Ctrl-C stops asking."""
     options = options or FollowOptions()
-    info, tracked = read_videos(output)
+    info, tracked = read_videos(output, options.name)
     journal = Journal.open(journal_path(output), target)
     if options.api is None:
         options = replace(options, api=journal.meta("api") or "v3")
@@ -429,7 +472,30 @@ async def _follow(
         client = make_client(options.api or "v3", http)
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
-            return await follower.run()
+            summary = await follower.run()
+    _refresh_page(output, follower, options, warn)
+    summary.failures = [
+        (item.row, state.status, state.error or "")
+        for item in tracked
+        if (state := follower.states.get(item.video_id)) is not None
+        and state.status in ("failed", "not_found")
+    ]
+    return summary
+
+
+def _refresh_page(
+    output: Path, follower: Follower, options: FollowOptions, warn: Warn | None
+) -> None:
+    """Show each row's video on the output's review page; a page that cannot be written warns."""
+    rows = [
+        (item.row, item.video_id, item.key, item.stem or file_stem(item.key, item.row))
+        for item in follower.tracked
+    ]
+    try:
+        refresh_page(output, rows, follower.states, options.download)
+    except OSError as error:
+        if warn is not None:
+            warn(f"{output}: its review page could not be refreshed ({error.strerror})")
 
 
 def follow_sheet(

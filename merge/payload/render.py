@@ -13,10 +13,12 @@ from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from merge.errors import TemplateError
+from merge.payload.template_keys import unknown_keys
 from merge.problems import Problem, did_you_mean, json_path
 from merge.settings import RESERVED_NAMES
 
 Path_ = tuple[str | int, ...]
+PROG_NAME = "avatar-merge"
 Context = Mapping[str, Any]
 
 JINJA_MARKS = ("{{", "{%", "{#")
@@ -125,17 +127,14 @@ def compile_template(text: str, name: str, columns: Sequence[str]) -> Template:
     try:
         skeleton = json.loads(text)
     except json.JSONDecodeError as error:
-        raise TemplateError(
-            f"{name}: line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})",
-            "a template is a JSON document shaped like the V2 request body;"
-            " for loops, write a .json.j2 template",
-        ) from None
+        raise json_mistake(error, name) from None
     if not isinstance(skeleton, dict):
         raise TemplateError(
             f"{name}: the template must be a JSON object (the request body), not"
             f" {_json_kind(skeleton)}",
             'start it with {"video_inputs": [...]}',
         )
+    _refuse_unknown_keys(skeleton, text, name)
     leaves: dict[str, Leaf] = {}
     unknown: list[Unknown] = []
     build = _compile_node(skeleton, (), text, name, columns, leaves, unknown)
@@ -242,21 +241,25 @@ def _compile_leaf(
 ) -> Leaf:
     where = json_path(path)
     try:
-        ast = ENV.parse(source)
+        ast = ENV.parse(spaced_names(source, columns))
     except TemplateSyntaxError as error:
         line = _line_of(source, text)
         raise TemplateError(
-            f"{name}: line {line}: template syntax error in {where}: {error.message} ({source!r})",
-            "check the {{ }} and {% %} pairs; column names with spaces are written"
-            ' row["Column Name"]',
+            f"{name}: line {line}: placeholder mistake in {where}: {_plain(error.message)}"
+            f" ({source!r})",
+            "check the {{ }} and {% %} pairs; a column name with spaces is written as it is,"
+            " {{ First Name }}",
         ) from None
+    source_written, source = source, spaced_names(source, columns)
     used = _columns_used(ast)
-    unknown.extend(Unknown(u, where, source) for u in _unknown_names(ast, used, columns))
+    unknown.extend(Unknown(u, where, source_written) for u in _unknown_names(ast, used, columns))
     used_columns = tuple(c for c in used if c in columns)
     single = _single_expression_node(ast)
     fast = _fast_render(ast, single)
     render = fast or _jinja_render(source, single)
-    return Leaf(where, source, used_columns, single is not None, fast is not None, render, path)
+    return Leaf(
+        where, source_written, used_columns, single is not None, fast is not None, render, path
+    )
 
 
 def _line_of(source: str, text: str) -> int:
@@ -363,17 +366,117 @@ def _suggest(missing: str, columns: Sequence[str]) -> str:
     squashed = {re.sub(r"[\s_\-]+", "", c).lower(): c for c in columns}
     match = squashed.get(re.sub(r"[\s_\-]+", "", missing).lower())
     if match and not match.isidentifier():
-        return f' (did you mean row["{match}"]?)'
+        return f" (did you mean {{{{ {match} }}}}?)"
     return did_you_mean(missing, columns)
+
+
+JINJA_WORDS = frozenset(
+    {"if", "else", "and", "or", "not", "in", "is", "for", "true", "false", "none", "True", "False"}
+    | {"None"}
+)
+SPACED_NAME = re.compile(r"^[^\W\d][\w.'’&/-]*(?: +[\w.'’&/-]+)+$")
+PLACEHOLDER_PARTS = re.compile(r"\{\{(-?)(\s*)(.*?)(\s*)(-?)\}\}", re.DOTALL)
+
+
+def spaced_names(source: str, columns: Sequence[str]) -> str:
+    """Read `{{First Name}}` and `{{ First Name | upper }}` as the column "First Name".
+
+    Mail-merge users write fields as the header reads; Jinja would see two names. Only a
+    placeholder whose text before any `|` is a column, or reads like a spaced name (not Jinja:
+    no operator, no keyword), is rewritten, to `row["First Name"]`.
+    """
+    if "{{" not in source:
+        return source
+
+    def rewrite(match: re.Match[str]) -> str:
+        head, bar, rest = match.group(3).partition("|")
+        name = head.strip()
+        if name.isidentifier() or not _reads_as_a_name(name, columns):
+            return match.group(0)
+        return (
+            f"{{{{{match.group(1)}{match.group(2)}row[{json.dumps(name)}] {bar}{rest}"
+            f"{match.group(4)}{match.group(5)}}}}}"
+        )
+
+    return PLACEHOLDER_PARTS.sub(rewrite, source)
+
+
+def _reads_as_a_name(name: str, columns: Sequence[str]) -> bool:
+    if name in columns:
+        return True
+    return bool(SPACED_NAME.match(name)) and not (set(name.split()) & JINJA_WORDS)
+
+
+JINJA_PHRASES = (
+    ("unexpected end of template", "a placeholder or block is not closed"),
+    ("expected token 'end of print statement'", "a {{ }} holds more than one name or value"),
+    ("unexpected '}'", "a } too many"),
+    ("unexpected char", "an unexpected character"),
+    ("Encountered unknown tag", "unknown block"),
+)
+
+
+def _plain(message: str | None) -> str:
+    """Say Jinja's parser message in the user's words where we know them."""
+    message = message or "cannot be read"
+    for phrase, plain in JINJA_PHRASES:
+        if message.startswith(phrase):
+            return f"{plain} ({message})" if plain == "unknown block" else plain
+    return message
+
+
+JSON_PHRASES = {
+    "Expecting value": "a value is missing here (text in double quotes, a number, true, false,"
+    " null, {...} or [...])",
+    "Expecting ',' delimiter": "a comma is missing before this",
+    "Expecting ':' delimiter": "a colon is missing after the key",
+    "Expecting property name enclosed in double quotes": "a key must be written in double quotes",
+    "Unterminated string starting at": "this text has no closing double quote",
+    "Invalid control character at": "a line break or tab inside a text: write \\n or \\t instead",
+    "Extra data": "something follows the end of the template's { }",
+    "Invalid \\escape": "a backslash that JSON does not know: write \\\\ for one backslash",
+}
+
+
+def json_mistake(error: json.JSONDecodeError, name: str) -> TemplateError:
+    """Say where a template is not JSON, and what to change, in plain words."""
+    before = error.doc[: error.pos].rstrip()
+    if before.endswith(",") and error.doc[error.pos : error.pos + 1] in "}]":
+        at = len(before) - 1
+        line = error.doc.count("\n", 0, at) + 1
+        column = at - (error.doc.rfind("\n", 0, at) + 1) + 1
+        said = "a comma after the last item: JSON allows none there; remove it"
+    else:
+        line, column = error.lineno, error.colno
+        said = JSON_PHRASES.get(error.msg, error.msg)
+    return TemplateError(
+        f"{name}: line {line}, column {column}: {said}",
+        "a template is a JSON document shaped like the request body; for loops, write a"
+        " .json.j2 template",
+    )
+
+
+def _refuse_unknown_keys(skeleton: dict[str, Any], text: str, name: str) -> None:
+    """Stop on a key the request body does not have (a typo), once, as the template's mistake."""
+    if "video_inputs" not in skeleton:
+        return
+    unknown = unknown_keys(skeleton)
+    if not unknown:
+        return
+    lines = "\n".join(f"  {key.describe(text)}" for key in unknown)
+    raise TemplateError(
+        f"{name}: {len(unknown)} key(s) the request body does not have:\n{lines}",
+        f"fix the template's key(s); `{PROG_NAME} schema` lists every field",
+    )
 
 
 def _compile_whole(text: str, name: str, columns: Sequence[str]) -> Template:
     try:
-        ast = ENV.parse(text)
-        compiled = ENV.from_string(text)
+        ast = ENV.parse(spaced_names(text, columns))
+        compiled = ENV.from_string(spaced_names(text, columns))
     except TemplateSyntaxError as error:
         raise TemplateError(
-            f"{name}: line {error.lineno}: template syntax error: {error.message}",
+            f"{name}: line {error.lineno}: placeholder mistake: {_plain(error.message)}",
             "check the {{ }} and {% %} pairs on that line",
         ) from None
     used = _columns_used(ast)

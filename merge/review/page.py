@@ -13,11 +13,13 @@ import hashlib
 import html
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,15 +30,20 @@ from merge.prices import PriceTable
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
-RENDER, SUBMIT = "render", "submit"
+RENDER, SUBMIT, FOLLOWED = "render", "submit", "status"
 TILES = {
     RENDER: ("valid", "invalid"),
     SUBMIT: ("submitted", "failed", "unknown", "skipped", "invalid"),
+    FOLLOWED: ("completed", "processing", "pending", "failed", "unknown", "skipped", "invalid"),
 }
 """The statuses the summary always shows, by the command that made the page."""
-SPOKEN = {RENDER: ("valid",), SUBMIT: ("submitted", "unknown")}
+SPOKEN = {
+    RENDER: ("valid",),
+    SUBMIT: ("submitted", "unknown"),
+    FOLLOWED: ("completed", "processing", "waiting", "pending", "submitted", "unknown"),
+}
 """The statuses of rows whose video the spoken-time estimate counts (an unknown one may exist)."""
-SPOKEN_LABEL = {RENDER: "valid", SUBMIT: "sent"}
+SPOKEN_LABEL = {RENDER: "valid", SUBMIT: "sent", FOLLOWED: "sent"}
 
 SECONDS_PER_WORD = 60 / WORDS_PER_MINUTE
 
@@ -117,6 +124,22 @@ def sent_cards(
         elif error:
             card["error"] = error
         yield card
+
+
+VIDEO_FIELDS = ("status", "video_url", "thumbnail_url", "duration", "error", "checked_at")
+VIDEO_LINKS = ("video_page_url", "gif_url")
+"""What a card shows of its video: what the API said (and its page and GIF, when known)."""
+
+
+def video_card(
+    state: Any, file: Path | None = None, thumbnail: Path | None = None, page: Path | None = None
+) -> dict[str, Any]:
+    """Say what a card shows of one video; saved files as paths relative to the page."""
+    video = {name: getattr(state, name, None) for name in (*VIDEO_FIELDS, *VIDEO_LINKS)}
+    for name, path in (("file", file), ("thumbnail_file", thumbnail)):
+        if path is not None and page is not None and path.exists():
+            video[name] = Path(os.path.relpath(path, page.parent)).as_posix()
+    return {key: value for key, value in video.items() if value not in (None, "")}
 
 
 @dataclass

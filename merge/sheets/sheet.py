@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merge.errors import SheetError
-from merge.settings import WRITE_SETTLE_SECONDS
+from merge.settings import WRITE_SETTLE_SECONDS, error_column_names
 from merge.sheets import xlsx_write as xlsx
 from merge.sheets.cells import (
     Row,
@@ -147,6 +147,7 @@ def write_annotated(
     info: SheetInfo, dst: Path, names: Sequence[str], values: Mapping[int, Sequence[str]]
 ) -> None:
     """Write a copy of the input with the named columns added or updated, in the input's format."""
+    names = error_column_names(tuple(names), tuple(info.columns))
     if info.kind == "xlsx":
         columns = added_positions(info, names)
         xlsx.annotate_workbook(

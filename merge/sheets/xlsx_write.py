@@ -18,7 +18,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from copy import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 
 from merge.errors import OutputError, SheetError
 from merge.problems import did_you_mean
+from merge.sheets import xlsx_kinds as typed
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -36,6 +37,7 @@ _MAX_TEXT = 32_767  # Excel's cell limit, counted in UTF-16 code units
 _MAX_ROW, _MAX_COL = 1_048_576, 16_384
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted OOXML and legacy .xls are OLE compound files
 _REPAIR_HINT = "open it in Excel, save it as .xlsx, and run again"
+_STYLES = "xl/styles.xml"
 
 _REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]+)["']""")
 _ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
@@ -428,6 +430,10 @@ class _Plan:
     header_row: int
     rows: dict[int, tuple[str, ...]]
     size_hint: int
+    kinds: tuple[str, ...] = ()
+    """Each column's kind (xlsx_kinds): how a result cell is shown, not only as text."""
+    date_style: int | None = None
+    links: typed.Links | None = None
 
 
 def _plan(
@@ -448,7 +454,7 @@ def _plan(
     if not 1 <= header_row <= _MAX_ROW:
         raise ValueError(f"header_row {header_row} is not a row number")
     rows[header_row] = tuple(_clean(columns[i][1]) for i in order)
-    return _Plan(cols, header_row, rows, size)
+    return _Plan(cols, header_row, rows, size, typed.kinds_of([columns[i][1] for i in order]))
 
 
 @lru_cache(maxsize=4096)
@@ -489,6 +495,28 @@ def _cell_xml(prefix: bytes, col: int, row: int, style: bytes, text: str) -> byt
     )
 
 
+def _result_cell(plan: _Plan, at: int, row: int, style: bytes, text: str, syn: _Syntax) -> bytes:
+    """Build a result cell: a number, a date or a hyperlinked text where its column is one."""
+    col, kind = plan.cols[at], plan.kinds[at] if plan.kinds else typed.TEXT
+    if row == plan.header_row or kind == typed.TEXT or not text:
+        return _cell_xml(syn.prefix, col, row, style, text)
+    ref = b"%b%d" % (_col_letters(col), row)
+    value = None
+    if kind == typed.NUMBER:
+        value = typed.number_value(text)
+    elif kind == typed.DATE and plan.date_style is not None:
+        value, style = typed.date_value(text), b' s="%d"' % plan.date_style
+    elif kind == typed.LINK and plan.links is not None:
+        plan.links.refs.add(ref)
+        if (url := typed.link_target(text)) is not None:
+            plan.links.add(ref, url)
+    if value is None:
+        return _cell_xml(syn.prefix, col, row, style, text)
+    return b"<%bc r=\"%b\"%b><%bv>%b</%bv></%bc>" % (
+        syn.prefix, ref, style, syn.prefix, value.encode(), syn.prefix, syn.prefix
+    )  # fmt: skip
+
+
 def _style(attrs: bytes) -> bytes:
     """Return a cell's s attribute (with its leading space), or nothing."""
     style = _STYLE.search(attrs)
@@ -516,7 +544,7 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
     style_new = _style(last[3]) if row == plan.header_row and last else b""
     after = anchor[2] if anchor else 0
     parts, pos, k = [], 0, 0
-    for col, text in zip(plan.cols, texts, strict=True):
+    for at, (col, text) in enumerate(zip(plan.cols, texts, strict=True)):
         while k < len(cells) and cells[k][0] < col:
             k += 1
         style = style_new
@@ -527,7 +555,7 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
             style, k = _style(attrs), k + 1
         else:
             start = end = cells[k][1] if k < len(cells) else (cells[-1][2] if cells else after)
-        parts += [body[pos:start], _cell_xml(syn.prefix, col, row, style, text) if text else b""]
+        parts += [body[pos:start], _result_cell(plan, at, row, style, text, syn) if text else b""]
         pos = end
     parts.append(body[pos:])
     return b"".join(parts)
@@ -545,8 +573,8 @@ def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
 def _new_row(row: int, plan: _Plan, syn: _Syntax) -> bytes:
     """Build a <row> that the sheet did not have."""
     cells = b"".join(
-        _cell_xml(syn.prefix, col, row, b"", text)
-        for col, text in zip(plan.cols, plan.rows[row], strict=True)
+        _result_cell(plan, at, row, b"", text, syn)
+        for at, text in enumerate(plan.rows[row])
         if text
     )
     return b'<%brow r="%d">%b</%brow>' % (syn.prefix, row, cells, syn.prefix)
@@ -607,7 +635,12 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
     if sheet.empty:
         emit(b"</%bsheetData>" % syn.prefix)
     write(b"".join(parts))
-    sheet.copy_rest(write)
+    if plan.links is None:
+        sheet.copy_rest(write)
+        return
+    rest = bytearray()
+    sheet.copy_rest(rest.extend)
+    write(typed.patch_tail(bytes(rest), sheet.head, plan.links))
 
 
 def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
@@ -622,14 +655,45 @@ def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
 def _write_fast(src: Path, tmp: Path, member: str, plan: _Plan) -> None:
     """Copy every member of src to tmp, streaming the patched sheet in place of the old one."""
     with _open_workbook(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+        names = set(zin.namelist())
+        patched, plan = _typed_parts(zin, names, member, plan)
+        rels = typed.rels_path(member)
         for info in zin.infolist():
+            if info.filename == rels and plan.links is not None:
+                continue
             is_sheet = info.filename == member
             clone = _clone(info, info.file_size + (plan.size_hint if is_sheet else 0))
             with zin.open(info) as source, zout.open(clone, "w") as target:
                 if is_sheet:
                     _patch_sheet(_Sheet(source), plan, target.write)
+                elif info.filename in patched:
+                    target.write(patched[info.filename])
                 else:
                     shutil.copyfileobj(source, target, _CHUNK)
+        if plan.links is not None:
+            old = zin.read(rels) if rels in names else None
+            zout.writestr(rels, typed.patch_rels(old, plan.links), zipfile.ZIP_DEFLATED)
+
+
+def _typed_parts(
+    zin: zipfile.ZipFile, names: set[str], member: str, plan: _Plan
+) -> tuple[dict[str, bytes], _Plan]:
+    """Prepare dates (a format in styles.xml) and links (a sheet in plain syntax) when needed."""
+    if not any(kind != typed.TEXT for kind in plan.kinds):
+        return {}, plan
+    with zin.open(member) as head:
+        plain = _ROOT.search(head.read(4096))
+    if plain is None or plain.group(1):
+        return {}, plan  # a prefixed sheet keeps its results as text
+    patched: dict[str, bytes] = {}
+    if typed.LINK in plan.kinds:
+        plan = replace(plan, links=typed.Links())
+    if typed.DATE in plan.kinds and _STYLES in names:
+        found = typed.patch_styles(zin.read(_STYLES))
+        if found is not None:
+            patched[_STYLES], index = found
+            plan = replace(plan, date_style=index)
+    return patched, plan
 
 
 def _set_text(sheet: Worksheet, row: int, col: int, text: str) -> None:
@@ -676,10 +740,12 @@ def _annotate_with_openpyxl(
     sheet = book[sheet_name]
     assert isinstance(sheet, Worksheet), "sheet_xml_path accepts worksheets only"
     _set_headers(sheet, header_row, columns)
+    types = typed.kinds_of([name for _, name in columns])
     for row, texts in values.items():
         if row != header_row:
-            for (col, _), text in zip(columns, texts, strict=True):
-                _set_text(sheet, row, col, text)
+            for (col, _), text, kind in zip(columns, texts, types, strict=True):
+                if not (text and typed.set_typed(sheet, row, col, _clean(text), kind)):
+                    _set_text(sheet, row, col, text)
     book.save(dst)
 
 

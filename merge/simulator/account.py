@@ -311,3 +311,38 @@ class Account:
         """Copy the counters."""
         with self._lock:
             return dict(self._counts)
+
+    def saved(self) -> list[dict[str, Any]]:
+        """Copy every video as plain data, oldest first, to keep the account beside an output."""
+        with self._lock:
+            return [_video_data(video) for video in self._order]
+
+    def restore(self, videos: list[dict[str, Any]]) -> None:
+        """Bring back videos an earlier run of the same account made (its `saved()` data)."""
+        with self._lock:
+            for data in videos:
+                video = Video(
+                    **{**data, "seq": len(self._order), "timeline": Timeline(**data["timeline"])}
+                )
+                self._videos[video.id] = video
+                self._order.append(video)
+
+
+def _video_data(video: Video) -> dict[str, Any]:
+    timeline = video.timeline
+    return {
+        "id": video.id,
+        "seq": video.seq,
+        "callback_id": video.callback_id,
+        "callback_url": video.callback_url,
+        "title": video.title,
+        "caption": video.caption,
+        "duration": video.duration,
+        "timeline": {
+            "created": timeline.created,
+            "queued": timeline.queued,
+            "started": timeline.started,
+            "finished": timeline.finished,
+        },
+        "failure": video.failure,
+    }

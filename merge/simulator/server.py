@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -33,11 +36,16 @@ class Simulator:
         settings: SimulatorSettings | None = None,
         port: int = 0,
         clock: Clock = time.time,
+        state: Path | None = None,
     ) -> None:
         self.settings = settings or SimulatorSettings()
         self.port = port
         self.url = ""
+        self.state = state
+        """A JSON file that keeps the account's videos from one run to the next."""
         self._account = Account(self.settings)
+        if state is not None:
+            self._account.restore(_read_state(state))
         self._app = build_app(self._account, clock)
         self._runner: _Runner | None = None
         self._thread: threading.Thread | None = None
@@ -68,6 +76,8 @@ class Simulator:
             return
         runner.request_stop()
         thread.join(STOP_TIMEOUT_SECONDS)
+        if self.state is not None:
+            _write_state(self.state, self._account.saved())
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -99,6 +109,23 @@ class Simulator:
     def webhooks(self) -> list[dict[str, Any]]:
         """List every webhook attempt and skip: url, event_type, video_id, status, attempt."""
         return self._account.deliveries()
+
+
+def _read_state(path: Path) -> list[dict[str, Any]]:
+    """Read the videos a simulated account kept; a missing or unreadable file is a fresh account."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    videos = data.get("videos") if isinstance(data, dict) else None
+    return videos if isinstance(videos, list) else []
+
+
+def _write_state(path: Path, videos: list[dict[str, Any]]) -> None:
+    """Keep the account's videos atomically (a temporary file, then a rename)."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({"videos": videos}), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def serve(

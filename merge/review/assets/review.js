@@ -238,6 +238,67 @@
     return anchor;
   }
 
+  function localLink(path, label) {
+    // A file beside the page (a downloaded video): a relative link, each part encoded.
+    const anchor = el("a", "mono", label || path);
+    anchor.href = String(path).split("/").map(encodeURIComponent).join("/");
+    anchor.target = "_blank";
+    anchor.rel = "noopener noreferrer";
+    return anchor;
+  }
+
+  function namedLink(url, label) {
+    const node = link(url);
+    if (node.tagName === "A") {
+      node.textContent = label;
+      node.title = String(url);
+    }
+    return node;
+  }
+
+  // ---- the video a row made, once `status` has asked about it ----
+
+  function videoBlock(video) {
+    const box = el("div", "video");
+    // The downloaded thumbnail first (it works offline and never expires), else HeyGen's link.
+    const sources = [];
+    if (video.thumbnail_file) sources.push(String(video.thumbnail_file).split("/").map(encodeURIComponent).join("/"));
+    if (safeUrl(video.thumbnail_url)) sources.push(safeUrl(video.thumbnail_url));
+    const frame = el("span", "thumb", sources.length ? "" : "no thumbnail yet");
+    if (sources.length) {
+      const img = el("img");
+      img.loading = "lazy";
+      img.alt = "thumbnail";
+      img.referrerPolicy = "no-referrer";
+      img.addEventListener("error", function () {
+        sources.shift();
+        if (sources.length) {
+          img.src = sources[0];
+        } else {
+          img.hidden = true;
+          frame.append(el("span", "muted", "thumbnail not loaded"));
+        }
+      });
+      img.src = sources[0];
+      frame.append(img);
+    }
+    const facts = el("div", "facts");
+    const line = el("div", "");
+    line.append(el("span", "badge " + cssName(video.status || ""), video.status || "not asked yet"));
+    if (typeof video.duration === "number") line.append(el("span", "duration", " " + clock(video.duration)));
+    facts.append(line);
+    const links = el("div", "links");
+    if (video.video_url) links.append(namedLink(video.video_url, "watch the video"));
+    if (video.file) links.append(localLink(video.file, "downloaded file"));
+    if (video.video_page_url) links.append(namedLink(video.video_page_url, "HeyGen's page"));
+    if (video.gif_url) links.append(namedLink(video.gif_url, "GIF"));
+    if (links.childNodes.length) facts.append(links);
+    if (video.file) facts.append(el("div", "mono muted", video.file));
+    if (video.error) facts.append(el("p", "note failed", "failed: " + video.error));
+    box.append(frame, facts);
+    return box;
+  }
+
   // ---- one scene: what the viewer sees and what they hear ----
 
   function character(parent, ctx, value) {
@@ -407,6 +468,7 @@
     const general = el("div");
     node.append(general);
     if (row.video_id) node.append(el("div", "key", "video_id " + row.video_id + (row.submitted_at ? " · " + row.submitted_at : "")));
+    if (isObject(row.video)) node.append(videoBlock(row.video));
     if (row.error) node.append(el("p", "note " + cssName(row.status), row.error));
     for (const warning of row.warnings || []) {
       node.append(el("p", "note", "warning: " + warning.message + (warning.path ? " · " + warning.path : "")));
@@ -432,7 +494,9 @@
   function haystack(index) {
     if (haystacks[index] === undefined) {
       const row = rows[index];
-      const parts = [rowTitle(row), rowKey(row), row.video_id || "", row.error || "", "row " + row.row];
+      const video = isObject(row.video) ? row.video : {};
+      const parts = [rowTitle(row), rowKey(row), row.video_id || "", row.error || "", "row " + row.row,
+        video.error || "", video.file || ""];
       const scenes = sceneList(row);
       for (const each of scenes) {
         if (!isObject(each)) continue;
