@@ -28,7 +28,7 @@ from merge.problems import did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
-from merge.sheets.sheet import Row, SheetInfo, open_sheet
+from merge.sheets.sheet import Row, SheetInfo, open_sheet, remove_stale_temps
 
 SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
@@ -92,6 +92,7 @@ def plan_submit(
         if warn is not None:
             warn(warning)
     journal = Journal.open(journal_path(Path(output)), target)
+    remove_stale_temps(Path(output))
     try:
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
         plan.follow_columns = journal.follow_columns(sheet.info.columns)

@@ -7,10 +7,7 @@ before anything else is sent; rows that get no answer now are checked before the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from merge.batch.results import Job, cells
 from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
 from merge.errors import MergeError
-from merge.loop import interrupts, run_sync
+from merge.loop import PeriodicWriter, Timing, interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
@@ -53,6 +50,8 @@ class RunSettings:
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
     seed: int | None = None
+    timing: Timing = field(default_factory=Timing)
+    """The clocks and sleep of the run; a test gives fake ones."""
 
 
 @dataclass
@@ -109,32 +108,40 @@ async def _run(
     progress: Callable[[int], None] | None,
     warn: Warn,
 ) -> RunSummary:
-    started = time.monotonic()
+    timing = settings.timing
+    started = timing.monotonic()
     summary = RunSummary()
     client = make_client(settings.api, http)
-    throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
+    throttle = Throttle(settings.rate, timing.monotonic, timing.sleep)
     sender = Sender(
         client,
         plan.ledger,
         throttle,
         settings.concurrency,
+        sleep=timing.sleep,
         rng=random.Random(settings.seed),
         progress=progress,
     )
-    writer = asyncio.create_task(_keep_writing(plan, settings.write_every, warn))
+    writer = PeriodicWriter(
+        lambda: dict(plan.ledger.values),
+        lambda values: write_output(plan, values),
+        settings.write_every,
+        lambda problem: warn(
+            f"{problem}; the journal keeps every result, and the output is written again"
+        ),
+        timing,
+    )
+    writer.start()
     try:
         async with http:
             with interrupts(lambda said: sender.stop(said, "interrupted"), sender.abort):
                 await _send_everything(plan, client, sender, throttle, settings, summary, warn)
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
         summary.stopped = sender.stopped
-        summary.seconds = time.monotonic() - started
+        summary.seconds = timing.monotonic() - started
         _mark_not_reached(plan, sender.stopped)
         summary.statuses = Counter(values[1] for values in plan.ledger.values.values())
-        summary.write_failed = write_output(plan)
+        summary.write_failed = await writer.final()
         write_sent_page(plan, warn)
     return summary
 
@@ -159,7 +166,7 @@ async def _send_everything(
         doubtful = report.unknown + refused
         if not doubtful or sender.stopped is not None:
             return
-        await asyncio.sleep(settings.settle_seconds)
+        await settings.timing.sleep(settings.settle_seconds)
         entries = plan.journal.entries()
         first_sent = {j.key: entries[j.key].first_sent_at or 0.0 for j in doubtful}
         known = plan.journal.known_video_ids()
@@ -206,19 +213,6 @@ def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:
     for job in plan.send:
         if job.row not in plan.ledger.values:
             plan.ledger.show(job.row, "skipped", f"not sent: {stopped.reason}", job.key)
-
-
-async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
-    """Rewrite the output every few seconds, off the event loop, so a crash costs no ids."""
-    said = False
-    while True:
-        await asyncio.sleep(every)
-        started = time.monotonic()
-        problem = await asyncio.to_thread(write_output, plan, dict(plan.ledger.values))
-        if problem and not said:
-            warn(f"{problem}; the journal keeps every result, and the output is written again")
-            said = True
-        await asyncio.sleep(3 * (time.monotonic() - started))
 
 
 def write_output(

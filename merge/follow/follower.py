@@ -8,8 +8,6 @@ moment it comes, saves finished videos when asked, and rewrites the output's sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,14 +24,14 @@ from merge.batch.results import cells
 from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.follow.schedule import PollSchedule, Watch
-from merge.loop import interrupts, run_sync
+from merge.loop import PeriodicWriter, Timing, interrupts, run_sync
 from merge.settings import (
     DEFAULT_CONCURRENCY,
     OUTPUT_WRITE_SECONDS,
     POLL_FIRST_SECONDS,
     V3_BULK_STATUS_SIZE,
 )
-from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
+from merge.sheets.sheet import SheetInfo, open_sheet, remove_stale_temps, write_annotated
 
 DONE = frozenset({"completed", "failed", "not_found"})
 Warn = Callable[[str], None]
@@ -51,6 +49,8 @@ class FollowOptions:
     write_every: float = OUTPUT_WRITE_SECONDS
     api: str | None = None
     """The API to ask: None means the one `submit` used for this output (else V2)."""
+    timing: Timing = field(default_factory=Timing)
+    """The clocks and sleep of following; a test gives fake ones."""
 
 
 @dataclass
@@ -162,27 +162,34 @@ class Follower:
         self.summary = FollowSummary(videos=len(tracked))
         self.stopping = False
         self._by_id = {item.video_id: item for item in tracked}
-        self._throttle = Throttle(options.rate, time.monotonic, asyncio.sleep)
+        self.timing = options.timing
+        self._throttle = Throttle(options.rate, self.timing.monotonic, self.timing.sleep)
         self._gate = asyncio.Semaphore(options.concurrency)
         self._downloads: list[asyncio.Task[None]] = []
 
     async def run(self) -> FollowSummary:
         """Follow every unfinished video (once, or to the end), then write the output."""
-        started = time.monotonic()
-        writer = asyncio.create_task(self._keep_writing())
+        started = self.timing.monotonic()
+        writer = PeriodicWriter(
+            lambda: follow_values(self.tracked, dict(self.states)),
+            self._write_values,
+            self.options.write_every,
+            lambda problem: self.warn(
+                f"{problem}; the journal keeps every status, and the output is written again"
+            ),
+            self.timing,
+        )
+        writer.start()
         try:
             await self._poll()
             await asyncio.gather(*self._downloads)
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            self.summary.seconds = time.monotonic() - started
+            self.summary.seconds = self.timing.monotonic() - started
             self.summary.statuses = Counter(
                 self.states[i.video_id].status if i.video_id in self.states else "unchecked"
                 for i in self.tracked
             )
-            self.summary.write_failed = self.write()
+            self.summary.write_failed = await writer.final()
         return self.summary
 
     def stop(self) -> None:
@@ -192,7 +199,7 @@ class Follower:
 
     async def _poll(self) -> None:
         schedule = PollSchedule(first=self.options.poll_first, defer_new=True)
-        now = time.monotonic()
+        now = self.timing.monotonic()
         for item in self.tracked:
             state = self.states.get(item.video_id)
             if state is None or state.status not in DONE:
@@ -204,7 +211,7 @@ class Follower:
         # With a bulk call, one request asks up to 100 videos: take those due soon along too.
         ahead = self.options.poll_first if self.client.bulk else 0.0
         while len(schedule) and not self.stopping:
-            due = schedule.pop_due(time.monotonic() + ahead)
+            due = schedule.pop_due(self.timing.monotonic() + ahead)
             if not due:
                 if not (self.options.wait or first_round):
                     return
@@ -219,7 +226,7 @@ class Follower:
 
     async def _sleep_until(self, due: float | None) -> None:
         if due is not None:
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self.timing.sleep(max(0.0, due - self.timing.monotonic()))
 
     async def _check_together(self, due: list[Watch], schedule: PollSchedule) -> bool:
         """Ask many videos' status in as few calls as the API allows; False if it cannot."""
@@ -254,7 +261,7 @@ class Follower:
 
     def _next(self, watch: Watch, state: VideoState | None, schedule: PollSchedule) -> None:
         """Put an unfinished video back in the schedule; save a finished one when asked."""
-        now = time.monotonic()
+        now = self.timing.monotonic()
         if state is None or state.status not in DONE:
             schedule.again(watch, now)
         else:
@@ -283,7 +290,7 @@ class Follower:
 
     def _record(self, video_id: str, data: dict[str, Any]) -> VideoState:
         """Keep what the API said of a video: in the journal first, then in memory."""
-        state = state_from(video_id, data, time.time(), "status")
+        state = state_from(video_id, data, self.timing.wall(), "status")
         self.journal.record_video(state)
         self.states[video_id] = state
         return state
@@ -334,16 +341,6 @@ class Follower:
         state = self.states.get(item.video_id)
         return "pending" if state is None or state.status not in DONE else state.status
 
-    async def _keep_writing(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.write_every)
-            started = time.monotonic()
-            values = follow_values(self.tracked, dict(self.states))
-            problem = await asyncio.to_thread(self._write_values, values)
-            if problem:
-                self.warn(f"{problem}; the journal keeps every status, and the output is written")
-            await asyncio.sleep(3 * (time.monotonic() - started))
-
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
         return self._write_values(follow_values(self.tracked, self.states))
@@ -370,6 +367,7 @@ def follow_output(
     options = options or FollowOptions()
     info, tracked = read_videos(output)
     journal = Journal.open(journal_path(output), target)
+    remove_stale_temps(output)
     if options.api is None:
         options = replace(options, api=journal.meta("api") or "v2")
     try:

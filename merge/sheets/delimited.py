@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import os
+import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from merge.sheets.cells import (
     row_from_cells,
 )
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -206,15 +207,18 @@ def annotate_csv(
     assert info.encoding is not None
     assert info.delimiter is not None
     out_encoding = _output_encoding(info)
-    temp = dst.with_name(f".{dst.name}.tmp")
+    # A name of its own for each write: two writers never share a half-written file.
+    temp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
     try:
         with (
             info.path.open(encoding=info.encoding, newline="") as src,
-            temp.open("w", encoding=out_encoding, newline="") as out,
+            temp.open("x", encoding=out_encoding, newline="") as out,
         ):
             writer = csv.writer(out, delimiter=info.delimiter, lineterminator=info.line_terminator)
             for index, record in enumerate(csv.reader(src, delimiter=info.delimiter)):
                 writer.writerow(_annotated_record(index + 1, record, info, columns, values))
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temp, dst)
     except OSError as error:
         temp.unlink(missing_ok=True)
@@ -222,6 +226,9 @@ def annotate_csv(
             f"{dst}: cannot be written ({error.strerror})",
             "close it if it is open in another program, or choose another output folder with -o",
         ) from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _annotated_record(
