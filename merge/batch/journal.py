@@ -8,6 +8,7 @@ outcome is unknown, never a row that was not sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -129,6 +130,8 @@ class Journal:
         self.path = path
         self._db = db
         self._lock = lock
+        self.created = False
+        """Whether this open made the file (no journal was there before)."""
 
     @classmethod
     def open(cls, path: Path, target: str | None, exclusive: bool = True) -> Journal:
@@ -137,6 +140,7 @@ class Journal:
         `exclusive=False` is for the webhook listener, which only records video states and so may
         write beside a running `submit` or `status` (SQLite serialises the writes).
         """
+        created = not path.exists()
         lock = _lock(path) if exclusive else None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -147,13 +151,14 @@ class Journal:
         except sqlite3.Error as error:
             if lock is not None:
                 lock.close()
-            raise OutputError(
-                f"{path}: the journal cannot be opened ({error})",
-                "check the output folder can be written; if the file is damaged, move it away"
-                " only after checking the output sheet holds every video_id",
-            ) from None
+            raise _unusable(path, error) from None
         journal = cls(path, db, lock)
-        journal._check_target(target)
+        journal.created = created
+        try:
+            journal._check_target(target)
+        except sqlite3.Error as error:
+            journal.close()
+            raise _unusable(path, error) from None
         return journal
 
     def _check_target(self, target: str | None) -> None:
@@ -194,11 +199,11 @@ class Journal:
 
     def meta(self, name: str) -> str | None:
         """Read one of the journal's own settings."""
-        found = self._db.execute("select value from meta where name = ?", (name,)).fetchone()
+        found = self._execute("select value from meta where name = ?", (name,)).fetchone()
         return None if found is None else str(found[0])
 
     def _set_meta(self, name: str, value: str) -> None:
-        self._db.execute("insert or replace into meta values (?, ?)", (name, value))
+        self._execute("insert or replace into meta values (?, ?)", (name, value))
 
     @property
     def campaign(self) -> str:
@@ -207,17 +212,17 @@ class Journal:
 
     def entries(self) -> dict[str, Entry]:
         """Every row the journal knows, by key."""
-        cursor = self._db.execute(f"select {FIELDS} from rows")
+        cursor = self._execute(f"select {FIELDS} from rows")
         return {record[0]: Entry(*record) for record in cursor}
 
     def videos(self) -> dict[str, VideoState]:
         """The last known state of every followed video, by id."""
-        cursor = self._db.execute(f"select {VIDEO_FIELDS} from videos")
+        cursor = self._execute(f"select {VIDEO_FIELDS} from videos")
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
         """Keep what the API said of a video; a final state is never replaced by an older one."""
-        self._db.execute(
+        self._execute(
             f"insert into videos ({VIDEO_FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?)"
             " on conflict (video_id) do update set status = excluded.status,"
             " video_url = coalesce(excluded.video_url, video_url),"
@@ -240,12 +245,12 @@ class Journal:
 
     def entry(self, key: str) -> Entry | None:
         """What the journal knows of one row, by key."""
-        found = self._db.execute(f"select {FIELDS} from rows where key = ?", (key,)).fetchone()
+        found = self._execute(f"select {FIELDS} from rows where key = ?", (key,)).fetchone()
         return None if found is None else Entry(*found)
 
     def knows_video(self, video_id: str) -> bool:
         """Whether this output has recorded a video id (an indexed look-up, for each webhook)."""
-        found = self._db.execute(
+        found = self._execute(
             "select 1 from rows where video_id = ? union select 1 from videos where video_id = ?",
             (video_id, video_id),
         ).fetchone()
@@ -253,14 +258,14 @@ class Journal:
 
     def known_video_ids(self) -> set[str]:
         """Every video id this output has recorded, those replaced by --retry-failed included."""
-        cursor = self._db.execute(
+        cursor = self._execute(
             "select video_id from rows where video_id is not null union select video_id from videos"
         )
         return {record[0] for record in cursor}
 
     def sending(self, key: str, row: int, payload_hash: str, now: float) -> None:
         """Record, durably, that this row's request is about to go out."""
-        self._db.execute(
+        self._execute(
             "insert into rows (key, row, payload_hash, state, first_sent_at, sent_at, attempts)"
             " values (?, ?, ?, 'sending', ?, ?, 1)"
             " on conflict (key) do update set row = excluded.row,"
@@ -285,10 +290,20 @@ class Journal:
 
     def adopt(self, key: str, video_id: str, now: float) -> None:
         """Give a row without an id the video a webhook says was made for it."""
-        self._db.execute(
+        self._execute(
             "update rows set state = 'submitted', video_id = ?, error = null, answered_at = ?"
             " where key = ? and video_id is null",
             (video_id, now, key),
+        )
+
+    def adopt_sent(self, key: str, row: int, video_id: str, at: float | None) -> None:
+        """Record a row the output sheet shows sent (its video_id) but this journal lost."""
+        self._execute(
+            "insert into rows (key, row, payload_hash, state, video_id, first_sent_at, sent_at,"
+            " answered_at, attempts) values (?, ?, '', 'submitted', ?, ?, ?, ?, 1)"
+            " on conflict (key) do update set state = 'submitted', video_id = excluded.video_id,"
+            " error = null, http_status = null where rows.video_id is null",
+            (key, row, video_id, at, at, at),
         )
 
     def unsent(self, key: str, error: str) -> None:
@@ -297,16 +312,52 @@ class Journal:
 
     def _update(self, key: str, state: str, **values: object) -> None:
         names = ", ".join(f"{name} = ?" for name in values)
-        self._db.execute(
+        self._execute(
             f"update rows set state = ?, {names} where key = ?", (state, *values.values(), key)
         )
 
+    def _execute(self, sql: str, values: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement; a full disk, a lock or damage becomes a clear error, not a trace."""
+        try:
+            return self._db.execute(sql, values)
+        except sqlite3.Error as error:
+            raise _unusable(self.path, error) from None
+
+    def discard_if_unused(self) -> None:
+        """Let go of a journal this run made and never used, removing it (a declined run)."""
+        unused = self.created and not self._execute("select 1 from rows limit 1").fetchone()
+        self.close()
+        if unused:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def close(self) -> None:
         """Let go of the journal; its file stays, the record of this output."""
-        self._db.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _unusable(path: Path, error: sqlite3.Error) -> OutputError:
+    """Say a journal cannot be used: locked by another program, damaged, or unwritable."""
+    text = str(error)
+    if "full" in text:
+        return OutputError(
+            f"{path}: the journal cannot be written: the disk is full",
+            "free some space, then run the same command again to resume",
+        )
+    if "locked" in text or "busy" in text:
+        return OutputError(
+            f"{path}: the journal is locked by another program ({text})",
+            "wait for the other program (or run) to finish, then run again",
+        )
+    return OutputError(
+        f"{path}: the journal cannot be used ({text})",
+        "check the output folder can be written; if the file is damaged, move it away"
+        " only after checking the output sheet holds every video_id",
+    )
 
 
 def _lock(path: Path) -> IO[bytes] | None:

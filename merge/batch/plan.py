@@ -19,6 +19,7 @@ import orjson
 
 from merge.addresses import is_loopback
 from merge.batch.journal import Entry, Journal, VideoState, journal_path
+from merge.batch.proof import lost_since, reconcile_with_output, sent_in_output
 from merge.batch.results import Job, Ledger
 from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
@@ -57,6 +58,8 @@ class Plan:
     send: list[Job] = field(default_factory=list)
     check: list[Job] = field(default_factory=list)
     first_sent: dict[str, float] = field(default_factory=dict)
+    check_only: set[str] = field(default_factory=set)
+    """Rows refused with a 5xx: checked against the video list, not sent again if absent."""
     skipped: Counter[str] = field(default_factory=Counter)
     total: int = 0
     invalid: int = 0
@@ -65,6 +68,8 @@ class Plan:
     """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
+    lost_since: float | None = None
+    """The output held ids its journal did not: a row without one may have been sent since."""
 
     @property
     def journal(self) -> Journal:
@@ -94,7 +99,15 @@ def plan_submit(
     journal = Journal.open(journal_path(Path(output)), target)
     remove_stale_temps(Path(output))
     try:
+        sent = sent_in_output(Path(output), sheet.info.sheet_name)
+        adopted = reconcile_with_output(journal, sent, refuse_empty=True)
+        if adopted and warn is not None:
+            warn(
+                f"{adopted:,} video_ids were in the output but not in its journal: taken from"
+                " the output; rows without one are checked against the video list first"
+            )
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
+        plan.lost_since = lost_since(journal)
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
         plan.videos = journal.videos()
@@ -237,7 +250,7 @@ def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any]) -> None
 
 def _skip_submitted(plan: Plan, entry: Entry, row: Row, payload_hash: str) -> None:
     plan.ledger.show_entry(entry, row.number)
-    if payload_hash and payload_hash != entry.payload_hash:
+    if payload_hash and entry.payload_hash and payload_hash != entry.payload_hash:
         plan.skipped["changed since it was submitted (it keeps its video_id)"] += 1
     else:
         plan.skipped["already has a video_id"] += 1
@@ -264,11 +277,19 @@ def _plan_valid(
     if entry is None and in_doubt and not options.retry_unknown:
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
         plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
+    elif entry is None and plan.lost_since is not None and not options.retry_unknown:
+        plan.ledger.show(row.number, "unknown", "its journal lost rows: checked first", key)
+        plan.check.append(job)
+        plan.first_sent[key] = plan.lost_since
     elif entry is None or entry.state == "unsent":
         plan.send.append(job)
-    elif entry.state in CHECK_FIRST:
+    elif entry.state in CHECK_FIRST or entry.server_error:
+        # A 5xx may come after the video was made: in doubt until the video list says; one
+        # found absent is sent again only when --retry-failed asks (as any refused row).
         plan.ledger.show_entry(entry, row.number)
-        if options.retry_unknown:
+        if entry.server_error and not options.retry_failed:
+            plan.check_only.add(key)
+        if options.retry_unknown and not entry.server_error:
             plan.send.append(job)
         else:
             plan.check.append(job)

@@ -83,10 +83,11 @@ class Ledger:
         self.values[job.row] = ("", "sending", "", job.key, timestamp(now))
 
     def submitted(self, job: Job, video_id: str) -> None:
-        """Commit the id the moment it is known."""
+        """Commit the id the moment it is known (shown first: should the journal fail, the output
+        still gets it, and the output's video_id column counts as proof too)."""
         now = self.clock()
-        self.journal.submitted(job.key, video_id, now)
         self.values[job.row] = (video_id, "submitted", "", job.key, timestamp(now))
+        self.journal.submitted(job.key, video_id, now)
 
     def failed(self, job: Job, error: str, http_status: int | None) -> None:
         """Commit the API's refusal."""

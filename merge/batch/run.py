@@ -158,6 +158,7 @@ async def _send_everything(
     known = plan.journal.known_video_ids()
     first_sent = dict(plan.first_sent)
     resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
+    resend = [job for job in resend if job.key not in plan.check_only]
     report = await sender.send_all([*resend, *plan.send])
     summary.sent += report.sent
     for _ in range(SERVER_ERROR_ROUNDS + 1):

@@ -108,7 +108,11 @@ def _plan_and_send(
     _print_plan(plan, args, out)
     if not plan.send and not plan.check:
         return _finish_without_sending(plan, out)
-    _confirm(plan, args)
+    try:
+        _confirm(plan, args)
+    except MergeError:
+        plan.journal.discard_if_unused()  # a declined run leaves nothing that binds the output
+        raise
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)
     return _exit_code(plan, summary)
@@ -146,6 +150,9 @@ def _finish_without_sending(plan: Plan, out: TextIO) -> ExitCode:
     if problem:
         raise MergeError(problem, "close the output if it is open elsewhere, then run again")
     print(f"Nothing to send. Wrote {plan.output}", file=out)
+    statuses = {values[1] for values in plan.ledger.values.values()}
+    if statuses & {"failed", "unknown"}:
+        return ExitCode.FAILED_ROWS  # nothing left to send is not everything sent
     return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK
 
 

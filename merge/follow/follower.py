@@ -20,6 +20,7 @@ from merge.api.client import ApiError, HeyGenClient
 from merge.api.pacing import Throttle
 from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
+from merge.batch.proof import Sent, reconcile_with_output
 from merge.batch.results import cells
 from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
@@ -198,7 +199,8 @@ class Follower:
         self.summary.interrupted = True
 
     async def _poll(self) -> None:
-        schedule = PollSchedule(first=self.options.poll_first, defer_new=True)
+        # Only a wait may ask the head of a fresh queue first: a single look asks every video.
+        schedule = PollSchedule(first=self.options.poll_first, defer_new=self.options.wait)
         now = self.timing.monotonic()
         for item in self.tracked:
             state = self.states.get(item.video_id)
@@ -368,6 +370,13 @@ def follow_output(
     info, tracked = read_videos(output)
     journal = Journal.open(journal_path(output), target)
     remove_stale_temps(output)
+    try:
+        # A journal made (or found empty) beside an output with ids takes them in at once.
+        sent = [Sent(item.row, item.key, item.video_id) for item in tracked]
+        reconcile_with_output(journal, sent, refuse_empty=False)
+    except BaseException:
+        journal.close()
+        raise
     if options.api is None:
         options = replace(options, api=journal.meta("api") or "v2")
     try:
