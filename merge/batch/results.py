@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from merge.batch.journal import Entry, Journal, VideoState
+from merge.errors import redact
 
 
 def timestamp(seconds: float | None) -> str:
@@ -91,16 +92,19 @@ class Ledger:
 
     def failed(self, job: Job, error: str, http_status: int | None) -> None:
         """Commit the API's refusal."""
+        error = redact(error)
         self.journal.failed(job.key, error, http_status, self.clock())
         self.values[job.row] = ("", "failed", error, job.key, self.values[job.row][4])
 
     def unknown(self, job: Job, reason: str) -> None:
         """Commit that the outcome is not known, so the row is checked before any resend."""
+        reason = redact(reason)
         self.journal.unknown(job.key, reason, self.clock())
         sent_at = self.values[job.row][4]
         self.values[job.row] = ("", "unknown", f"{reason}: {UNKNOWN_HINT}", job.key, sent_at)
 
     def unsent(self, job: Job, reason: str) -> None:
         """Commit that the request was certainly not acted on; the row stays resumable."""
+        reason = redact(reason)
         self.journal.unsent(job.key, reason)
         self.values[job.row] = ("", "skipped", reason, job.key, "")

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from merge.cli.console import (
     PROG,
     ExitCode,
+    Parser,
     UsageError,
     add_inputs,
     count,
@@ -28,7 +30,7 @@ from merge.cli.listen import add_listen
 from merge.cli.simulate import add_simulate
 from merge.cli.status import add_status
 from merge.cli.submit import add_submit
-from merge.errors import MergeError
+from merge.errors import MergeError, redact
 from merge.payload.body_files import BodyVerdict, validate_files
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.payload.validate import json_schema
@@ -43,7 +45,7 @@ STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
 
 def build_parser() -> argparse.ArgumentParser:
     """Describe every command and option."""
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog=PROG,
         description="Turn a spreadsheet and one request template into HeyGen avatar videos.",
     )
@@ -207,3 +209,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+    except Exception:  # a bug: its report may quote a key a server echoed, so it is redacted
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        return ExitCode.ERROR

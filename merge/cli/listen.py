@@ -12,7 +12,7 @@ from typing import TextIO
 import uvicorn
 
 from merge.batch.journal import Journal, journal_path
-from merge.cli.console import PROG, ExitCode
+from merge.cli.console import PROG, ExitCode, port
 from merge.errors import MergeError
 from merge.follow.webhooks import Listener, create_listener_app
 
@@ -29,7 +29,7 @@ def add_listen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " journal; `avatar-merge status OUTPUT` then writes them into the sheet.",
     )
     listen.add_argument("output", type=Path, help="the sheet `submit` wrote")
-    listen.add_argument("--port", type=int, default=8080, metavar="P", help="port (8080)")
+    listen.add_argument("--port", type=port, default=8080, metavar="P", help="port (8080)")
     listen.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )

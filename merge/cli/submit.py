@@ -33,7 +33,7 @@ from merge.cli.status import (
     options_from,
     print_follow,
 )
-from merge.errors import MergeError
+from merge.errors import MergeError, redact
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.simulator import Simulator, SimulatorSettings
 
@@ -119,7 +119,7 @@ def _plan_and_send(
 
 
 def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {redact(message)}", file=sys.stderr)
 
 
 def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:

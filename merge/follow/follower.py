@@ -22,7 +22,7 @@ from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
 from merge.batch.proof import Sent, reconcile_with_output
 from merge.batch.results import cells
-from merge.errors import MergeError, SheetError
+from merge.errors import MergeError, SheetError, redact
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.follow.schedule import PollSchedule, Watch
 from merge.loop import PeriodicWriter, Timing, interrupts, run_sync
@@ -116,8 +116,8 @@ def error_text(error: Any) -> str | None:
         return None
     if isinstance(error, dict):
         parts = [str(error[k]) for k in ("code", "message", "detail") if error.get(k)]
-        return ": ".join(parts) or None
-    return str(error)
+        return redact(": ".join(parts)) or None
+    return redact(str(error))
 
 
 def _text(value: Any) -> str | None:
