@@ -221,7 +221,8 @@ class Journal:
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
-        """Keep what the API said of a video; a final state is never replaced by an older one."""
+        """Keep what the API said of a video; a final status never changes (a late or replayed
+        "fail" after "completed" is ignored), though its links may be renewed."""
         self._execute(
             f"insert into videos ({VIDEO_FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?)"
             " on conflict (video_id) do update set status = excluded.status,"
@@ -230,7 +231,7 @@ class Journal:
             " duration = coalesce(excluded.duration, duration), error = excluded.error,"
             " checked_at = excluded.checked_at, source = excluded.source"
             " where videos.status not in ('completed', 'failed')"
-            " or excluded.status in ('completed', 'failed')",
+            " or excluded.status = videos.status",
             (
                 state.video_id,
                 state.status,
@@ -289,10 +290,10 @@ class Journal:
         self._update(key, "unknown", error=error, answered_at=now)
 
     def adopt(self, key: str, video_id: str, now: float) -> None:
-        """Give a row without an id the video a webhook says was made for it."""
+        """Give a row in doubt (sent, no answer) the video a signed webhook says was made for it."""
         self._execute(
             "update rows set state = 'submitted', video_id = ?, error = null, answered_at = ?"
-            " where key = ? and video_id is null",
+            " where key = ? and video_id is null and state in ('sending', 'unknown')",
             (video_id, now, key),
         )
 
