@@ -27,7 +27,7 @@ from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
 from merge.problems import did_you_mean
 from merge.review.offline import RenderOptions
-from merge.settings import SUMMARY_PROBLEMS_SHOWN
+from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
 from merge.sheets.sheet import Row, SheetInfo, open_sheet, remove_stale_temps
 
@@ -35,6 +35,8 @@ SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
 CHECK_FIRST = ("sending", "unknown")
 LOCAL_TARGET = "a local simulator"
+XLSX_COLUMNS = 16_384
+"""The columns a worksheet holds (XFD): the output must fit its added columns in them."""
 
 
 @dataclass
@@ -138,6 +140,13 @@ def _check_output(info: SheetInfo, output: Path) -> None:
         )
     if output.is_dir():
         raise OutputError(f"{output}: is a folder", "name the output file itself")
+    needed = info.width + len(RESULT_COLUMNS) + len(FOLLOW_COLUMNS)
+    if info.kind == "xlsx" and needed > XLSX_COLUMNS:
+        raise OutputError(
+            f"{info.path}: has {info.width:,} columns; the output adds up to"
+            f" {needed - info.width} more and a worksheet holds {XLSX_COLUMNS:,}",
+            "delete the columns the videos do not need, or save the sheet as CSV",
+        )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -7,10 +7,10 @@ import csv
 import io
 import os
 import secrets
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from merge.errors import OutputError, SheetError
 from merge.settings import CSV_DELIMITERS, CSV_FALLBACK_ENCODING, CSV_SNIFF_BYTES
@@ -25,7 +25,40 @@ from merge.sheets.cells import (
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+MAX_FIELD_CHARS = 1024**2
+"""A cell longer than this (Excel's own limit is 32,767) is refused, not read into memory."""
+MAX_RECORD_CHARS = 4 * 1024**2
+"""A record (a row, the header included) longer than this is refused the same way."""
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class _BoundedLines:
+    """Lines of a text file for csv.reader, refusing a record that grows past the bound."""
+
+    def __init__(self, handle: IO[str], path: Path) -> None:
+        self._handle = handle
+        self._path = path
+        self._size = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._handle.readline(MAX_RECORD_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self._size += len(line)
+        if self._size > MAX_RECORD_CHARS:
+            raise SheetError(
+                f"{self._path}: a row is longer than {MAX_RECORD_CHARS // 1024**2} MB of text",
+                "check the file is the sheet of leads (a stray quote can join every line into"
+                " one row), or split the long cells",
+            )
+        return line
+
+    def record_done(self) -> None:
+        """Start counting the next record."""
+        self._size = 0
 
 
 @dataclass
@@ -60,8 +93,17 @@ class CsvSheet:
     def _records(self, encoding: str, delimiter: str) -> Iterator[list[str]]:
         try:
             with self.path.open(encoding=encoding, newline="") as handle:
-                yield from csv.reader(handle, delimiter=delimiter)
+                lines = _BoundedLines(handle, self.path)
+                for record in csv.reader(lines, delimiter=delimiter):
+                    lines.record_done()
+                    yield record
         except csv.Error as error:
+            if "field limit" in str(error):
+                raise SheetError(
+                    f"{self.path}: a cell is longer than {MAX_FIELD_CHARS // 1024**2} MB of text",
+                    "check the file is the sheet of leads (a stray quote can join every line"
+                    " into one cell), or shorten the cell",
+                ) from None
             raise SheetError(
                 f"{self.path}: cannot be read as delimited text ({error})",
                 "save it again from the spreadsheet program as CSV UTF-8",
