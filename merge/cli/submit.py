@@ -202,7 +202,9 @@ def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: T
         print(f"Stopped: {summary.stopped.reason}", file=out)
     if summary.write_failed:
         print(f"The output could not be written: {summary.write_failed}", file=out)
-    print(f"Wrote {plan.output}", file=out)
+        print(f"  every video_id is in the journal, {journal_path(plan.output).name}", file=out)
+    else:
+        print(f"Wrote {plan.output}", file=out)
     print(f"Review page: {sent_page_path(plan.output)}", file=out)
     hint = _hint(summary)
     if hint:
