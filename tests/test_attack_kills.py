@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,27 @@ def test_sigkill_during_the_output_write_leaves_it_whole_and_no_temp_file(tmp_pa
 
     remove_stale_temps(out)  # what the next run does first, holding the journal
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_kill_then_a_deleted_wal_file_sends_nothing_twice(tmp_path):
+    """Everything the killed run committed lived in the -wal file; the user deletes it."""
+    data = write_csv(tmp_path / "leads.csv", leads(ROWS))
+    out = tmp_path / "sent.csv"
+    with Simulator(SimulatorSettings(latency=0.03)) as simulator:
+        process = start(data, out, simulator.url)
+        deadline = time.monotonic() + 30
+        while sum(simulator.accepted().values()) < 8:
+            assert process.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        Path(f"{out}.journal-wal").unlink(missing_ok=True)
+        Path(f"{out}.journal-shm").unlink(missing_ok=True)
+        done = finish(data, out, simulator.url, "v2")
+        assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+        accepted = simulator.accepted()
+        issued = sorted(i for ids in simulator.video_ids().values() for i in ids)
+    assert len(accepted) == ROWS
+    assert set(accepted.values()) == {1}
+    assert sorted(ids_in(out)) == issued

@@ -54,6 +54,7 @@ create table if not exists videos (
 );
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
+RUN_STARTED = "run_started"
 FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
@@ -196,6 +197,21 @@ class Journal:
             names = tuple(f"heygen_{n}" if n in columns else n for n in FOLLOW_COLUMNS)
         self._set_meta("follow_columns", json.dumps(names))
         return names
+
+    def run_started(self, now: float) -> None:
+        """Mark a run under way, in the main file itself (checkpointed): should the run die and
+        its `-wal` file be lost with every row it held, the next run still knows to check."""
+        self._set_meta(RUN_STARTED, str(now))
+        self._execute("pragma wal_checkpoint(full)")
+
+    def run_ended(self) -> None:
+        """Clear the mark of a run under way: it ended (well or not) and wrote what it had."""
+        self._execute("delete from meta where name = ?", (RUN_STARTED,))
+
+    def crashed_run(self) -> float | None:
+        """When a run that never ended started: its rows may be missing from this journal."""
+        value = self.meta(RUN_STARTED)
+        return None if value is None else float(value)
 
     def remember(self, name: str, value: str) -> None:
         """Keep one of the output's settings (the API its videos were made on, say)."""

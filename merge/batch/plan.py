@@ -109,7 +109,8 @@ def plan_submit(
                 " the output; rows without one are checked against the video list first"
             )
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
-        plan.lost_since = lost_since(journal)
+        lost = [t for t in (lost_since(journal), journal.crashed_run()) if t is not None]
+        plan.lost_since = min(lost, default=None)
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
         plan.videos = journal.videos()
@@ -286,7 +287,9 @@ def _plan_valid(
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
         plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
     elif entry is None and plan.lost_since is not None and not options.retry_unknown:
-        plan.ledger.show(row.number, "unknown", "its journal lost rows: checked first", key)
+        plan.ledger.show(
+            row.number, "unknown", "a run that never ended may have sent it: checked first", key
+        )
         plan.check.append(job)
         plan.first_sent[key] = plan.lost_since
     elif entry is None or entry.state == "unsent":

@@ -83,7 +83,7 @@ def reconcile_with_output(journal: Journal, sent: list[Sent], refuse_empty: bool
         return 0
     entries = journal.entries()
     theirs = campaign_of(sent)
-    if not entries and not journal.created and refuse_empty:
+    if not entries and not journal.created and refuse_empty and journal.crashed_run() is None:
         raise OutputError(
             f"{journal.path}: the journal holds no rows, but the output holds"
             f" {len(sent):,} video_ids: it lost them (a deleted -wal file?) or is another's",

@@ -7,6 +7,7 @@ before anything else is sent; rows that get no answer now are checked before the
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -111,6 +112,7 @@ async def _run(
     timing = settings.timing
     started = timing.monotonic()
     summary = RunSummary()
+    plan.journal.run_started(timing.wall())
     client = make_client(settings.api, http)
     throttle = Throttle(settings.rate, timing.monotonic, timing.sleep)
     sender = Sender(
@@ -143,6 +145,8 @@ async def _run(
         summary.statuses = Counter(cells.status for cells in plan.ledger.values.values())
         summary.write_failed = await writer.final()
         write_sent_page(plan, warn)
+        with contextlib.suppress(MergeError):  # a mark left means only a check next time
+            plan.journal.run_ended()
     return summary
 
 
