@@ -126,3 +126,19 @@ def test_declining_leaves_no_journal_that_blocks_a_simulated_run(tmp_path, monke
     run = cli("submit", data, OUTREACH, "-o", out, "--simulate", "--yes")
     assert run.code == ExitCode.OK, run.err
     assert "Traceback" not in run.err
+
+
+def test_a_journal_locked_by_another_program_is_a_clear_message(cli, tmp_path, monkeypatch):
+    data, out, ids = _sent(cli, tmp_path)
+    monkeypatch.setattr("merge.batch.journal.BUSY_TIMEOUT_MS", 200)
+    other = sqlite3.connect(f"{out}.journal", isolation_level=None)
+    other.execute("begin exclusive")  # a database browser holding it, say
+    try:
+        run = _again(cli, data, out)
+    finally:
+        other.execute("rollback")
+        other.close()
+    assert run.code == ExitCode.ERROR
+    assert "the journal is locked by another program" in run.err
+    assert "Traceback" not in run.err
+    assert ids_in(out) == ids

@@ -55,6 +55,8 @@ create table if not exists videos (
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
 RUN_STARTED = "run_started"
+BUSY_TIMEOUT_MS = 10_000
+"""How long to wait for another program holding the journal before saying it is locked."""
 FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
@@ -149,7 +151,7 @@ class Journal:
         lock = _lock(path) if exclusive else None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            db.execute("pragma busy_timeout=10000")
+            db.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("pragma journal_mode=wal")
             db.execute("pragma synchronous=full")
             db.executescript(SCHEMA)
