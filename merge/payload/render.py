@@ -88,24 +88,34 @@ def bounded_render(compiled: Any, context: Context) -> str:
     return "".join(pieces)
 
 
+_ARMED: list[float] = []
+"""The deadline armed now (its seconds), if any; SIGALRM outside one does nothing."""
+
+
+def _expired(*_: Any) -> None:
+    if _ARMED:
+        raise TooCostly(f"rendering one row took over {_ARMED[-1]:g} s")
+
+
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
-    """Interrupt work on the main thread after `seconds` (elsewhere, only the size bounds hold)."""
+    """Interrupt work on the main thread after `seconds` (elsewhere, only the size bounds hold).
+
+    Two timer calls per row; the handler is installed once and stays, doing nothing unarmed.
+    """
     main = threading.current_thread() is threading.main_thread()
     if not main or not hasattr(signal, "setitimer"):
         yield
         return
-
-    def expired(*_: Any) -> None:
-        raise TooCostly(f"rendering one row took over {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
+    if signal.getsignal(signal.SIGALRM) is not _expired:
+        signal.signal(signal.SIGALRM, _expired)
+    _ARMED.append(seconds)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _ARMED.pop()
 
 
 def make_environment() -> SandboxedEnvironment:
