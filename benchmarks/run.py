@@ -16,7 +16,9 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
   BENCH_ONLY      "submit": run only the submit benchmarks (python -m benchmarks.submitting),
                   whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py;
                   "poll": run only the polling benchmark (python -m benchmarks.polling), whose
-                  BENCH_POLL_* settings are described in benchmarks/polling.py
+                  BENCH_POLL_* settings are described in benchmarks/polling.py;
+                  "v3": the v3 account benchmark (python -m benchmarks.v3_account): 2,000
+                  videos against a 10-job account, BENCH_V3_* settings in its docstring
   BENCH_PROFILE   "auto" (default: cProfile the .xlsx render when the 3x target is missed),
                   "1" (always) or "0" (never)
 
@@ -794,6 +796,10 @@ def main() -> int:
         from benchmarks import polling
 
         return polling.main()
+    if os.environ.get("BENCH_ONLY") == "v3":
+        from benchmarks import v3_account
+
+        return v3_account.main()
     config = Config.from_env()
     started = time.perf_counter()
     code_before = _git_state()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 DEFAULT_CHUNK_ROWS = 2_000
 """Rows read, rendered and written per chunk: bounds memory on huge sheets."""
 
@@ -37,8 +35,9 @@ SIMULATOR_KEY = "simulator"
 DEFAULT_CONCURRENCY = 3
 """Requests in flight at once: a Pro plan's rendering slots (HeyGen queues the extra videos)."""
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
-"""How long a create request may take before its outcome counts as unknown."""
+DEFAULT_TIMEOUT_SECONDS = 120.0
+"""How long a create request may take before its outcome counts as unknown: HeyGen's own p99
+for `POST /v3/videos` is about 31 s, and its CLI waits 120 s for writes."""
 
 RESULT_COLUMNS = ("video_id", "merge_status", "merge_error", "callback_id", "submitted_at")
 """Columns `submit` adds to (or updates in) the output sheet."""
@@ -104,11 +103,10 @@ POLL_HEAD = 8
 POLL_ESTIMATE_CAP_SECONDS = 900.0
 """The longest wait an estimate may set (the plain backoff never waits past POLL_CAP_SECONDS)."""
 
-V3_VIDEOS_PATH = "/v3/videos"
-V3_BULK_STATUS_PATH = os.environ.get("HEYGEN_V3_BULK_STATUS_PATH", "/v3/videos")
-"""Not confirmed by the API notes: the bulk status call (`GET PATH?ids=a,b,c`). Set the
-environment variable to another path, or to nothing to ask one video at a time."""
 V3_BULK_STATUS_SIZE = 100
+"""Videos asked per `GET /v3/videos/statuses` call (the contract's limit)."""
+LOST_CREATE_REPLAY_SECONDS = 24 * 3600.0
+"""How long HeyGen replays a create's first answer for the same Idempotency-Key."""
 
 WORDS_PER_MINUTE = 150
 """Speaking rate behind the review page's time estimate, for a text voice at speed 1.0."""

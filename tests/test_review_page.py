@@ -423,11 +423,11 @@ def test_a_v3_render_shows_what_each_scene_will_say(open_page, tmp_path):
     from merge.payload.row import Target
     from merge.review.offline import RenderOptions
 
-    options = RenderOptions(target=Target("v3", lossy=True))
+    options = RenderOptions(target=Target("v3", engine="avatar_iii"))
     summary = render_to_folder(LEADS_XLSX, OUTREACH, tmp_path, options)
     tab = open_page(summary.folder / "review.html")
     assert tiles(tab)["spoken, estimated"] == "≈ 3 min 36 s"
     card = tab.locator("article[data-row='2']")
     assert "Hi Ava!" in card.text_content()
-    assert "warning: has no v3 equivalent: captions" in card.text_content()
+    assert "engine avatar_iii" in card.text_content()
     assert tab.errors == []

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from merge.api.statuses import is_final
 from merge.errors import OutputError
 from merge.settings import FOLLOW_COLUMNS, JOURNAL_SUFFIX
 
@@ -52,12 +53,12 @@ create table if not exists videos (
     checked_at real not null,
     source text not null default 'status'
 );
+create table if not exists video_links (video_id text primary key, links text not null);
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
 RUN_STARTED = "run_started"
 BUSY_TIMEOUT_MS = 10_000
 """How long to wait for another program holding the journal before saying it is locked."""
-FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
@@ -80,11 +81,14 @@ class VideoState:
     error: str | None = None
     checked_at: float = 0.0
     source: str = "status"
+    links: str | None = None
+    """v3's further links of a finished video (gif_url, video_page_url, subtitle_url,
+    captioned_video_url), as a JSON object, when the API gave any."""
 
     @property
     def final(self) -> bool:
-        """Completed or failed: nothing more will change but the URLs."""
-        return self.status in FINAL_STATUSES
+        """Completed, failed or not found: nothing more will change but the URLs."""
+        return is_final(self.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +113,16 @@ class Entry:
         return self.state == "failed" and (self.http_status or 0) >= 500
 
 
-def journal_target_of(output: Path) -> str | None:
-    """Read which API an output's journal belongs to, without holding it; None when unknown."""
+def journal_target_of(output: Path, name: str = "target") -> str | None:
+    """Read which API an output's journal belongs to (or another of its settings, `name`),
+    without holding it; None when unknown."""
     path = journal_path(output)
     if not path.exists():
         return None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            found = db.execute("select value from meta where name = 'target'").fetchone()
+            found = db.execute("select value from meta where name = ?", (name,)).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
@@ -239,7 +244,9 @@ class Journal:
 
     def videos(self) -> dict[str, VideoState]:
         """The last known state of every followed video, by id."""
-        cursor = self._execute(f"select {VIDEO_FIELDS} from videos")
+        cursor = self._execute(
+            f"select {VIDEO_FIELDS}, links from videos left join video_links using (video_id)"
+        )
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
@@ -265,6 +272,10 @@ class Journal:
                 state.source,
             ),
         )
+        if state.links:
+            self._execute(
+                "insert or replace into video_links values (?, ?)", (state.video_id, state.links)
+            )
 
     def entry(self, key: str) -> Entry | None:
         """What the journal knows of one row, by key."""

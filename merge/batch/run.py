@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 
 from merge.api.client import ApiError, HeyGenClient, open_http
 from merge.api.pacing import Throttle
 from merge.api.v3 import make_client
 from merge.batch.plan import Plan, SubmitOptions, journal_target, plan_submit
-from merge.batch.reconcile import reconcile
+from merge.batch.reconcile import find_by_title, reconcile
 from merge.batch.results import Job, RowCells, cells
 from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
@@ -30,7 +31,9 @@ from merge.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
+    LOST_CREATE_REPLAY_SECONDS,
     OUTPUT_WRITE_SECONDS,
+    RECONCILE_MARGIN_SECONDS,
     RECONCILE_SETTLE_SECONDS,
     RESULT_COLUMNS,
     SERVER_ERROR_ROUNDS,
@@ -42,12 +45,12 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How to send: the API, how many at once, how fast, how long to wait for an answer."""
+    """How to send: how many at once, how fast, how long to wait for an answer (the API is the
+    plan's target, decided with the bodies)."""
 
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    api: str = "v2"
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
     seed: int | None = None
@@ -113,7 +116,7 @@ async def _run(
     started = timing.monotonic()
     summary = RunSummary()
     plan.journal.run_started(timing.wall())
-    client = make_client(settings.api, http)
+    client = make_client(plan.target.api, http)
     throttle = Throttle(settings.rate, timing.monotonic, timing.sleep)
     sender = Sender(
         client,
@@ -161,8 +164,10 @@ async def _send_everything(
 ) -> None:
     known = plan.journal.known_video_ids()
     first_sent = dict(plan.first_sent)
-    resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
-    resend = [job for job in resend if job.key not in plan.check_only]
+    now = settings.timing.wall
+    resend = await _check(
+        plan, client, throttle, plan.check, first_sent, known, summary, warn, now()
+    )
     report = await sender.send_all([*resend, *plan.send])
     summary.sent += report.sent
     for _ in range(SERVER_ERROR_ROUNDS + 1):
@@ -175,7 +180,9 @@ async def _send_everything(
         entries = plan.journal.entries()
         first_sent = {j.key: entries[j.key].first_sent_at or 0.0 for j in doubtful}
         known = plan.journal.known_video_ids()
-        resend = await _check(plan, client, throttle, doubtful, first_sent, known, summary, warn)
+        resend = await _check(
+            plan, client, throttle, doubtful, first_sent, known, summary, warn, now()
+        )
         report = await sender.send_all(resend)
         summary.sent += report.sent
 
@@ -189,10 +196,15 @@ async def _check(
     known: set[str],
     summary: RunSummary,
     warn: Warn,
+    now: float,
 ) -> list[Job]:
-    """Look for the videos of rows in doubt; record those found and return those to send."""
+    """Look for the videos of rows in doubt; record those found and return those to send.
+
+    `now` is the wall clock's time (the run's own, injected), to tell a replayable key."""
     if not jobs:
         return []
+    if client.idempotent:
+        return await _check_by_key(plan, client, throttle, jobs, first_sent, summary, warn, now)
     wanted = {job.key: first_sent.get(job.key, 0.0) for job in jobs}
     try:
         found = await reconcile(client, wanted, known, throttle.wait)
@@ -202,13 +214,79 @@ async def _check(
             " they stay unknown: run again later, or use --retry-unknown to send them again"
         )
         return []
+    _record_found(plan, jobs, found.found, found.extra, summary)
+    # A row refused with a 5xx that the list shows absent is sent only when --retry-failed asks.
+    return [job for job in jobs if job.key not in found.found and job.key not in plan.check_only]
+
+
+def _record_found(
+    plan: Plan,
+    jobs: list[Job],
+    found: dict[str, str],
+    extra: dict[str, list[str]],
+    summary: RunSummary,
+) -> None:
+    """Record the videos the list showed for rows in doubt, and any duplicates beside them."""
     for job in jobs:
-        if job.key in found.found:
-            plan.ledger.submitted(job, found.found[job.key])
+        if job.key in found:
+            plan.ledger.submitted(job, found[job.key])
             summary.found += 1
             summary.sent += 1
-    summary.duplicates.update(found.extra)
-    return [job for job in jobs if job.key not in found.found]
+    summary.duplicates.update(extra)
+
+
+async def _check_by_key(
+    plan: Plan,
+    client: HeyGenClient,
+    throttle: Throttle,
+    jobs: list[Job],
+    first_sent: dict[str, float],
+    summary: RunSummary,
+    warn: Warn,
+    now: float,
+) -> list[Job]:
+    """v3: a row first sent less than 24 hours ago is sent again with its Idempotency-Key (the
+    API replays the first answer); an older one is looked for by the key in its title, and is
+    sent again only when the list shows no video with it. Nothing is resent blindly."""
+    replayable = now - LOST_CREATE_REPLAY_SECONDS + RECONCILE_MARGIN_SECONDS
+    # A row refused with a 5xx is looked for in the list whatever its age: a replay under its key
+    # would make the video the 5xx may not have, and only --retry-failed may send it again.
+    recent = [
+        job
+        for job in jobs
+        if first_sent.get(job.key, 0.0) > replayable and job.key not in plan.check_only
+    ]
+    old = [job for job in jobs if job not in recent]
+    if not old:
+        return recent
+    wanted = {job.key: (first_sent.get(job.key, 0.0), _title(job)) for job in old}
+    try:
+        checked = await find_by_title(client, wanted, throttle.wait)
+    except ApiError as error:
+        warn(
+            f"{len(old)} rows sent over 24 hours ago (or refused with a 5xx) could not be looked"
+            f" for ({error.message});"
+            " they stay unknown: run again later, or use --retry-unknown to send them again"
+        )
+        return recent
+    _record_found(plan, old, checked.found, checked.extra, summary)
+    if checked.untitled:
+        warn(
+            f"{len(checked.untitled)} rows sent over 24 hours ago (or refused with a 5xx) stay"
+            " unknown: their title does"
+            " not hold their key, so the video list cannot tell whether their video was made"
+            " (--retry-unknown sends them again, and may duplicate)"
+        )
+    # A recent row goes again under its Idempotency-Key: the API replays a video it made, so
+    # that resend is the check; a 5xx row found absent waits for --retry-failed.
+    absent = [job for job in old if job.key in checked.absent and job.key not in plan.check_only]
+    return recent + absent
+
+
+def _title(job: Job) -> str:
+    body = orjson.loads(job.body)
+    title = body.get("title") if isinstance(body, dict) else None
+    return title if isinstance(title, str) else ""
 
 
 def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:

@@ -1,17 +1,21 @@
 """Receive HeyGen's webhook events and record them in an output's journal, for `status` to write.
 
-Events are matched to rows by video_id, else by callback_id. With a secret, an event must carry
-a signature (hex HMAC-SHA256 of the raw body in a `signature` header): its shape is checked
-before the body is read, the body is read only up to a bound of size and time, and the HMAC
-is checked before anything is parsed. Without a secret every event is refused unless the user
-accepts unsigned ones; an unsigned event may then update a known video but never gives a row an
-id. A final status never goes back. Unknown event types and videos of other campaigns are
-acknowledged and ignored, as the API notes advise.
+Events are matched to rows by video_id, else by callback_id (success and fail events alike).
+With a secret, an event must carry a signature, and its shape is checked before the body is
+read. Which header HeyGen signs with is not confirmed: `signature` and `x-heygen-signature`
+(HMAC-SHA256 of the raw body) and `Heygen-Signature` with `Heygen-Timestamp` (of
+`timestamp.body`, or the body alone) are all accepted, hex or base64, with or without a
+`sha256=` or `v1=` prefix, and the one that arrived is counted. The body is read only up to a
+bound of size and time, and the HMAC is checked before anything is parsed. Without a secret
+every event is refused unless the user accepts unsigned ones; an unsigned event may then update
+a known video but never gives a row an id. A final status never goes back. Unknown event types
+and videos of other campaigns are acknowledged and ignored, as the API notes advise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -31,8 +35,11 @@ from merge.batch.journal import Journal
 from merge.follow.follower import state_from
 
 EVENT_STATUS = {"avatar_video.success": "completed", "avatar_video.fail": "failed"}
-SIGNATURE_HEADER = "signature"
-SIGNATURE_SHAPE = re.compile(r"[0-9a-fA-F]{64}")
+SIGNATURE_HEADERS = ("signature", "x-heygen-signature", "heygen-signature")
+TIMESTAMP_HEADER = "heygen-timestamp"
+UNSIGNED = "no signature header"
+SIGNATURE_SHAPE = re.compile(r"[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=?")
+"""An HMAC-SHA256 digest: 64 hex digits, or 32 bytes in base64."""
 MAX_BODY_BYTES = 64 * 1024
 """HeyGen's events are a few hundred bytes; anything past this is refused unread."""
 BODY_SECONDS = 10.0
@@ -51,11 +58,15 @@ class Listener:
     accept_unsigned: bool = False
     max_body: int = MAX_BODY_BYTES
     body_seconds: float = BODY_SECONDS
+    signatures: Counter[str] = field(default_factory=Counter)
+    """Which signature header each event came with (or none)."""
 
     async def receive(self, request: Request) -> Response:
         """Check, match and record one event; answer quickly, as HeyGen waits for it."""
         if request.method == "OPTIONS":  # HeyGen checks an endpoint this way when it is added
             return Response(status_code=200)
+        header = next((name for name in SIGNATURE_HEADERS if name in request.headers), None)
+        self.signatures[header or UNSIGNED] += 1
         refused = self._refuse_before_reading(request)
         if refused is not None:
             return refused
@@ -111,8 +122,19 @@ class Listener:
     def _signed(self, raw: bytes, headers: Any) -> bool:
         assert self.secret is not None
         given = _signature_given(headers)
-        expected = hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
-        return given is not None and hmac.compare_digest(given.lower(), expected)
+        if given is None:
+            return False
+        header, value = given
+        signed = [raw]
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        if header == "heygen-signature" and timestamp and timestamp.strip().isascii():
+            signed.insert(0, timestamp.strip().encode() + b"." + raw)
+        for message in signed:
+            digest = hmac.new(self.secret, message, hashlib.sha256).digest()
+            for form in (digest.hex(), base64.b64encode(digest).decode()):
+                if hmac.compare_digest(value.lower() if form.islower() else value, form):
+                    return True
+        return False
 
     def record(self, event: Any, signed: bool = True) -> str:
         """Record an event's video state if it is one of this output's; say what was done.
@@ -153,10 +175,19 @@ class Listener:
         return video_id if entry.video_id == video_id else None
 
 
-def _signature_given(headers: Any) -> str | None:
-    """The signature header, if it has the shape of one (64 hex digits); else None."""
-    given = headers.get(SIGNATURE_HEADER, "")
-    return given if SIGNATURE_SHAPE.fullmatch(given) else None
+def _signature_given(headers: Any) -> tuple[str, str] | None:
+    """The first signature header and its digest (prefix removed), if it has the shape of one.
+
+    None when no header is there, or the first one is not 64 hex digits or 32 bytes in base64
+    (after an optional `sha256=` or `v1=`): refused before the body is read.
+    """
+    header = next((name for name in SIGNATURE_HEADERS if name in headers), None)
+    if header is None:
+        return None
+    given = headers[header].strip()
+    for prefix in ("sha256=", "v1="):
+        given = given.removeprefix(prefix)
+    return (header, given) if given.isascii() and SIGNATURE_SHAPE.fullmatch(given) else None
 
 
 def _parse(raw: bytes) -> Any:

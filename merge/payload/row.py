@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
 from merge.payload.render import Rendered, Template, compile_template
-from merge.payload.translate_v3 import translate
-from merge.payload.validate import validate_payload
+from merge.payload.translate_v3 import is_v3_body, translate, with_engine
+from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -22,16 +22,35 @@ LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
+ENGINES = ("avatar_iii", "avatar_iv", "avatar_v")
+"""v3's avatar engines (`engine.type`); HeyGen uses avatar_iv when none is sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The API the bodies are for: V2 (the contract), or v3 through a translation."""
+    """Where the bodies go, decided once: the plan renders for it and the run's client sends to
+    it, so a v3 body can never reach the V2 endpoint (nor the reverse)."""
 
-    api: str = "v2"
+    api: str = "v3"
     lossy: bool = False
     """For v3: drop (with a warning) V2 settings v3 cannot say, instead of refusing the row."""
+    engine: str | None = None
+    """For v3: the avatar engine of every avatar scene whose body names none (`--engine`)."""
+
+    def __post_init__(self) -> None:
+        if self.api not in ("v2", "v3"):
+            raise ValueError(f"unknown API {self.api!r}: v2 or v3")
+        if self.api == "v2" and (self.lossy or self.engine):
+            raise ValueError("lossy and engine are v3 choices")
+        if self.engine is not None and self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}: one of {', '.join(ENGINES)}")
 
 
-V2 = Target()
+V2 = Target("v2")
+V2_OF_V3 = (
+    "this template is written in v3's language (a top-level type, no video_inputs): drop --api v2"
+)
+V3 = Target("v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +102,16 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
     return compile_template(text, str(path), columns)
 
 
-def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
+def check_row(template: Template, row: Row, target: Target = V3) -> RowResult:
     """Render one row and validate the body; every problem names its column where it can."""
     rendered = template.render(row.values, row.number)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
-    if payload is not None:
-        checked = validate_payload(payload)
+    v3 = is_v3_body(payload)
+    if v3 and target.api == "v2":
+        problems.append(Problem("type", V2_OF_V3))
+    elif payload is not None:
+        checked = validate_v3_payload(payload) if v3 else validate_payload(payload)
         failed = {p.path for p in rendered.problems}
         problems += [
             _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
@@ -98,6 +120,8 @@ def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
             payload = checked.payload
     if problems or target.api == "v2":
         return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
+    if v3:
+        return RowResult(row.number, "valid", with_engine(payload, target.engine), [])
     return _for_v3(payload, target, template, rendered, row)
 
 
@@ -105,7 +129,7 @@ def _for_v3(
     payload: dict[str, Any], target: Target, template: Template, rendered: Rendered, row: Row
 ) -> RowResult:
     """Translate a valid body for v3; what v3 cannot say stops the row unless `lossy`."""
-    translation = translate(payload)
+    translation = translate(payload, target.engine)
     gaps = [_attribute(p, template, rendered, row) for p in translation.gaps]
     losses = [_attribute(p, template, rendered, row) for p in translation.losses]
     problems = gaps if target.lossy else gaps + losses
@@ -116,7 +140,7 @@ def _for_v3(
 
 
 def render_rows(
-    rows: Iterable[Row], template: Template, target: Target = V2
+    rows: Iterable[Row], template: Template, target: Target = V3
 ) -> Iterator[RowResult]:
     """Check rows one by one; a bad row is a result, never a stop."""
     for row in rows:
@@ -124,7 +148,10 @@ def render_rows(
 
 
 def render_frame(
-    frame: pd.DataFrame, template: str | Path | Template, name: str = "template.json"
+    frame: pd.DataFrame,
+    template: str | Path | Template,
+    name: str = "template.json",
+    target: Target = V3,
 ) -> list[RowResult]:
     """Render a DataFrame with a template (a path, its text, or a compiled one); touch no files."""
     columns = [str(c).strip() for c in frame.columns]
@@ -132,7 +159,7 @@ def render_frame(
         template = load_template(template, columns)
     elif isinstance(template, str):
         template = compile_template(template, name, columns)
-    return list(render_rows(rows_from_frame(frame), template))
+    return list(render_rows(rows_from_frame(frame), template, target))
 
 
 def _attribute(problem: Problem, template: Template, rendered: Rendered, row: Row) -> Problem:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from merge.payload.render import Template
-from merge.payload.row import V2, RowResult, Target, check_row, load_template
+from merge.payload.row import V3, RowResult, Target, check_row, load_template
 from merge.review.folder import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import RowSelection, chunked, select_rows
@@ -26,7 +26,7 @@ class RenderOptions:
     rows: RowSelection = field(default_factory=RowSelection)
     limit: int | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
-    target: Target = V2
+    target: Target = V3
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from merge.payload.translate_v3 import as_scenes
+from merge.payload.translate_v3 import as_scenes, engine_of
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
@@ -162,6 +162,7 @@ class ReviewPage:
             shown = {**card, "seconds": seconds}
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 shown["scenes"] = scenes_of(card["payload"])
+                shown["engine"] = engine_of(card["payload"])
             self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
             self.shown += 1
 

@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from merge.payload.validate import validate_payload
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
 from merge.simulator.api_v3 import times_itself, v3_routes
@@ -29,10 +28,13 @@ from merge.simulator.exchange import (
 from merge.simulator.files import file_body, file_response
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
+from merge.simulator.v2 import check_body
 from merge.simulator.views import list_item, page_token, status_data
 from merge.simulator.webhooks import Webhooks
 
 ADMIN_PREFIX = "/_simulator/"
+V2_GONE = "This legacy API endpoint was removed on 2026-11-01; use the v3 API"
+"""What a retired V2 endpoint answers (the exact words HeyGen uses are not known)."""
 V3_PREFIX = "/v3/"
 
 
@@ -86,6 +88,9 @@ class _Api:
         async def checked(request: Request) -> Response:
             if not self.account.authorize(request.headers.get("x-api-key", "")):
                 return answer.unauthorized()
+            if self.settings.v2_retired:
+                self.account.count("v2_retired")
+                return answer.error(410, "endpoint_removed", V2_GONE)
             return await handler(request)
 
         return checked
@@ -114,13 +119,13 @@ class _Api:
         except ClientDisconnect:  # the client hung up mid-request: nothing was made
             return Response(status_code=400)
         try:
-            validated = validate_payload(parse_json_object(raw))
+            body, problems = check_body(parse_json_object(raw))
         except InvalidParameter as exc:
             refusal = answer.invalid(str(exc))
         else:
-            if validated.payload is not None:
-                return validated.payload
-            refusal = answer.invalid_body(validated.problems)
+            if not problems:
+                return body
+            refusal = answer.invalid_body(problems)
         self.account.count("rejected_invalid")
         return refusal
 

@@ -345,6 +345,7 @@
     const key = rowKey(row);
     if (key) head.append(el("span", "key", key));
     head.append(el("span", "spacer"));
+    if (row.engine) head.append(el("span", "engine", "engine " + row.engine));
     head.append(el("span", "duration", cardTotal(row)));
     head.append(el("span", "badge " + cssName(row.status), row.status));
     return head;
