@@ -187,13 +187,14 @@ def test_a_spent_quota_stops_sending_and_the_rest_stays_resumable(tmp_path: Path
 
 
 def test_endless_rate_limits_give_up_after_the_attempts_and_stop(tmp_path: Path) -> None:
+    """Only under a --rate the user set: by default the pace converges (test_attack_pacing)."""
     calls: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         return error(429, "rate_limit_exceeded")
 
-    run = Run(tmp_path, handler)
+    run = Run(tmp_path, handler, rate=50.0)
     run.send(jobs(5), concurrency=1)
     assert len(calls) == SEND_ATTEMPTS
     assert run.states() == {"key-2": ("unsent", None)}

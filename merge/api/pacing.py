@@ -94,5 +94,5 @@ def backoff(attempt: int, retry_after: float | None, rng: random.Random) -> floa
     """Seconds to wait before retry number `attempt`: the API's word, else exponential + jitter."""
     if retry_after is not None:
         return retry_after * rng.uniform(1.0, 1.1)
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * math.pow(2, attempt))
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * math.pow(2, min(attempt, 32)))
     return rng.uniform(ceiling / 2, ceiling)

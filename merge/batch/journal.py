@@ -68,6 +68,9 @@ create table if not exists assets (
 create table if not exists video_links (video_id text primary key, links text not null);
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
+RUN_STARTED = "run_started"
+BUSY_TIMEOUT_MS = 10_000
+"""How long to wait for another program holding the journal before saying it is locked."""
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
@@ -169,6 +172,8 @@ class Journal:
         self.path = path
         self._db = db
         self._lock = lock
+        self.created = False
+        """Whether this open made the file (no journal was there before)."""
 
     @classmethod
     def open(cls, path: Path, target: str | None, exclusive: bool = True) -> Journal:
@@ -177,23 +182,25 @@ class Journal:
         `exclusive=False` is for the webhook listener, which only records video states and so may
         write beside a running `submit` or `status` (SQLite serialises the writes).
         """
+        created = not path.exists()
         lock = _lock(path) if exclusive else None
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            db.execute("pragma busy_timeout=10000")
+            db.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("pragma journal_mode=wal")
             db.execute("pragma synchronous=full")
             db.executescript(SCHEMA)
         except sqlite3.Error as error:
             if lock is not None:
                 lock.close()
-            raise OutputError(
-                f"{path}: the journal cannot be opened ({error})",
-                "check the output folder can be written; if the file is damaged, move it away"
-                " only after checking the output sheet holds every video_id",
-            ) from None
+            raise _unusable(path, error) from None
         journal = cls(path, db, lock)
-        journal._check_target(target)
+        journal.created = created
+        try:
+            journal._check_target(target)
+        except sqlite3.Error as error:
+            journal.close()
+            raise _unusable(path, error) from None
         return journal
 
     def _check_target(self, target: str | None) -> None:
@@ -228,17 +235,32 @@ class Journal:
         self._set_meta("follow_columns", json.dumps(names))
         return names
 
+    def run_started(self, now: float) -> None:
+        """Mark a run under way, in the main file itself (checkpointed): should the run die and
+        its `-wal` file be lost with every row it held, the next run still knows to check."""
+        self._set_meta(RUN_STARTED, str(now))
+        self._execute("pragma wal_checkpoint(full)")
+
+    def run_ended(self) -> None:
+        """Clear the mark of a run under way: it ended (well or not) and wrote what it had."""
+        self._execute("delete from meta where name = ?", (RUN_STARTED,))
+
+    def crashed_run(self) -> float | None:
+        """When a run that never ended started: its rows may be missing from this journal."""
+        value = self.meta(RUN_STARTED)
+        return None if value is None else float(value)
+
     def remember(self, name: str, value: str) -> None:
         """Keep one of the output's settings (the API its videos were made on, say)."""
         self._set_meta(name, value)
 
     def meta(self, name: str) -> str | None:
         """Read one of the journal's own settings."""
-        found = self._db.execute("select value from meta where name = ?", (name,)).fetchone()
+        found = self._execute("select value from meta where name = ?", (name,)).fetchone()
         return None if found is None else str(found[0])
 
     def _set_meta(self, name: str, value: str) -> None:
-        self._db.execute("insert or replace into meta values (?, ?)", (name, value))
+        self._execute("insert or replace into meta values (?, ?)", (name, value))
 
     @property
     def campaign(self) -> str:
@@ -247,19 +269,20 @@ class Journal:
 
     def entries(self) -> dict[str, Entry]:
         """Every row the journal knows, by key."""
-        cursor = self._db.execute(f"select {FIELDS} from rows")
+        cursor = self._execute(f"select {FIELDS} from rows")
         return {record[0]: Entry(*record) for record in cursor}
 
     def videos(self) -> dict[str, VideoState]:
         """The last known state of every followed video, by id."""
-        cursor = self._db.execute(
+        cursor = self._execute(
             f"select {VIDEO_FIELDS}, links from videos left join video_links using (video_id)"
         )
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
-        """Keep what the API said of a video; a final state is never replaced by an older one."""
-        self._db.execute(
+        """Keep what the API said of a video; a final status never changes (a late or replayed
+        "fail" after "completed" is ignored), though its links may be renewed."""
+        self._execute(
             f"insert into videos ({VIDEO_FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?)"
             " on conflict (video_id) do update set status = excluded.status,"
             " video_url = coalesce(excluded.video_url, video_url),"
@@ -267,7 +290,7 @@ class Journal:
             " duration = coalesce(excluded.duration, duration), error = excluded.error,"
             " checked_at = excluded.checked_at, source = excluded.source"
             " where videos.status not in ('completed', 'failed')"
-            " or excluded.status in ('completed', 'failed')",
+            " or excluded.status = videos.status",
             (
                 state.video_id,
                 state.status,
@@ -280,18 +303,18 @@ class Journal:
             ),
         )
         if state.links:
-            self._db.execute(
+            self._execute(
                 "insert or replace into video_links values (?, ?)", (state.video_id, state.links)
             )
 
     def entry(self, key: str) -> Entry | None:
         """What the journal knows of one row, by key."""
-        found = self._db.execute(f"select {FIELDS} from rows where key = ?", (key,)).fetchone()
+        found = self._execute(f"select {FIELDS} from rows where key = ?", (key,)).fetchone()
         return None if found is None else Entry(*found)
 
     def knows_video(self, video_id: str) -> bool:
         """Whether this output has recorded a video id (an indexed look-up, for each webhook)."""
-        found = self._db.execute(
+        found = self._execute(
             "select 1 from rows where video_id = ? union select 1 from videos where video_id = ?",
             (video_id, video_id),
         ).fetchone()
@@ -299,14 +322,14 @@ class Journal:
 
     def known_video_ids(self) -> set[str]:
         """Every video id this output has recorded, those replaced by --retry-failed included."""
-        cursor = self._db.execute(
+        cursor = self._execute(
             "select video_id from rows where video_id is not null union select video_id from videos"
         )
         return {record[0] for record in cursor}
 
     def sending(self, key: str, row: int, payload_hash: str, now: float) -> None:
         """Record, durably, that this row's request is about to go out."""
-        self._db.execute(
+        self._execute(
             "insert into rows (key, row, payload_hash, state, first_sent_at, sent_at, attempts)"
             " values (?, ?, ?, 'sending', ?, ?, 1)"
             " on conflict (key) do update set row = excluded.row,"
@@ -330,11 +353,21 @@ class Journal:
         self._update(key, "unknown", error=error, answered_at=now)
 
     def adopt(self, key: str, video_id: str, now: float) -> None:
-        """Give a row without an id the video a webhook says was made for it."""
-        self._db.execute(
+        """Give a row in doubt (sent, no answer) the video a signed webhook says was made for it."""
+        self._execute(
             "update rows set state = 'submitted', video_id = ?, error = null, answered_at = ?"
-            " where key = ? and video_id is null",
+            " where key = ? and video_id is null and state in ('sending', 'unknown')",
             (video_id, now, key),
+        )
+
+    def adopt_sent(self, key: str, row: int, video_id: str, at: float | None) -> None:
+        """Record a row the output sheet shows sent (its video_id) but this journal lost."""
+        self._execute(
+            "insert into rows (key, row, payload_hash, state, video_id, first_sent_at, sent_at,"
+            " answered_at, attempts) values (?, ?, '', 'submitted', ?, ?, ?, ?, 1)"
+            " on conflict (key) do update set state = 'submitted', video_id = excluded.video_id,"
+            " error = null, http_status = null where rows.video_id is null",
+            (key, row, video_id, at, at, at),
         )
 
     def unsent(self, key: str, error: str) -> None:
@@ -354,7 +387,7 @@ class Journal:
 
     def _update(self, key: str, state: str, **values: object) -> None:
         names = ", ".join(f"{name} = ?" for name in values)
-        self._db.execute(
+        self._execute(
             f"update rows set state = ?, {names} where key = ?", (state, *values.values(), key)
         )
 
@@ -384,12 +417,48 @@ class Journal:
             (state, asset_id, error, now, sha256),
         )
 
+    def _execute(self, sql: str, values: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement; a full disk, a lock or damage becomes a clear error, not a trace."""
+        try:
+            return self._db.execute(sql, values)
+        except sqlite3.Error as error:
+            raise _unusable(self.path, error) from None
+
+    def discard_if_unused(self) -> None:
+        """Let go of a journal this run made and never used, removing it (a declined run)."""
+        unused = self.created and not self._execute("select 1 from rows limit 1").fetchone()
+        self.close()
+        if unused:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def close(self) -> None:
         """Let go of the journal; its file stays, the record of this output."""
-        self._db.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _unusable(path: Path, error: sqlite3.Error) -> OutputError:
+    """Say a journal cannot be used: locked by another program, damaged, or unwritable."""
+    text = str(error)
+    if "full" in text:
+        return OutputError(
+            f"{path}: the journal cannot be written: the disk is full",
+            "free some space, then run the same command again to resume",
+        )
+    if "locked" in text or "busy" in text:
+        return OutputError(
+            f"{path}: the journal is locked by another program ({text})",
+            "wait for the other program (or run) to finish, then run again",
+        )
+    return OutputError(
+        f"{path}: the journal cannot be used ({text})",
+        "check the output folder can be written; if the file is damaged, move it away"
+        " only after checking the output sheet holds every video_id",
+    )
 
 
 def _lock(path: Path) -> IO[bytes] | None:

@@ -19,6 +19,7 @@ import orjson
 
 from merge.addresses import is_loopback
 from merge.batch.journal import Entry, Journal, VideoState, journal_path
+from merge.batch.proof import lost_since, reconcile_with_output, sent_in_output
 from merge.batch.results import Job, Ledger
 from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
@@ -29,14 +30,16 @@ from merge.payload.translate_v3 import engine_of
 from merge.prices import PriceTable
 from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
-from merge.settings import SUMMARY_PROBLEMS_SHOWN
+from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
-from merge.sheets.sheet import Row, SheetInfo, open_sheet
+from merge.sheets.sheet import Row, SheetInfo, open_sheet, remove_stale_temps
 
 SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
 CHECK_FIRST = ("sending", "unknown")
 LOCAL_TARGET = "a local simulator"
+XLSX_COLUMNS = 16_384
+"""The columns a worksheet holds (XFD): the output must fit its added columns in them."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Plan:
     send: list[Job] = field(default_factory=list)
     check: list[Job] = field(default_factory=list)
     first_sent: dict[str, float] = field(default_factory=dict)
+    check_only: set[str] = field(default_factory=set)
+    """Rows refused with a 5xx: checked against the video list, not sent again if absent."""
     skipped: Counter[str] = field(default_factory=Counter)
     total: int = 0
     invalid: int = 0
@@ -73,6 +78,8 @@ class Plan:
     avatar_types: dict[str, str] = field(default_factory=dict)
     """Each look's avatar type as the pre-flight learnt it, for the page's cost estimate."""
     prices: PriceTable = field(default_factory=PriceTable)
+    lost_since: float | None = None
+    """The output held ids its journal did not: a row without one may have been sent since."""
     engines: Counter[str] = field(default_factory=Counter)
     """The avatar engine of each row to send (v3), counted: what the run will cost depends on it."""
     target: Target = V3
@@ -104,8 +111,18 @@ def plan_submit(
         if warn is not None:
             warn(warning)
     journal = Journal.open(journal_path(Path(output)), target)
+    remove_stale_temps(Path(output))
     try:
+        sent = sent_in_output(Path(output), sheet.info.sheet_name)
+        adopted = reconcile_with_output(journal, sent, refuse_empty=True)
+        if adopted and warn is not None:
+            warn(
+                f"{adopted:,} video_ids were in the output but not in its journal: taken from"
+                " the output; rows without one are checked against the video list first"
+            )
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
+        lost = [t for t in (lost_since(journal), journal.crashed_run()) if t is not None]
+        plan.lost_since = min(lost, default=None)
         plan.target = options.render.target
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
@@ -138,6 +155,13 @@ def _check_output(info: SheetInfo, output: Path) -> None:
         )
     if output.is_dir():
         raise OutputError(f"{output}: is a folder", "name the output file itself")
+    needed = info.width + len(RESULT_COLUMNS) + len(FOLLOW_COLUMNS)
+    if info.kind == "xlsx" and needed > XLSX_COLUMNS:
+        raise OutputError(
+            f"{info.path}: has {info.width:,} columns; the output adds up to"
+            f" {needed - info.width} more and a worksheet holds {XLSX_COLUMNS:,}",
+            "delete the columns the videos do not need, or save the sheet as CSV",
+        )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -290,7 +314,7 @@ def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any], failed:
 
 def _skip_submitted(plan: Plan, entry: Entry, row: Row, payload_hash: str) -> None:
     plan.ledger.show_entry(entry, row.number)
-    if payload_hash and payload_hash != entry.payload_hash:
+    if payload_hash and entry.payload_hash and payload_hash != entry.payload_hash:
         plan.skipped["changed since it was submitted (it keeps its video_id)"] += 1
     else:
         plan.skipped["already has a video_id"] += 1
@@ -316,11 +340,21 @@ def _plan_valid(
     if entry is None and in_doubt and not options.retry_unknown:
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
         plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
+    elif entry is None and plan.lost_since is not None and not options.retry_unknown:
+        plan.ledger.show(
+            row.number, "unknown", "a run that never ended may have sent it: checked first", key
+        )
+        plan.check.append(job)
+        plan.first_sent[key] = plan.lost_since
     elif entry is None or entry.state == "unsent":
         _queue(plan, job, payload)
-    elif entry.state in CHECK_FIRST:
+    elif entry.state in CHECK_FIRST or entry.server_error:
+        # A 5xx may come after the video was made: in doubt until the video list says; one
+        # found absent is sent again only when --retry-failed asks (as any refused row).
         plan.ledger.show_entry(entry, row.number)
-        if options.retry_unknown:
+        if entry.server_error and not options.retry_failed:
+            plan.check_only.add(key)
+        if options.retry_unknown and not entry.server_error:
             _queue(plan, job, payload)
         else:
             plan.check.append(job)

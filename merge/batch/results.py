@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from merge.batch.journal import Entry, EntryState, Journal, VideoState
+from merge.errors import redact
 from merge.problems import Problem
 
 
@@ -122,18 +123,21 @@ class Ledger:
         self.values[job.row] = RowCells("", "sending", "", job.key, timestamp(now))
 
     def submitted(self, job: Job, video_id: str) -> None:
-        """Commit the id the moment it is known."""
+        """Commit the id the moment it is known (shown first: should the journal fail, the output
+        still gets it, and the output's video_id column counts as proof too)."""
         now = self.clock()
-        self.journal.submitted(job.key, video_id, now)
         self.values[job.row] = RowCells(video_id, "submitted", "", job.key, timestamp(now))
+        self.journal.submitted(job.key, video_id, now)
 
     def failed(self, job: Job, error: str, http_status: int | None) -> None:
         """Commit the API's refusal."""
+        error = redact(error)
         self.journal.failed(job.key, error, http_status, self.clock())
         self.values[job.row] = RowCells("", "failed", error, job.key, self.values[job.row].at)
 
     def unknown(self, job: Job, reason: str) -> None:
         """Commit that the outcome is not known, so the row is checked before any resend."""
+        reason = redact(reason)
         self.journal.unknown(job.key, reason, self.clock())
         sent_at = self.values[job.row].at
         self.values[job.row] = RowCells(
@@ -142,5 +146,6 @@ class Ledger:
 
     def unsent(self, job: Job, reason: str) -> None:
         """Commit that the request was certainly not acted on; the row stays resumable."""
+        reason = redact(reason)
         self.journal.unsent(job.key, reason)
         self.values[job.row] = RowCells("", "skipped", reason, job.key, "")

@@ -7,10 +7,8 @@ before anything else is sent; rows that get no answer now are checked before the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
 from merge.batch.uploads import upload_files
 from merge.errors import MergeError
-from merge.loop import interrupts, run_sync
+from merge.loop import PeriodicWriter, Timing, interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
@@ -59,6 +57,8 @@ class RunSettings:
     seed: int | None = None
     note: Warn | None = None
     """Where to say the uploads' progress (the warnings' channel when not given)."""
+    timing: Timing = field(default_factory=Timing)
+    """The clocks and sleep of the run; a test gives fake ones."""
 
 
 @dataclass
@@ -115,33 +115,44 @@ async def _run(
     progress: Callable[[int], None] | None,
     warn: Warn,
 ) -> RunSummary:
-    started = time.monotonic()
+    timing = settings.timing
+    started = timing.monotonic()
     summary = RunSummary()
+    plan.journal.run_started(timing.wall())
     client = make_client(plan.target.api, http)
-    throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
+    throttle = Throttle(settings.rate, timing.monotonic, timing.sleep)
     sender = Sender(
         client,
         plan.ledger,
         throttle,
         settings.concurrency,
+        sleep=timing.sleep,
         rng=random.Random(settings.seed),
         progress=progress,
     )
-    writer = asyncio.create_task(_keep_writing(plan, settings.write_every, warn))
+    writer = PeriodicWriter(
+        lambda: dict(plan.ledger.values),
+        lambda values: write_output(plan, values),
+        settings.write_every,
+        lambda problem: warn(
+            f"{problem}; the journal keeps every result, and the output is written again"
+        ),
+        timing,
+    )
+    writer.start()
     try:
         async with http:
             with interrupts(lambda said: sender.stop(said, "interrupted"), sender.abort):
                 await _send_everything(plan, client, sender, throttle, settings, summary, warn)
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
         summary.stopped = sender.stopped
-        summary.seconds = time.monotonic() - started
+        summary.seconds = timing.monotonic() - started
         _mark_not_reached(plan, sender.stopped)
         summary.statuses = Counter(cells.status for cells in plan.ledger.values.values())
-        summary.write_failed = write_output(plan)
+        summary.write_failed = await writer.final()
         write_sent_page(plan, warn)
+        with contextlib.suppress(MergeError):  # a mark left means only a check next time
+            plan.journal.run_ended()
     return summary
 
 
@@ -158,7 +169,10 @@ async def _send_everything(
     await upload_files(plan, client.http, sender, plan.target.api, settings.timeout, note)
     known = plan.journal.known_video_ids()
     first_sent = dict(plan.first_sent)
-    resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
+    now = settings.timing.wall
+    resend = await _check(
+        plan, client, throttle, plan.check, first_sent, known, summary, warn, now()
+    )
     report = await sender.send_all([*resend, *plan.send])
     summary.sent += report.sent
     for _ in range(SERVER_ERROR_ROUNDS + 1):
@@ -167,11 +181,13 @@ async def _send_everything(
         doubtful = report.unknown + refused
         if not doubtful or sender.stopped is not None:
             return
-        await asyncio.sleep(settings.settle_seconds)
+        await settings.timing.sleep(settings.settle_seconds)
         entries = plan.journal.entries()
         first_sent = {j.key: entries[j.key].first_sent_at or 0.0 for j in doubtful}
         known = plan.journal.known_video_ids()
-        resend = await _check(plan, client, throttle, doubtful, first_sent, known, summary, warn)
+        resend = await _check(
+            plan, client, throttle, doubtful, first_sent, known, summary, warn, now()
+        )
         report = await sender.send_all(resend)
         summary.sent += report.sent
 
@@ -185,12 +201,15 @@ async def _check(
     known: set[str],
     summary: RunSummary,
     warn: Warn,
+    now: float,
 ) -> list[Job]:
-    """Look for the videos of rows in doubt; record those found and return those to send."""
+    """Look for the videos of rows in doubt; record those found and return those to send.
+
+    `now` is the wall clock's time (the run's own, injected), to tell a replayable key."""
     if not jobs:
         return []
     if client.idempotent:
-        return await _check_by_key(plan, client, throttle, jobs, first_sent, summary, warn)
+        return await _check_by_key(plan, client, throttle, jobs, first_sent, summary, warn, now)
     wanted = {job.key: first_sent.get(job.key, 0.0) for job in jobs}
     try:
         found = await reconcile(client, wanted, known, throttle.wait)
@@ -201,7 +220,8 @@ async def _check(
         )
         return []
     _record_found(plan, jobs, found.found, found.extra, summary)
-    return [job for job in jobs if job.key not in found.found]
+    # A row refused with a 5xx that the list shows absent is sent only when --retry-failed asks.
+    return [job for job in jobs if job.key not in found.found and job.key not in plan.check_only]
 
 
 def _record_found(
@@ -228,13 +248,20 @@ async def _check_by_key(
     first_sent: dict[str, float],
     summary: RunSummary,
     warn: Warn,
+    now: float,
 ) -> list[Job]:
     """v3: a row first sent less than 24 hours ago is sent again with its Idempotency-Key (the
     API replays the first answer); an older one is looked for by the key in its title, and is
     sent again only when the list shows no video with it. Nothing is resent blindly."""
-    replayable = time.time() - LOST_CREATE_REPLAY_SECONDS + RECONCILE_MARGIN_SECONDS
-    recent = [job for job in jobs if first_sent.get(job.key, 0.0) > replayable]
-    old = [job for job in jobs if first_sent.get(job.key, 0.0) <= replayable]
+    replayable = now - LOST_CREATE_REPLAY_SECONDS + RECONCILE_MARGIN_SECONDS
+    # A row refused with a 5xx is looked for in the list whatever its age: a replay under its key
+    # would make the video the 5xx may not have, and only --retry-failed may send it again.
+    recent = [
+        job
+        for job in jobs
+        if first_sent.get(job.key, 0.0) > replayable and job.key not in plan.check_only
+    ]
+    old = [job for job in jobs if job not in recent]
     if not old:
         return recent
     wanted = {job.key: (first_sent.get(job.key, 0.0), _title(job)) for job in old}
@@ -242,18 +269,23 @@ async def _check_by_key(
         checked = await find_by_title(client, wanted, throttle.wait)
     except ApiError as error:
         warn(
-            f"{len(old)} rows sent over 24 hours ago could not be looked for ({error.message});"
+            f"{len(old)} rows sent over 24 hours ago (or refused with a 5xx) could not be looked"
+            f" for ({error.message});"
             " they stay unknown: run again later, or use --retry-unknown to send them again"
         )
         return recent
     _record_found(plan, old, checked.found, checked.extra, summary)
     if checked.untitled:
         warn(
-            f"{len(checked.untitled)} rows sent over 24 hours ago stay unknown: their title does"
+            f"{len(checked.untitled)} rows sent over 24 hours ago (or refused with a 5xx) stay"
+            " unknown: their title does"
             " not hold their key, so the video list cannot tell whether their video was made"
             " (--retry-unknown sends them again, and may duplicate)"
         )
-    return recent + [job for job in old if job.key in checked.absent]
+    # A recent row goes again under its Idempotency-Key: the API replays a video it made, so
+    # that resend is the check; a 5xx row found absent waits for --retry-failed.
+    absent = [job for job in old if job.key in checked.absent and job.key not in plan.check_only]
+    return recent + absent
 
 
 def _title(job: Job) -> str:
@@ -269,19 +301,6 @@ def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:
     for job in plan.send:
         if job.row not in plan.ledger.values:
             plan.ledger.show(job.row, "skipped", f"not sent: {stopped.reason}", job.key)
-
-
-async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
-    """Rewrite the output every few seconds, off the event loop, so a crash costs no ids."""
-    said = False
-    while True:
-        await asyncio.sleep(every)
-        started = time.monotonic()
-        problem = await asyncio.to_thread(write_output, plan, dict(plan.ledger.values))
-        if problem and not said:
-            warn(f"{problem}; the journal keeps every result, and the output is written again")
-            said = True
-        await asyncio.sleep(3 * (time.monotonic() - started))
 
 
 def write_output(plan: Plan, values: dict[int, RowCells] | None = None) -> str | None:

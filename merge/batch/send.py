@@ -189,7 +189,10 @@ class Sender:
     async def _send(self, job: Job, report: SendReport) -> None:
         """Send one row until it has an outcome the journal can keep."""
         doubtful = False  # an earlier try of this row may have made its video
-        for attempt in range(SEND_ATTEMPTS):
+        attempt = -1
+        rate_refusals = 0
+        while attempt + 1 < SEND_ATTEMPTS:
+            attempt += 1
             if not await self._wait_turn():
                 return
             await self._commits.write(partial(self.ledger.sending, job))
@@ -218,8 +221,12 @@ class Sender:
                     self.stop(f"the API cannot be reached ({reason})", "unreachable")
                 case Refused(kind="rate") as refused:
                     self._later(self.ledger.unsent, job, f"not sent: {refused.describe()}")
-                    self.throttle.throttled(backoff(attempt, refused.retry_after, self.rng))
-                    if attempt + 1 < SEND_ATTEMPTS:
+                    pause = backoff(rate_refusals, refused.retry_after, self.rng)
+                    self.throttle.throttled(pause)
+                    rate_refusals += 1
+                    if self.throttle.ceiling is None or rate_refusals < SEND_ATTEMPTS:
+                        # Without --rate the pace converges on the API's: wait, however long.
+                        attempt -= 1  # a refusal for the rate is not a failed attempt
                         continue
                     self.stop(f"the API kept refusing for the rate ({refused.describe()})", "rate")
                 case Refused(kind="auth" | "quota" | "retired" as kind) as refused:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -15,7 +16,7 @@ import httpx
 from merge.addresses import AddressError, checked_base_url
 from merge.api.client import open_http
 from merge.cli.console import PROG, UsageError, positive
-from merge.errors import MergeError
+from merge.errors import MergeError, keep_secret
 from merge.settings import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -72,32 +73,51 @@ def seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be above 0")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
     return value
 
 
 def api_key(args: argparse.Namespace) -> str:
-    """Resolve the key once: the simulator's, a key file, or $HEYGEN_API_KEY."""
+    """Resolve the key once: the simulator's, a key file, or $HEYGEN_API_KEY; read strictly."""
     if getattr(args, "simulate", False):
         return SIMULATOR_KEY
     if args.api_key_file is not None:
         try:
-            key: str = args.api_key_file.read_text(encoding="utf-8-sig").strip()
-        except OSError as error:
+            text = args.api_key_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeError) as error:
+            reason = getattr(error, "strerror", None) or "it is not text"
             raise MergeError(
-                f"{args.api_key_file}: the API key file cannot be read ({error.strerror})",
+                f"{args.api_key_file}: the API key file cannot be read ({reason})",
                 "check the path, or set HEYGEN_API_KEY instead",
             ) from None
-        if not key:
-            raise MergeError(f"{args.api_key_file}: the API key file is empty")
-        return key
-    key = os.environ.get(API_KEY_ENV, "").strip()
-    if not key:
+        return checked_key(text, f"{args.api_key_file}: the API key file")
+    text = os.environ.get(API_KEY_ENV, "")
+    if not text.strip():
         raise MergeError(
             "no API key: HEYGEN_API_KEY is not set",
             f"set HEYGEN_API_KEY or use --api-key-file FILE; or rehearse first with {PROG}"
             " submit ... --simulate (no key, no credits)",
+        )
+    return checked_key(text, API_KEY_ENV)
+
+
+def checked_key(text: str, source: str) -> str:
+    """One line, trimmed, printable ASCII without spaces; else a refusal naming the source only.
+
+    A key with a second line or a stray character would make the HTTP library refuse the
+    header with the key inside its message; it is refused here instead, never shown.
+    """
+    key = text.strip()
+    if not key:
+        raise MergeError(f"{source} is empty", "put the API key from HeyGen's settings in it")
+    keep_secret(key)
+    if "\n" in key or "\r" in key:
+        raise MergeError(f"{source} holds more than one line", "keep only the API key, on one line")
+    if not all(33 <= ord(c) <= 126 for c in key):
+        raise MergeError(
+            f"{source} holds a character no API key has (a space, an accent, a control character)",
+            "copy the key again from HeyGen's settings page",
         )
     return key
 

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from merge.cli.campaign import apply_campaign, campaign_path, load_campaign
 from merge.cli.console import (
     PROG,
     ExitCode,
+    Parser,
     UsageError,
     add_inputs,
     add_output_options,
@@ -33,7 +35,7 @@ from merge.cli.console import (
 )
 from merge.cli.help import add_completion, add_examples
 from merge.cli.show import print_rows
-from merge.errors import MergeError
+from merge.errors import MergeError, redact
 from merge.payload.body_files import BodyVerdict, validate_files
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.payload.validate import json_schema
@@ -57,7 +59,7 @@ OFFLINE_COMMANDS = frozenset({"render", "validate", "schema", "init"})
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Describe every command and option (or, with `only`, one offline command's)."""
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog=PROG,
         description="Turn a spreadsheet and one request template into HeyGen avatar videos.",
     )
@@ -313,6 +315,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, human: TextI
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+    except Exception:  # a bug: its report may quote a key a server echoed, so it is redacted
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        return ExitCode.ERROR
 
 
 def _usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:

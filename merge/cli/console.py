@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from merge.errors import redact
 from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
@@ -45,6 +47,42 @@ def positive(text: str) -> int:
     return value
 
 
+def port(text: str) -> int:
+    """Read a TCP port number, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: use 1 to 65535")
+    return value
+
+
+def encoding(text: str) -> str:
+    """Read the name of a text encoding (utf-8, cp1252, ...), refusing transforms like rot13."""
+    try:
+        found = codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an encoding (try utf-8, cp1252, latin-1 or utf-16)"
+        ) from None
+    if not getattr(found, "_is_text_encoding", True):
+        raise argparse.ArgumentTypeError(f"{text!r} is a transform, not a text encoding")
+    return text
+
+
+class Parser(argparse.ArgumentParser):
+    """Options are never guessed from a prefix (`--api-key` is not `--api-key-file`), and no
+    usage error repeats a key-shaped value given by mistake."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def delimiter(text: str) -> str:
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
     value = named.get(text.lower(), text)
@@ -57,7 +95,7 @@ def warn_above(bar: tqdm) -> Callable[[str], None]:
     """Print warnings as soon as they are known, above the progress bar."""
 
     def warn(message: str) -> None:
-        bar.write(f"{paint('warning:', 'warning', sys.stderr)} {message}", file=sys.stderr)
+        bar.write(f"{paint('warning:', 'warning', sys.stderr)} {redact(message)}", file=sys.stderr)
 
     return warn
 
@@ -89,7 +127,10 @@ def add_inputs(command: argparse.ArgumentParser, output: str | None) -> None:
         "--limit", type=positive, metavar="N", help="take at most N rows, valid or not"
     )
     command.add_argument(
-        "--encoding", metavar="NAME", help="CSV encoding (default: UTF-8, else cp1252)"
+        "--encoding",
+        type=encoding,
+        metavar="NAME",
+        help="CSV encoding (default: UTF-8, else cp1252)",
     )
     command.add_argument(
         "--delimiter",

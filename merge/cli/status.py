@@ -269,6 +269,7 @@ def follow_exit_code(summary: FollowSummary) -> ExitCode:
     if (
         summary.statuses.get("failed")
         or summary.statuses.get("not_found")
+        or summary.statuses.get("unchecked")
         or summary.download_problems
     ):
         return ExitCode.FAILED_ROWS

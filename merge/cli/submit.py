@@ -43,7 +43,7 @@ from merge.cli.status import (
     print_follow,
     rehearsal_api,
 )
-from merge.errors import MergeError
+from merge.errors import MergeError, redact
 from merge.follow.names import check_name
 from merge.payload.translate_v3 import LOSS_TEXT, LOSSY_HINT
 from merge.settings import RESULT_COLUMNS
@@ -132,10 +132,18 @@ def _plan_and_send(
     if not plan.send and not plan.check:
         return _finish_without_sending(plan, args, out)
     cli_preflight.refuse_plan_over_max_cost(verdict, plan, args.max_cost)
-    _confirm(plan, args)
+    try:
+        _confirm(plan, args)
+    except MergeError:
+        plan.journal.discard_if_unused()  # a declined run leaves nothing that binds the output
+        raise
     summary = _send(plan, args, url, api_key)
     _print_run(plan, summary, args, out)
     return _exit_code(plan, summary)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {redact(message)}", file=sys.stderr)
 
 
 def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
@@ -187,8 +195,9 @@ def _finish_without_sending(plan: Plan, args: argparse.Namespace, out: TextIO) -
     print(f"Nothing to send. Wrote {plan.output}", file=out)
     waiting = print_failures(plan, args, out)
     record(args, output=str(plan.output), sent=0)
-    if waiting:
-        return ExitCode.FAILED_ROWS  # failed rows were skipped: all is not well
+    statuses = {cells.status for cells in plan.ledger.values.values()}
+    if waiting or statuses & {"failed", "unknown"}:
+        return ExitCode.FAILED_ROWS  # nothing left to send is not everything sent
     return ExitCode.INVALID_ROWS if plan.invalid else ExitCode.OK
 
 
@@ -232,7 +241,9 @@ def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: T
         print(f"Stopped: {summary.stopped.reason}", file=out)
     if summary.write_failed:
         print(f"The output could not be written: {summary.write_failed}", file=out)
-    print(f"Wrote {plan.output}", file=out)
+        print(f"  every video_id is in the journal, {journal_path(plan.output).name}", file=out)
+    else:
+        print(f"Wrote {plan.output}", file=out)
     print(f"Review page: {sent_page_path(plan.output)}", file=out)
     print_failures(plan, args, out)
     hint = _hint(summary)

@@ -6,6 +6,7 @@ must never see the key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -38,12 +39,20 @@ class Saved:
 
 
 def file_stem(key: str | None, row: int) -> str:
-    """Name a row's files after its callback_id (made safe for any file system), else its row."""
-    if key:
-        safe = SAFE_NAME.sub("_", key).strip("._")[:120]
-        if safe:
-            return safe
-    return f"row-{row}"
+    """Name a row's files after its callback_id, else its row; two keys never share a name.
+
+    A key that is already a safe, lower-case file name is used as it is; any other (`x/1`,
+    `x 1`, `田中-1`, `Lead-A`) gets a short hash of the whole key after its safe form, so keys
+    that look alike once made safe (`x/1` and `x_1`), or alike but for case on a file system
+    that ignores it, keep files of their own.
+    """
+    if not key:
+        return f"row-{row}"
+    safe = SAFE_NAME.sub("_", key).strip("._")[:120]
+    if safe == key and key == key.lower() and not key.startswith("row-"):
+        return safe
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe}-{digest}" if safe else f"key-{digest}"
 
 
 def open_files_http(timeout: float = DEFAULT_TIMEOUT_SECONDS) -> httpx.AsyncClient:

@@ -8,10 +8,8 @@ moment it comes, saves finished videos when asked, and rewrites the output's sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,13 +24,14 @@ from merge.api.statuses import COMPLETED, FAILED, FINAL, NOT_FOUND, status_word
 from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
 from merge.batch.plan import journal_target
+from merge.batch.proof import Sent, reconcile_with_output
 from merge.batch.results import cells
-from merge.errors import MergeError, SheetError
+from merge.errors import MergeError, SheetError, redact
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.follow.names import check_name, name_rows
 from merge.follow.schedule import PollSchedule, Watch
 from merge.follow.status_page import refresh_page
-from merge.loop import interrupts, run_sync
+from merge.loop import PeriodicWriter, Timing, interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
@@ -41,7 +40,7 @@ from merge.settings import (
     POLL_FIRST_SECONDS,
     V3_BULK_STATUS_SIZE,
 )
-from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
+from merge.sheets.sheet import SheetInfo, open_sheet, remove_stale_temps, write_annotated
 
 DONE = FINAL
 FILE_COLUMN = "video_file"
@@ -66,6 +65,8 @@ class FollowOptions:
     """The API to ask: None means the one `submit` recorded in the output's journal (else v3)."""
     name: str | None = None
     """How to name downloaded files from the row's columns (`--name`); None: by callback_id."""
+    timing: Timing = field(default_factory=Timing)
+    """The clocks and sleep of following; a test gives fake ones."""
 
 
 @dataclass
@@ -149,8 +150,8 @@ def error_text(error: Any) -> str | None:
         return None
     if isinstance(error, dict):
         parts = [str(error[k]) for k in ("code", "message", "detail") if error.get(k)]
-        return ": ".join(parts) or None
-    return str(error)
+        return redact(": ".join(parts)) or None
+    return redact(str(error))
 
 
 def _text(value: Any) -> str | None:
@@ -208,27 +209,34 @@ class Follower:
         self.summary = FollowSummary(videos=len(tracked))
         self.stopping = False
         self._by_id = {item.video_id: item for item in tracked}
-        self._throttle = Throttle(options.rate, time.monotonic, asyncio.sleep)
+        self.timing = options.timing
+        self._throttle = Throttle(options.rate, self.timing.monotonic, self.timing.sleep)
         self._gate = asyncio.Semaphore(options.concurrency)
         self._downloads: list[asyncio.Task[None]] = []
 
     async def run(self) -> FollowSummary:
         """Follow every unfinished video (once, or to the end), then write the output."""
-        started = time.monotonic()
-        writer = asyncio.create_task(self._keep_writing())
+        started = self.timing.monotonic()
+        writer = PeriodicWriter(
+            self._snapshot,
+            self._write_snapshot,
+            self.options.write_every,
+            lambda problem: self.warn(
+                f"{problem}; the journal keeps every status, and the output is written again"
+            ),
+            self.timing,
+        )
+        writer.start()
         try:
             await self._poll()
             await asyncio.gather(*self._downloads)
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            self.summary.seconds = time.monotonic() - started
+            self.summary.seconds = self.timing.monotonic() - started
             self.summary.statuses = Counter(
                 self.states[i.video_id].status if i.video_id in self.states else "unchecked"
                 for i in self.tracked
             )
-            self.summary.write_failed = self.write()
+            self.summary.write_failed = await writer.final()
         return self.summary
 
     def stop(self) -> None:
@@ -237,8 +245,9 @@ class Follower:
         self.summary.interrupted = True
 
     async def _poll(self) -> None:
-        schedule = PollSchedule(first=self.options.poll_first, defer_new=True)
-        now = time.monotonic()
+        # Only a wait may ask the head of a fresh queue first: a single look asks every video.
+        schedule = PollSchedule(first=self.options.poll_first, defer_new=self.options.wait)
+        now = self.timing.monotonic()
         for item in self.tracked:
             state = self.states.get(item.video_id)
             if state is None or state.status not in DONE:
@@ -250,7 +259,7 @@ class Follower:
         # With a bulk call, one request asks up to 100 videos: take those due soon along too.
         ahead = self.options.poll_first if self.client.bulk else 0.0
         while len(schedule) and not self.stopping:
-            due = schedule.pop_due(time.monotonic() + ahead)
+            due = schedule.pop_due(self.timing.monotonic() + ahead)
             if not due:
                 if not (self.options.wait or first_round):
                     return
@@ -265,7 +274,7 @@ class Follower:
 
     async def _sleep_until(self, due: float | None) -> None:
         if due is not None:
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self.timing.sleep(max(0.0, due - self.timing.monotonic()))
 
     async def _check_together(self, due: list[Watch], schedule: PollSchedule) -> bool:
         """Ask many videos' status in as few calls as the API allows; False if it cannot."""
@@ -307,7 +316,7 @@ class Follower:
 
     def _next(self, watch: Watch, state: VideoState | None, schedule: PollSchedule) -> None:
         """Put an unfinished video back in the schedule; save a finished one when asked."""
-        now = time.monotonic()
+        now = self.timing.monotonic()
         if state is None or state.status not in DONE:
             schedule.again(watch, now)
         else:
@@ -338,7 +347,7 @@ class Follower:
 
     def _record(self, video_id: str, data: dict[str, Any]) -> VideoState:
         """Keep what the API said of a video: in the journal first, then in memory."""
-        state = state_from(video_id, data, time.time(), "status")
+        state = state_from(video_id, data, self.timing.wall(), "status")
         self.journal.record_video(state)
         self.states[video_id] = state
         return state
@@ -389,26 +398,21 @@ class Follower:
         state = self.states.get(item.video_id)
         return "pending" if state is None or state.status not in DONE else state.status
 
-    async def _keep_writing(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.write_every)
-            started = time.monotonic()
-            states = dict(self.states)
-            links = present_links(states)
-            values = follow_values(self.tracked, states, links)
-            problem = await asyncio.to_thread(self._write_values, values, self.columns + links)
-            if problem:
-                self.warn(f"{problem}; the journal keeps every status, and the output is written")
-            await asyncio.sleep(3 * (time.monotonic() - started))
+    def _snapshot(self) -> tuple[dict[int, list[str]], tuple[str, ...]]:
+        """What a write writes: every row's status cells, under the status and link columns."""
+        states = dict(self.states)
+        links = present_links(states)
+        values = follow_values(self.tracked, states, links)
+        if self.options.download is None:
+            return values, self.columns + links
+        return self._with_files(values), (*self.columns, *links, self._file_column())
+
+    def _write_snapshot(self, snapshot: tuple[dict[int, list[str]], tuple[str, ...]]) -> str | None:
+        return self._write_values(*snapshot)
 
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
-        links = present_links(self.states)
-        values = follow_values(self.tracked, self.states, links)
-        if self.options.download is None:
-            return self._write_values(values, self.columns + links)
-        columns = (*self.columns, *links, self._file_column())
-        return self._write_values(self._with_files(values), columns)
+        return self._write_snapshot(self._snapshot())
 
     def _with_files(self, values: dict[int, list[str]]) -> dict[int, list[str]]:
         """Add each row's downloaded video, as a path from the output's folder, once it is saved."""
@@ -450,6 +454,14 @@ def follow_output(
     options = options or FollowOptions()
     info, tracked = read_videos(output, options.name)
     journal = Journal.open(journal_path(output), target)
+    remove_stale_temps(output)
+    try:
+        # A journal made (or found empty) beside an output with ids takes them in at once.
+        sent = [Sent(item.row, item.key, item.video_id) for item in tracked]
+        reconcile_with_output(journal, sent, refuse_empty=False)
+    except BaseException:
+        journal.close()
+        raise
     if options.api is None:
         options = replace(options, api=journal.meta("api") or "v3")
     try:

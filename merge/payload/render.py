@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -48,11 +51,79 @@ def _strict_number(kind: type[int] | type[float]) -> Callable[..., Any]:
     return convert
 
 
+MAX_RENDERED_CHARS = 1024**2
+"""A row's rendered text (any value, or a whole body) longer than this is refused."""
+MAX_RENDER_SECONDS = 2.0
+"""One row's render taking longer than this (nested loops, say) is stopped and refused."""
+
+
+class TooCostly(ValueError):
+    """A template asked for more memory or time than any request body needs."""
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The Jinja sandbox, with `*` and `**` kept from making huge values (`'x' * 10**10`)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for text, times in ((left, right), (right, left)):
+                sized = isinstance(text, str | list | tuple) and isinstance(times, int)
+                if sized and len(text) * times > MAX_RENDERED_CHARS:
+                    raise TooCostly(f"a value of {len(text) * times:,} items is too large")
+        huge = isinstance(right, int | float) and abs(right) > 64
+        if operator == "**" and huge and (not isinstance(left, int | float) or abs(left) > 1):
+            raise TooCostly(f"a power of {right} is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def bounded_render(compiled: Any, context: Context) -> str:
+    """Render a compiled template, stopping past MAX_RENDERED_CHARS or MAX_RENDER_SECONDS."""
+    pieces: list[str] = []
+    size = 0
+    for piece in compiled.generate(context):
+        size += len(piece)
+        if size > MAX_RENDERED_CHARS:
+            raise TooCostly(f"the rendered text is longer than {MAX_RENDERED_CHARS:,} chars")
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+_ARMED: list[float] = []
+"""The deadline armed now (its seconds), if any; SIGALRM outside one does nothing."""
+
+
+def _expired(*_: Any) -> None:
+    if _ARMED:
+        raise TooCostly(f"rendering one row took over {_ARMED[-1]:g} s")
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt work on the main thread after `seconds` (elsewhere, only the size bounds hold).
+
+    Two timer calls per row; the handler is installed once and stays, doing nothing unarmed.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "setitimer"):
+        yield
+        return
+    if signal.getsignal(signal.SIGALRM) is not _expired:
+        signal.signal(signal.SIGALRM, _expired)
+    _ARMED.append(seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _ARMED.pop()
+
+
 def make_environment() -> SandboxedEnvironment:
     """Build the sandboxed Jinja environment every template runs in."""
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
+    env = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.globals.pop("lipsum", None)  # lipsum(10**9) would fill memory
     env.filters["int"] = _strict_number(int)
     env.filters["float"] = _strict_number(float)
     return env
@@ -96,11 +167,22 @@ class Template:
     _build: Any = None
     _whole: Any = None
     _needs_context: bool = False
+    _loops: bool = False
+    """Whether the template has {% %} statements, whose time is bounded row by row."""
     validators: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """Per-template validation state (see merge.payload.shape), one per model class."""
 
     def render(self, values: Mapping[str, str], number: int) -> Rendered:
         """Render one row; a failure becomes a problem of that row, never an exception."""
+        if not self._loops:
+            return self._render(values, number)
+        try:
+            with _deadline(MAX_RENDER_SECONDS):
+                return self._render(values, number)
+        except TooCostly as error:
+            return Rendered(None, [Problem("", f"the template could not be rendered: {error}")])
+
+    def _render(self, values: Mapping[str, str], number: int) -> Rendered:
         context: Context = (
             {**values, "row": values, "row_number": number} if self._needs_context else values
         )
@@ -141,7 +223,8 @@ def compile_template(text: str, name: str, columns: Sequence[str]) -> Template:
     _refuse_unknown(unknown, name, columns)
     used = frozenset(c for leaf in leaves.values() for c in leaf.columns)
     needs_context = any(not leaf.fast for leaf in leaves.values())
-    return Template(name, "json", used, leaves, (), build, None, needs_context)
+    loops = any("{%" in leaf.source for leaf in leaves.values())
+    return Template(name, "json", used, leaves, (), build, None, needs_context, loops)
 
 
 def _json_kind(value: Any) -> str:
@@ -203,7 +286,14 @@ def _leaf_builder(leaf: Leaf) -> Callable[..., Any]:
     ) -> Any:
         try:
             return leaf.render(values, context)
-        except (JinjaError, ValueError, TypeError, ArithmeticError, LookupError) as error:
+        except (
+            JinjaError,
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            LookupError,
+            MemoryError,
+        ) as error:
             column = leaf.columns[0] if len(leaf.columns) == 1 else None
             problems.append(
                 Problem(leaf.path, f"{leaf.source} could not be rendered: {error}", column)
@@ -322,7 +412,7 @@ def _jinja_render(
             expression = ENV.compile_expression(match.group(1), undefined_to_none=False)
             return lambda _values, context: _native(expression(**context))
     compiled = ENV.from_string(source)
-    return lambda _values, context: compiled.render(context)
+    return lambda _values, context: bounded_render(compiled, context)
 
 
 def _native(value: Any) -> Any:
@@ -485,7 +575,7 @@ def _compile_whole(text: str, name: str, columns: Sequence[str]) -> Template:
         lines = [f'  "{m}"{_suggest(m, columns)}' for m in missing]
         raise TemplateError(
             f"{name}: the template names column(s) the sheet does not have:\n" + "\n".join(lines),
-            f"the sheet's columns are: {', '.join(columns)}",
+            f"the sheet's columns are: {_some(columns)}",
         )
     return Template(
         name,
@@ -494,7 +584,14 @@ def _compile_whole(text: str, name: str, columns: Sequence[str]) -> Template:
         warnings=tuple(_unescaped_placeholders(text, name)),
         _whole=compiled,
         _needs_context=True,
+        _loops="{%" in text,
     )
+
+
+def _some(columns: Sequence[str], shown: int = 40) -> str:
+    """Name the first columns, and say how many more there are."""
+    more = f", and {len(columns) - shown:,} more" if len(columns) > shown else ""
+    return ", ".join(columns[:shown]) + more
 
 
 def _unescaped_placeholders(text: str, name: str) -> Iterator[str]:
@@ -510,8 +607,8 @@ def _unescaped_placeholders(text: str, name: str) -> Iterator[str]:
 
 def _render_whole(compiled: Any, context: Context) -> Rendered:
     try:
-        text = compiled.render(context)
-    except (JinjaError, ValueError, TypeError, ArithmeticError, LookupError) as error:
+        text = bounded_render(compiled, context)
+    except (JinjaError, ValueError, TypeError, ArithmeticError, LookupError, MemoryError) as error:
         return Rendered(None, [Problem("", f"the template could not be rendered: {error}")])
     try:
         return Rendered(json.loads(text), [])

@@ -85,9 +85,20 @@ class RowResult:
         return [f"row {self.row}, {p.describe()}" for p in self.problems]
 
 
+MAX_TEMPLATE_BYTES = 256 * 1024
+"""A template larger than this is refused: each row's body and review files would be as large."""
+
+
 def load_template(path: Path, columns: Sequence[str]) -> Template:
     """Read a template file and compile it against the sheet's columns."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                f"{path}: is {size / 1024**2:,.1f} MB; a request template is at most"
+                f" {MAX_TEMPLATE_BYTES // 1024} KB",
+                "check this is the template (a body of a few scenes is a few KB)",
+            )
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise TemplateError(f"{path}: no such template", "check the path") from None

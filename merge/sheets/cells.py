@@ -115,6 +115,10 @@ def lock_file_warning(path: Path) -> tuple[str, ...]:
     return ()
 
 
+MAX_HEADER_CHARS = 255
+"""A column name longer than this is not a header (a stray row, or a whole file on one line)."""
+
+
 def header_columns(
     cells: Sequence[str], first_position: int, where: str, letter: Any
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -122,6 +126,13 @@ def header_columns(
     names = [cell.strip() for cell in cells]
     while names and not names[-1]:
         names.pop()
+    long = next((i for i, name in enumerate(names) if len(name) > MAX_HEADER_CHARS), None)
+    if long is not None:
+        raise SheetError(
+            f"{where}: the header in column {letter(first_position + long)} is"
+            f" {len(names[long]):,} characters long (starting {names[long][:40]!r})",
+            f"check the first row is the header: names of at most {MAX_HEADER_CHARS} characters",
+        )
     blank = [letter(first_position + i) for i, name in enumerate(names) if not name]
     if blank:
         raise SheetError(

@@ -6,10 +6,11 @@ import codecs
 import csv
 import io
 import os
-import sys
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from merge.errors import OutputError, SheetError
 from merge.settings import CSV_DELIMITERS, CSV_FALLBACK_ENCODING, CSV_SNIFF_BYTES
@@ -22,9 +23,42 @@ from merge.sheets.cells import (
     row_from_cells,
 )
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+MAX_FIELD_CHARS = 1024**2
+"""A cell longer than this (Excel's own limit is 32,767) is refused, not read into memory."""
+MAX_RECORD_CHARS = 4 * 1024**2
+"""A record (a row, the header included) longer than this is refused the same way."""
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class _BoundedLines:
+    """Lines of a text file for csv.reader, refusing a record that grows past the bound."""
+
+    def __init__(self, handle: IO[str], path: Path) -> None:
+        self._handle = handle
+        self._path = path
+        self._size = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._handle.readline(MAX_RECORD_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self._size += len(line)
+        if self._size > MAX_RECORD_CHARS:
+            raise SheetError(
+                f"{self._path}: a row is longer than {MAX_RECORD_CHARS // 1024**2} MB of text",
+                "check the file is the sheet of leads (a stray quote can join every line into"
+                " one row), or split the long cells",
+            )
+        return line
+
+    def record_done(self) -> None:
+        """Start counting the next record."""
+        self._size = 0
 
 
 @dataclass
@@ -59,8 +93,17 @@ class CsvSheet:
     def _records(self, encoding: str, delimiter: str) -> Iterator[list[str]]:
         try:
             with self.path.open(encoding=encoding, newline="") as handle:
-                yield from csv.reader(handle, delimiter=delimiter)
+                lines = _BoundedLines(handle, self.path)
+                for record in csv.reader(lines, delimiter=delimiter):
+                    lines.record_done()
+                    yield record
         except csv.Error as error:
+            if "field limit" in str(error):
+                raise SheetError(
+                    f"{self.path}: a cell is longer than {MAX_FIELD_CHARS // 1024**2} MB of text",
+                    "check the file is the sheet of leads (a stray quote can join every line"
+                    " into one cell), or shorten the cell",
+                ) from None
             raise SheetError(
                 f"{self.path}: cannot be read as delimited text ({error})",
                 "save it again from the spreadsheet program as CSV UTF-8",
@@ -206,15 +249,18 @@ def annotate_csv(
     assert info.encoding is not None
     assert info.delimiter is not None
     out_encoding = _output_encoding(info)
-    temp = dst.with_name(f".{dst.name}.tmp")
+    # A name of its own for each write: two writers never share a half-written file.
+    temp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
     try:
         with (
             info.path.open(encoding=info.encoding, newline="") as src,
-            temp.open("w", encoding=out_encoding, newline="") as out,
+            temp.open("x", encoding=out_encoding, newline="") as out,
         ):
             writer = csv.writer(out, delimiter=info.delimiter, lineterminator=info.line_terminator)
             for index, record in enumerate(csv.reader(src, delimiter=info.delimiter)):
                 writer.writerow(_annotated_record(index + 1, record, info, columns, values))
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temp, dst)
     except OSError as error:
         temp.unlink(missing_ok=True)
@@ -222,6 +268,9 @@ def annotate_csv(
             f"{dst}: cannot be written ({error.strerror})",
             "close it if it is open in another program, or choose another output folder with -o",
         ) from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _annotated_record(

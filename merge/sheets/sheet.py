@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "cell_text",
     "column_letter",
     "open_sheet",
+    "remove_stale_temps",
     "rows_from_frame",
     "write_annotated",
 ]
@@ -157,3 +159,9 @@ def write_annotated(
         # Values under no header widen a CSV: added columns go after them, never over them.
         wide = replace(info, width=max(info.width, used_width(info)))
         annotate_csv(info, dst, added_positions(wide, names), values)
+
+
+def remove_stale_temps(dst: Path) -> None:
+    """Remove half-written copies of dst a killed run left; call only while holding its journal."""
+    for stale in Path(dst).parent.glob(f".{glob.escape(Path(dst).name)}.*.tmp"):
+        stale.unlink(missing_ok=True)

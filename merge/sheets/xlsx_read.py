@@ -25,12 +25,42 @@ from merge.sheets.cells import (
     row_from_cells,
 )
 
+MAX_UNPACKED_BYTES = 1024**3 // 2
+"""A workbook whose parts unpack to more than this is refused before any is read (512 MB)."""
+MAX_RATIO = 200
+"""A part unpacking to over 16 MB at more than this ratio is a zip bomb, not a sheet."""
+
+
+def check_unpacked_size(path: Path) -> None:
+    """Refuse a workbook that unpacks to far more than a sheet of leads can be (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, NotImplementedError, ValueError, EOFError):
+        return  # the reader says what is wrong with it
+    total = sum(part.file_size for part in parts)
+    bomb = next(
+        (
+            p
+            for p in parts
+            if p.file_size > 16 * 1024**2 and p.file_size > MAX_RATIO * max(p.compress_size, 1)
+        ),
+        None,
+    )
+    if total > MAX_UNPACKED_BYTES or bomb is not None:
+        raise SheetError(
+            f"{path}: unpacks to {total / 1024**2:,.0f} MB from"
+            f" {path.stat().st_size / 1024**2:,.1f} MB; a sheet of rows is never this large",
+            "save only the rows and columns the videos need (or as CSV) and run again",
+        )
+
 
 class WorkbookSheet:
     """A sheet of an .xlsx/.xlsm workbook, read with calamine."""
 
     def __init__(self, path: Path, sheet: str | None) -> None:
         self._stat = path.stat()
+        check_unpacked_size(path)
         workbook = _open_workbook(path)
         name = _choose_sheet(workbook, sheet, path)
         try:
