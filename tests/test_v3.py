@@ -288,6 +288,12 @@ def _leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> tuple
     return data, tmp_path / "sent.csv", ROOT / "templates" / "outreach.json"
 
 
+def _v3_video_requests(stats: dict[str, int]) -> int:
+    """The v3 requests about videos: the pre-flight's account reads are v3 on either API."""
+    reads = ("account_reads", "look_lookups", "voice_lookups", "look_lists", "voice_lists")
+    return stats["v3_requests"] - sum(stats[name] for name in reads)
+
+
 def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
     cli, tmp_path: Path, monkeypatch
 ) -> None:
@@ -313,7 +319,7 @@ def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
         assert first.code == 0, first.out + first.err
         again = cli("submit", data, outreach, "-o", out, "--base-url", api.url, "--yes")
         assert again.code == 0, again.out + again.err
-        assert api.stats()["v3_requests"] == 0  # the journal's API, not the new default
+        assert _v3_video_requests(api.stats()) == 0  # the journal's API, not the new default
     assert journal_target_of(out, "api") == "v2"
 
 
@@ -359,7 +365,7 @@ def test_a_retired_v2_stops_submit_and_status_with_the_way_out(
         assert today.stats()["v2_retired"] == 1  # the first request, and no other
         status = cli("status", out, "--base-url", today.url)
         moved = submit(today.url, "--api", "v3")  # the way out: the rest go to v3
-        assert today.stats()["v3_requests"] == 4
+        assert _v3_video_requests(today.stats()) == 4
     assert run.code == 1
     assert "Stopped: HTTP 410 endpoint_removed: HeyGen's V2 API is retired" in run.out
     assert "Hint: drop --api v2" in run.out
