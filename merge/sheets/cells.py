@@ -21,6 +21,10 @@ class Row:
     number: int
     values: dict[str, str]
     problems: tuple[Problem, ...] = ()
+    hidden: bool = False
+    """Hidden in the sheet, by a filter or by hand: skipped unless asked for."""
+    raw: dict[str, str] | None = None
+    """The stored value of each cell whose number format shows it otherwise (a ZIP's 2134)."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,34 @@ def lock_file_warning(path: Path) -> tuple[str, ...]:
     return ()
 
 
+def title_hint(header_index: int, header_row: int | None) -> str:
+    """Say how to skip a title row, when the header was found by itself (no --header-row)."""
+    if header_row is not None:
+        return ""
+    return (
+        f"; if row {header_index + 1} is a title above the header, name the header's row"
+        f" with --header-row {header_index + 2} (or another row number)"
+    )
+
+
+def check_title_row(
+    where: str, header_index: int, header: Sequence[str], below: Sequence[str] | None, hint: str
+) -> None:
+    """Refuse a lone title above the header ("Leads, March"), naming its row and --header-row."""
+    filled = [cell for cell in header if str(cell).strip()]
+    if not hint or below is None or len(filled) != 1:
+        return
+    if sum(1 for cell in below if str(cell).strip()) >= 2:
+        raise SheetError(
+            f'{where}: row {header_index + 1} holds only "{filled[0]}", which looks like a title'
+            " above the header",
+            f"name the header's row with --header-row {header_index + 2} (or the row that holds"
+            " the column names)",
+        )
+
+
 def header_columns(
-    cells: Sequence[str], first_position: int, where: str, letter: Any
+    cells: Sequence[str], first_position: int, where: str, letter: Any, hint: str = ""
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Name the columns from the header cells, refusing blank or repeated names."""
     names = [cell.strip() for cell in cells]
@@ -126,7 +156,7 @@ def header_columns(
     if blank:
         raise SheetError(
             f"{where}: the header has no name in column {', '.join(blank)}",
-            "give every column a name in the header row (or delete the empty column)",
+            "give every column a name in the header row (or delete the empty column)" + hint,
         )
     seen: dict[str, int] = {}
     for i, name in enumerate(names):

@@ -58,7 +58,7 @@ class _Unsupported(Exception):
 
 
 @contextlib.contextmanager
-def _open_workbook(path: Path) -> Iterator[zipfile.ZipFile]:
+def open_package(path: Path) -> Iterator[zipfile.ZipFile]:
     """Open src as a zip, turning the usual wrong-file cases into a message with a next step."""
     head = b""
     try:
@@ -92,7 +92,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+def relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
     """Map relationship id to (type, resolved member name) for one package part."""
     folder, base = posixpath.split(part)
     rels = _parse_part(zf, posixpath.join(folder, "_rels", f"{base}.rels"))
@@ -105,9 +105,9 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]
     return found
 
 
-def _workbook_part(zf: zipfile.ZipFile) -> str:
+def workbook_part(zf: zipfile.ZipFile) -> str:
     """Find the workbook part through the package relationships, as Excel does."""
-    for kind, name in _relationships(zf, "").values():
+    for kind, name in relationships(zf, "").values():
         if kind.endswith("/officeDocument"):
             return name
     raise SheetError(f"{zf.filename}: is not an Excel workbook", hint=_REPAIR_HINT)
@@ -115,7 +115,7 @@ def _workbook_part(zf: zipfile.ZipFile) -> str:
 
 def sheet_xml_path(zf: zipfile.ZipFile, sheet_name: str) -> str:
     """Resolve a sheet's name to its XML member, so callers can stream just that part."""
-    book = _workbook_part(zf)
+    book = workbook_part(zf)
     ids = {
         el.get("name", ""): next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
         for el in _parse_part(zf, book).iter()
@@ -126,7 +126,7 @@ def sheet_xml_path(zf: zipfile.ZipFile, sheet_name: str) -> str:
             f'{zf.filename}: no sheet named "{sheet_name}"{did_you_mean(sheet_name, ids)}',
             hint="choose one of: " + ", ".join(f'"{name}"' for name in ids),
         )
-    kind, name = _relationships(zf, book).get(ids[sheet_name], ("", ""))
+    kind, name = relationships(zf, book).get(ids[sheet_name], ("", ""))
     if not kind.endswith("/worksheet"):
         raise SheetError(f'{zf.filename}: sheet "{sheet_name}" is not a worksheet of cells')
     members = {member.lower(): member for member in zf.namelist()}
@@ -335,7 +335,7 @@ def uncomputed_formulas(path: Path, sheet_name: str) -> set[tuple[int, int]]:
 
 def formula_problems(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
     """Say which formula cells show no value: none saved, or an Excel error such as #DIV/0!."""
-    with _open_workbook(path) as zf:
+    with open_package(path) as zf:
         member = sheet_xml_path(zf, sheet_name)
         with zf.open(member) as stream:
             if not _mentions_formula(stream):
@@ -621,7 +621,7 @@ def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
 
 def _write_fast(src: Path, tmp: Path, member: str, plan: _Plan) -> None:
     """Copy every member of src to tmp, streaming the patched sheet in place of the old one."""
-    with _open_workbook(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+    with open_package(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
         for info in zin.infolist():
             is_sheet = info.filename == member
             clone = _clone(info, info.file_size + (plan.size_hint if is_sheet else 0))
@@ -734,7 +734,7 @@ def annotate_workbook(
 ) -> None:
     """Write the result columns into a copy of src, keeping every other part of it intact."""
     plan = _plan(columns, header_row, values)
-    with _open_workbook(src) as zf:
+    with open_package(src) as zf:
         member = sheet_xml_path(zf, sheet_name)
     with _atomic_output(dst) as tmp:
         try:
