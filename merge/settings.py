@@ -16,7 +16,7 @@ CSV_FALLBACK_ENCODING = "cp1252"
 STATUS_COLUMNS = ("merge_status", "merge_errors")
 """Columns `render` adds to the copy of the input sheet in the review folder."""
 
-RESERVED_NAMES = frozenset({"row", "row_number"})
+RESERVED_NAMES = frozenset({"row", "row_number", "raw"})
 """Names the template sees besides the columns."""
 
 EXCEL_CELL_LIMIT = 32_767

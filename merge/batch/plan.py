@@ -28,12 +28,13 @@ from merge.problems import did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
-from merge.sheets.sheet import Row, SheetInfo, open_sheet
+from merge.sheets.sheet import Row, SheetInfo
 
-SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
+SAME_FORMAT = {".xlsx": {".xlsx"}, ".xlsm": {".xlsm"}}  # Excel refuses a mismatched content type
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
 CHECK_FIRST = ("sending", "unknown")
 LOCAL_TARGET = "a local simulator"
+HIDDEN_SKIPPED = "hidden in the sheet (--include-hidden sends them)"
 
 
 @dataclass
@@ -82,9 +83,7 @@ def plan_submit(
     warn: Callable[[str], None] | None = None,
 ) -> Plan:
     """Read the sheet, the template and the journal, and decide each selected row's fate."""
-    sheet = open_sheet(
-        data, options.render.sheet, options.render.encoding, options.render.delimiter
-    )
+    sheet = options.render.open(data)
     _check_output(sheet.info, Path(output))
     template = load_template(template_path, sheet.info.columns)
     _check_key_column(options.key_column, sheet.info)
@@ -97,10 +96,18 @@ def plan_submit(
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
         plan.videos = journal.videos()
-        _plan_rows(plan, sheet.rows(), options)
+        shown = options.render.shown_rows(template)
+        read = template.columns | ({options.key_column} if options.key_column else set())
+        shown.read = frozenset(read)
+        _plan_rows(plan, shown(sheet.rows()), options)
     except BaseException:
         journal.close()
         raise
+    if shown.hidden:
+        plan.skipped[HIDDEN_SKIPPED] = shown.hidden
+    for warning in shown.warnings():
+        if warn is not None:
+            warn(warning)
     return plan
 
 
@@ -152,9 +159,10 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     by_row = {entry.row: entry for entry in entries.values()}
     campaign = plan.journal.campaign
     keys: dict[str, int] = {}
+    rules = options.render.cells.for_sheet(plan.info)
     for row in select_rows(rows, options.render.rows, options.render.limit):
         plan.total += 1
-        result = check_row(plan.template, row, options.render.target)
+        result = check_row(plan.template, row, options.render.target, rules)
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:
             if key in keys:

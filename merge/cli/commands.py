@@ -107,6 +107,11 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     rows = count(summary.total, "row")
     print(f"Rendered {rows} of {args.data}{sheet} with {args.template}", file=out)
     print(f"  {summary.valid} valid, {summary.invalid} invalid", file=out)
+    if summary.hidden:
+        print(
+            f"  {count(summary.hidden, 'hidden row')} left out (--include-hidden takes them)",
+            file=out,
+        )
     if summary.lossy:
         print(
             f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"

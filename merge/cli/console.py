@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from merge.payload.cell_checks import CellRules
 from merge.payload.row import Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
@@ -69,7 +70,31 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
     command.add_argument("data", type=Path, help="the sheet: .xlsx, .xlsm, .csv, .tsv or .txt")
     command.add_argument("template", type=Path, help="the request template: .json or .json.j2")
     command.add_argument("-o", "--output", type=Path, required=True, help=output)
-    command.add_argument("--sheet", metavar="NAME", help="workbook sheet, by name or number from 1")
+    command.add_argument(
+        "--sheet", metavar="NAME", help="workbook sheet, by name or number from 1 (visible sheets)"
+    )
+    command.add_argument(
+        "--header-row",
+        type=positive,
+        metavar="N",
+        help="the row holding the column names (default: the first row with a value)",
+    )
+    command.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="take rows hidden by a filter or by hand too (default: they are skipped)",
+    )
+    command.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="accept cells that hold {{ Name }} or [Name] as text to speak (default: invalid row)",
+    )
+    command.add_argument(
+        "--decimal-comma",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read 1,2 in a number field as 1.2 (default: only in ;-delimited files)",
+    )
     command.add_argument(
         "--rows", metavar="RANGES", help="spreadsheet rows to take, e.g. 2-40,55,60-"
     )
@@ -107,4 +132,15 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     if args.lossy and args.api != "v3":
         raise UsageError("--lossy: only with --api v3")
     target = Target(args.api, args.lossy)
-    return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)
+    cells = CellRules(args.allow_placeholders, args.decimal_comma)
+    return RenderOptions(
+        args.sheet,
+        args.encoding,
+        args.delimiter,
+        rows,
+        args.limit,
+        target=target,
+        header_row=args.header_row,
+        include_hidden=args.include_hidden,
+        cells=cells,
+    )

@@ -93,10 +93,17 @@ class Template:
     _whole: Any = None
     _needs_context: bool = False
 
-    def render(self, values: Mapping[str, str], number: int) -> Rendered:
-        """Render one row; a failure becomes a problem of that row, never an exception."""
+    def render(
+        self, values: Mapping[str, str], number: int, raw: Mapping[str, str] | None = None
+    ) -> Rendered:
+        """Render one row; a failure becomes a problem of that row, never an exception.
+
+        `raw` holds the stored value of cells whose number format shows them otherwise.
+        """
         context: Context = (
-            {**values, "row": values, "row_number": number} if self._needs_context else values
+            {**values, "row": values, "row_number": number, "raw": {**values, **(raw or {})}}
+            if self._needs_context
+            else values
         )
         if self.kind == "jinja":
             return _render_whole(self._whole, context)

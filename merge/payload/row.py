@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
+from merge.payload.cell_checks import (
+    DEFAULT_RULES,
+    CellRules,
+    decimal_comma_cells,
+    placeholder_problems,
+    with_did_you_mean,
+)
 from merge.payload.render import Rendered, Template, compile_template
 from merge.payload.translate_v3 import translate
 from merge.payload.validate import validate_payload
@@ -72,9 +79,26 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
     return compile_template(text, str(path), columns)
 
 
-def check_row(template: Template, row: Row, target: Target = V2) -> RowResult:
+def check_row(
+    template: Template, row: Row, target: Target = V2, rules: CellRules = DEFAULT_RULES
+) -> RowResult:
     """Render one row and validate the body; every problem names its column where it can."""
-    rendered = template.render(row.values, row.number)
+    if not rules.allow_placeholders:
+        found = placeholder_problems(row.values, sorted(template.columns), list(row.values))
+        if found:
+            row = replace(row, problems=row.problems + tuple(found))
+    result = _check_row(template, row, target)
+    if result.problems and rules.decimal_comma:
+        fixed = decimal_comma_cells(result.problems, row.values)
+        if fixed:
+            result = _check_row(template, replace(row, values={**row.values, **fixed}), target)
+    if result.problems:
+        result.problems[:] = with_did_you_mean(result.problems)
+    return result
+
+
+def _check_row(template: Template, row: Row, target: Target) -> RowResult:
+    rendered = template.render(row.values, row.number, row.raw)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
     if payload is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 
 from merge.errors import SheetError
 from merge.problems import Problem
+from merge.sheets.numfmt import general_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +88,9 @@ def cell_text(value: Any) -> str:
 
 
 def _number_text(value: float) -> str:
-    # Excel shows at most 15 significant digits: 0.1 + 0.2 is shown as 0.3.
-    if math.isnan(value):
-        return ""
-    if value == 0:
-        return "0"
-    return f"{value:.15g}"
+    # Excel shows at most 15 significant digits (0.1 + 0.2 is shown as 0.3), but whole numbers
+    # in General keep all theirs: an id 1234567890123456 is not 1.23456789012346e+15.
+    return general_number(value)
 
 
 def datetime_text(value: dt.datetime) -> str:
@@ -134,7 +131,7 @@ def check_title_row(
 ) -> None:
     """Refuse a lone title above the header ("Leads, March"), naming its row and --header-row."""
     filled = [cell for cell in header if str(cell).strip()]
-    if not hint or below is None or len(filled) != 1:
+    if not hint or below is None or len(filled) != 1 or not str(header[0]).strip():
         return
     if sum(1 for cell in below if str(cell).strip()) >= 2:
         raise SheetError(

@@ -136,7 +136,9 @@ class _Part:
 
 
 def _split_sections(code: str) -> list[str]:
-    sections, current, quoted, escaped, bracket = [], [], False, False, False
+    sections: list[str] = []
+    current: list[str] = []
+    quoted = escaped = bracket = False
     for char in code:
         if escaped:
             escaped = False
@@ -181,6 +183,8 @@ def format_number(value: float, code: str) -> str:
     if code == LOCALE_DATETIME:
         moment = _from_serial(value)
         return moment.date().isoformat() if moment.time() == dt.time(0) else moment.isoformat()
+    if is_general(code):
+        return general_number(value)
     parts = [p for p in _parse(code) if not p.is_text]
     if not parts:
         return general_number(value)
@@ -314,7 +318,10 @@ def _format_plain(value: float, part: _Part) -> str:
 
 def _round(value: float, places: int) -> str:
     """Round half away from zero at the shown places, as spreadsheets do."""
-    exact = Decimal(repr(value)) if math.isfinite(value) else Decimal(0)
+    if not math.isfinite(value):
+        value = 0.0
+    # Past 2**53 a double holds no more than 15 digits that mean anything, and spreadsheets show 15.
+    exact = Decimal(repr(value) if abs(value) < 2**53 else f"{value:.15g}")
     quantum = Decimal(1).scaleb(-places)
     text = format(exact.quantize(quantum, rounding=ROUND_HALF_UP), "f")
     return text if not text.startswith("-") or text.strip("-0.") else text.lstrip("-")

@@ -50,18 +50,20 @@ def open_sheet(
     encoding: str | None = None,
     delimiter: str | None = None,
     settle: bool = True,
+    header_row: int | None = None,
 ) -> Sheet:
     """Open a workbook or a text file of rows, checking what can be checked before any row.
 
     `settle=False` skips waiting for a just-written file: for our own output, rewritten in place.
+    `header_row` names the header's row (from 1); by default it is the first row with a value.
     """
     path = Path(path)
     _check_readable(path, settle)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
-        return WorkbookSheet(path, sheet)
+        return WorkbookSheet(path, sheet, header_row)
     if suffix in TEXT_SUFFIXES:
-        return CsvSheet(path, encoding, delimiter)
+        return CsvSheet(path, encoding, delimiter, header_row)
     if suffix == ".xls":
         raise SheetError(
             f"{path}: the old .xls format is not supported",

@@ -28,6 +28,7 @@ from merge.sheets.cells import (
     title_hint,
 )
 from merge.sheets.numfmt import format_date, format_number
+from merge.sheets.selection import SAVE_HINT
 from merge.sheets.xlsx_layout import sheet_layouts
 
 
@@ -201,8 +202,7 @@ def _choose_sheet(workbook: Any, wanted: str | None, path: Path) -> str:
     listed = ", ".join(f'"{n}"' for n in visible)
     raise SheetError(
         f'{path}: there is no sheet "{wanted}"',
-        f"choose one of {listed}, or a number from 1 to {len(visible)} (visible sheets, left to"
-        " right)",
+        f"choose one of {listed}, or a number from 1 to {len(visible)}",
     )
 
 
@@ -247,10 +247,14 @@ def _flag_uncomputed(row: Row, uncomputed: Mapping[tuple[int, int], str], info: 
         Problem(
             "",
             f"the formula in cell {column_letter(position)}{row.number}"
-            f" {uncomputed[(row.number, position)]}",
+            f" {_with_hint(uncomputed[(row.number, position)])}",
             name,
         )
         for name, position in zip(info.columns, info.positions, strict=True)
         if (row.number, position) in uncomputed
     ]
     return replace(row, problems=row.problems + tuple(found)) if found else row
+
+
+def _with_hint(problem: str) -> str:
+    return f"{problem} ({SAVE_HINT})" if problem == xlsx.NO_SAVED_VALUE else problem
