@@ -8,6 +8,7 @@ every other zip member unchanged. XML the fast path does not expect goes through
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import posixpath
 import re
@@ -27,6 +28,7 @@ from xml.etree import ElementTree
 
 from merge.errors import OutputError, SheetError
 from merge.problems import did_you_mean
+from merge.sheets.numfmt import to_serial
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -256,12 +258,41 @@ class _Sheet:
             write(chunk)
 
 
-def _row_number(row: _Row) -> int:
-    """Read a row's r attribute, which the fast path needs on every row."""
+def _row_number(row: _Row, previous: int | None = None) -> int:
+    """Read a row's r attribute; without one, a row follows the previous (as Excel reads it)."""
     number = _ROW_NUMBER.search(row.attrs)
     if number is None:
-        raise _Unsupported("a row without r")
+        if previous is None:
+            raise _Unsupported("a row without r")
+        return previous + 1
     return int(number.group(1))
+
+
+def _with_row_ref(element: _Row, row: int, syn: _Syntax) -> bytes:
+    """The row element with its number written out, so rows inserted before it cannot shift it."""
+    if _ROW_NUMBER.search(element.attrs):
+        return element.xml
+    opening = b'%b<%brow r="%d"%b' % (element.space, syn.prefix, row, element.attrs)
+    return opening + element.xml[len(element.space) + len(syn.prefix) + 4 + len(element.attrs) :]
+
+
+def _with_cell_refs(body: bytes, row: int, syn: _Syntax) -> bytes:
+    """Write out the r of every cell of a row that lacks one: a cell follows the previous one."""
+    if b"<" + syn.prefix + b"c" not in body:
+        return body
+    parts, pos, col = [], 0, -1
+    for match in syn.cell.finditer(body):
+        attrs = match.group(1) or b""
+        ref = _REF.search(attrs)
+        if ref is not None:
+            col = _col_index(ref.group(1))
+            continue
+        col += 1
+        start = match.start() + len(syn.cell_open)
+        parts += [body[pos:start], b' r="%b%d"' % (_col_letters(col), row)]
+        pos = start
+    parts.append(body[pos:])
+    return b"".join(parts)
 
 
 @lru_cache(maxsize=4096)
@@ -522,8 +553,12 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
         style = style_new
         if k < len(cells) and cells[k][0] == col:
             _, start, end, attrs, inner = cells[k]
-            if syn.formula.search(inner):
-                raise _Unsupported("a formula in a column to overwrite")
+            if syn.formula.search(inner) and _shows(inner, text):
+                # A formula already showing the text (a callback_id made by a formula) stays.
+                k += 1
+                parts += [body[pos:end]]
+                pos = end
+                continue
             style, k = _style(attrs), k + 1
         else:
             start = end = cells[k][1] if k < len(cells) else (cells[-1][2] if cells else after)
@@ -533,11 +568,31 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
     return b"".join(parts)
 
 
+def _shows(inner: bytes, text: str) -> bool:
+    """Whether a formula cell's saved value is `text` (as a number, when both are numbers)."""
+    shown = _VALUE_TEXT.search(inner)
+    if shown is None:
+        return False
+    saved = _unescape(shown.group(1).decode("utf-8", "replace"))
+    if saved == text:
+        return True
+    try:
+        return float(saved) == float(text)
+    except ValueError:
+        return False
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
+
+
 def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
     """Rewrite one <row> element with the planned cells."""
     space, attrs, body = element.space, element.attrs, element.body or b""
     texts = plan.rows[row]
-    new_body = _patch_cells(body, row, texts, plan, syn)
+    new_body = _patch_cells(_with_cell_refs(body, row, syn), row, texts, plan, syn)
+    if not _ROW_NUMBER.search(attrs):
+        attrs = b' r="%d"%b' % (row, attrs)
     p = syn.prefix
     return b"%b<%brow%b>%b</%brow>" % (space, p, _widen_spans(attrs, plan), new_body, p)
 
@@ -592,7 +647,7 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
     create = sorted(row for row, texts in plan.rows.items() if any(texts))
     i, previous = 0, 0
     for element in sheet.rows():
-        row = _row_number(element)
+        row = _row_number(element, previous)
         if row <= previous:
             raise _Unsupported("rows out of order")
         previous = row
@@ -601,7 +656,10 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
             i += 1
         if i < len(create) and create[i] == row:
             i += 1
-        emit(_patch_row(element, row, plan, syn) if row in plan.rows else element.xml)
+        if row in plan.rows:
+            emit(_patch_row(element, row, plan, syn))
+        else:
+            emit(_with_row_ref(element, row, syn))
     for row in create[i:]:
         emit(_new_row(row, plan, syn))
     if sheet.empty:
@@ -675,12 +733,69 @@ def _annotate_with_openpyxl(
         raise SheetError(f"{src}: cannot be read ({exc})", hint=_REPAIR_HINT) from exc
     sheet = book[sheet_name]
     assert isinstance(sheet, Worksheet), "sheet_xml_path accepts worksheets only"
-    _set_headers(sheet, header_row, columns)
-    for row, texts in values.items():
-        if row != header_row:
-            for (col, _), text in zip(columns, texts, strict=True):
-                _set_text(sheet, row, col, text)
+    try:
+        _set_headers(sheet, header_row, columns)
+        for row, texts in values.items():
+            if row != header_row:
+                for (col, _), text in zip(columns, texts, strict=True):
+                    _set_text(sheet, row, col, text)
+    except AttributeError as exc:  # openpyxl's MergedCell refuses a value
+        raise OutputError(
+            f"{dst}: a result column falls on merged cells of sheet {sheet_name!r} ({exc})",
+            hint="unmerge the cells where the result columns go, then run again",
+        ) from None
     book.save(dst)
+    _restore_saved_values(src, dst)
+
+
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"([^>]*)><f([^>]*)>(.*?)</f><v ?/></c>', re.S)
+
+
+def _restore_saved_values(src: Path, written: Path) -> None:
+    """Put back each formula's saved value, which openpyxl drops, so the output reads the same."""
+    from openpyxl import load_workbook
+
+    saved = load_workbook(src, data_only=True, rich_text=False)
+    with open_package(written) as zin:
+        members = {}
+        for name in saved.sheetnames:
+            try:
+                members[sheet_xml_path(zin, name)] = saved[name]
+            except SheetError:
+                continue  # a chart sheet: no cells
+        patched = written.with_name(written.name + ".values")
+        with zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename in members:
+                    data = _fill_saved_values(data, members[info.filename])
+                zout.writestr(info, data)
+    os.replace(patched, written)
+
+
+def _fill_saved_values(xml: bytes, sheet: object) -> bytes:
+    import datetime as dt
+
+    def fill(match: re.Match[bytes]) -> bytes:
+        ref, attrs, f_attrs, formula = match.groups()
+        value = sheet[ref.decode()].value  # type: ignore[index]
+        if value is None:
+            return match.group(0)
+        attrs = re.sub(rb'\st="[^"]*"', b"", attrs)
+        if isinstance(value, bool):
+            kind, text = b' t="b"', b"1" if value else b"0"
+        elif isinstance(value, int | float):
+            kind, text = b"", repr(value).encode()
+        elif isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+            kind, text = b"", repr(to_serial(value)).encode()
+        elif isinstance(value, str) and value.startswith("#") and value.endswith(("!", "?", "A")):
+            kind, text = b' t="e"', _escaped(value)
+        else:
+            kind, text = b' t="str"', _escaped(_clean(str(value)))
+        cell = (ref, attrs, kind, f_attrs, formula, text)
+        return b'<c r="%b"%b%b><f%b>%b</f><v>%b</v></c>' % cell
+
+    return _FORMULA_CELL.sub(fill, xml)
 
 
 @contextlib.contextmanager
