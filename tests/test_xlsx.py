@@ -615,7 +615,7 @@ def test_the_fallback_keeps_custom_document_properties(
     src = tmp_path / "p.xlsx"
     book, ws = new_workbook("S")
     ws.append(["name"])
-    book.custom_doc_props.append(StringProperty(name="Campaign", value="spring"))
+    book.custom_doc_props.append(StringProperty(name="Campaign", value="spring"))  # type: ignore[attr-defined]
     book.save(src)
     with zipfile.ZipFile(src) as zf:
         parts = {name: zf.read(name) for name in zf.namelist()}
@@ -627,7 +627,7 @@ def test_the_fallback_keeps_custom_document_properties(
     calls = spy_on_fallback(monkeypatch)
     annotate_workbook(src, tmp_path / "out.xlsx", "S", [(1, "status")], 1, {2: ["ok"]})
     assert len(calls) == 1
-    kept = openpyxl.load_workbook(tmp_path / "out.xlsx").custom_doc_props
+    kept = openpyxl.load_workbook(tmp_path / "out.xlsx").custom_doc_props  # type: ignore[attr-defined]
     assert [(p.name, p.value) for p in kept] == [("Campaign", "spring")]
 
 

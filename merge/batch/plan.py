@@ -26,9 +26,9 @@ from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
 from merge.problems import did_you_mean
 from merge.review.offline import RenderOptions
-from merge.settings import SUMMARY_PROBLEMS_SHOWN
+from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
-from merge.sheets.sheet import Row, SheetInfo
+from merge.sheets.sheet import Row, SheetInfo, check_writable
 
 SAME_FORMAT = {".xlsx": {".xlsx"}, ".xlsm": {".xlsm"}}  # Excel refuses a mismatched content type
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
@@ -87,7 +87,9 @@ def plan_submit(
     _check_output(sheet.info, Path(output))
     template = load_template(template_path, sheet.info.columns)
     _check_key_column(options.key_column, sheet.info)
-    for warning in sheet.info.warnings + template.warnings:
+    # Whatever would stop the output being written is found now, before anything is sent.
+    writing = check_writable(sheet.info, Path(output), RESULT_COLUMNS + FOLLOW_COLUMNS)
+    for warning in sheet.info.warnings + template.warnings + tuple(writing):
         if warn is not None:
             warn(warning)
     journal = Journal.open(journal_path(Path(output)), target)

@@ -143,13 +143,24 @@ def check_title_row(
 
 
 def header_columns(
-    cells: Sequence[str], first_position: int, where: str, letter: Any, hint: str = ""
+    cells: Sequence[str],
+    first_position: int,
+    where: str,
+    letter: Any,
+    hint: str = "",
+    covered: frozenset[int] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Name the columns from the header cells, refusing blank or repeated names."""
+    """Name the columns from the header cells, refusing blank or repeated names.
+
+    `covered` holds the indexes of header cells hidden under a merged header cell to their left:
+    they name no column of their own.
+    """
     names = [cell.strip() for cell in cells]
-    while names and not names[-1]:
+    while names and (not names[-1] or len(names) - 1 in covered):
         names.pop()
-    blank = [letter(first_position + i) for i, name in enumerate(names) if not name]
+    blank = [
+        letter(first_position + i) for i, name in enumerate(names) if not name and i not in covered
+    ]
     if blank:
         raise SheetError(
             f"{where}: the header has no name in column {', '.join(blank)}",
@@ -163,13 +174,17 @@ def header_columns(
                 f'{where}: the header has "{name}" twice (columns {first} and {again})',
                 "rename one of them so every column name is unique",
             )
-        seen[name] = i
-    return tuple(names), tuple(first_position + i for i in range(len(names)))
+        if name:
+            seen[name] = i
+    kept = [i for i in range(len(names)) if i not in covered]
+    return tuple(names[i] for i in kept), tuple(first_position + i for i in kept)
 
 
 def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_position: int) -> Row:
     """Pair cells with column names; a value under no header becomes a problem, not a loss."""
     count = len(info.columns)
+    if info.positions and info.positions[-1] - info.positions[0] != count - 1:
+        return _row_with_gaps(number, cells, info, first_position)
     values = dict(zip(info.columns, cells, strict=False))
     if len(cells) < count:
         for name in info.columns[len(cells) :]:
@@ -178,6 +193,21 @@ def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_pos
         Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
         for i in range(count, len(cells))
         if cells[i] != ""
+    )
+    return Row(number, values, problems)
+
+
+def _row_with_gaps(number: int, cells: Sequence[str], info: SheetInfo, first_position: int) -> Row:
+    """Pair cells with names when some header cells lie under a merged header cell."""
+    named = {position - first_position for position in info.positions}
+    values = {
+        name: (cells[i] if i < len(cells) else "")
+        for name, i in zip(info.columns, sorted(named), strict=True)
+    }
+    problems = tuple(
+        Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
+        for i in range(len(cells))
+        if i not in named and cells[i] != ""
     )
     return Row(number, values, problems)
 

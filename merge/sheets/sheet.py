@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from merge.errors import SheetError
+from merge.errors import OutputError, SheetError
 from merge.settings import WRITE_SETTLE_SECONDS
 from merge.sheets import xlsx_write as xlsx
 from merge.sheets.cells import (
@@ -37,6 +39,7 @@ __all__ = [
     "SheetInfo",
     "added_positions",
     "cell_text",
+    "check_writable",
     "column_letter",
     "open_sheet",
     "rows_from_frame",
@@ -145,12 +148,76 @@ def added_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, st
     return placed
 
 
+def _layout(info: SheetInfo) -> xlsx.SheetLayout:
+    stat = info.path.stat()
+    return _cached_layout(
+        info.path, info.sheet_name or "", info.header_row, stat.st_size, stat.st_mtime_ns
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached_layout(
+    path: Path, sheet_name: str, header_row: int, _size: int, _mtime: int
+) -> xlsx.SheetLayout:
+    return xlsx.sheet_layout(path, sheet_name, header_row)
+
+
+def output_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, str]]:
+    """Place the written columns: new ones after every value, merged range and drawing."""
+    if info.kind != "xlsx":
+        return added_positions(info, names)
+    layout = _layout(info)
+    right = max([info.width - 1, layout.drawing_right] + [last for _, _, last, _ in layout.merged])
+    return added_positions(replace(info, width=right + 1), names)
+
+
+def check_writable(info: SheetInfo, output: Path, names: Sequence[str]) -> list[str]:
+    """Find, before anything is sent, what would stop the output being written; warn the rest."""
+    for lock in (output.with_name("~$" + output.name), output.with_name(f".~lock.{output.name}#")):
+        if output.exists() and lock.exists():
+            raise OutputError(
+                f"{output}: is open in a spreadsheet program ({lock.name} is beside it)",
+                "close it there first, or choose another output with -o",
+            )
+    if output.exists() and not os.access(output, os.W_OK):
+        raise OutputError(
+            f"{output}: is read-only", "make it writable, or choose another output with -o"
+        )
+    if info.kind != "xlsx":
+        return []
+    layout = _layout(info)
+    where = f'{info.path.name}, sheet "{info.sheet_name}"'
+    for position, name in output_positions(info, names):
+        for left, top, right, bottom in layout.merged:
+            if (
+                left <= position <= right
+                and bottom >= info.header_row
+                and (left, top)
+                != (
+                    right,
+                    bottom,
+                )
+            ):
+                cells = f"{column_letter(left)}{top}:{column_letter(right)}{bottom}"
+                raise OutputError(
+                    f"{where}: cells {cells} are merged where the column {name!r} is written"
+                    f" (column {column_letter(position)})",
+                    "unmerge them in the input, or rename that column's header",
+                )
+    if layout.patchable:
+        return []
+    return [
+        f"{where}: the sheet's XML is of a form only a full rewrite can edit; the output is a"
+        " rewritten copy that keeps formulas, their saved values, styles and document properties"
+    ]
+
+
 def write_annotated(
     info: SheetInfo, dst: Path, names: Sequence[str], values: Mapping[int, Sequence[str]]
 ) -> None:
     """Write a copy of the input with the named columns added or updated, in the input's format."""
     if info.kind == "xlsx":
-        columns = added_positions(info, names)
+        columns = output_positions(info, names)
         xlsx.annotate_workbook(
             info.path, dst, info.sheet_name or "", columns, info.header_row, values
         )

@@ -56,7 +56,15 @@ class WorkbookSheet:
             None if below is None else [cell_text(c) for c in below],
             hint,
         )
-        columns, positions = header_columns(header, self._first, where, column_letter, hint)
+        covered = frozenset(
+            c - self._first
+            for (top, left), (bottom, right) in self._sheet.merged_cell_ranges or []
+            if top <= header_index <= bottom
+            for c in range(left + 1, right + 1)
+        )
+        columns, positions = header_columns(
+            header, self._first, where, column_letter, hint, covered
+        )
         self._header_index = header_index
         self.info = SheetInfo(
             path=path,

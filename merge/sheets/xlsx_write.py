@@ -459,6 +459,8 @@ class _Plan:
     header_row: int
     rows: dict[int, tuple[str, ...]]
     size_hint: int
+    widths: tuple[float, ...] = ()
+    """Each written column's width in characters, enough to read its longest text."""
 
 
 def _plan(
@@ -479,7 +481,53 @@ def _plan(
     if not 1 <= header_row <= _MAX_ROW:
         raise ValueError(f"header_row {header_row} is not a row number")
     rows[header_row] = tuple(_clean(columns[i][1]) for i in order)
-    return _Plan(cols, header_row, rows, size)
+    longest = [0] * len(cols)
+    for texts in rows.values():
+        for k, text in enumerate(texts):
+            longest[k] = max(longest[k], len(text))
+    widths = tuple(float(min(max(n + 2, _MIN_WIDTH), _MAX_WIDTH)) for n in longest)
+    return _Plan(cols, header_row, rows, size, widths)
+
+
+_MIN_WIDTH, _MAX_WIDTH = 10, 60
+
+
+def _patch_widths(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
+    """Give each written column without a width of its own one wide enough to read it."""
+    if not plan.widths:
+        return head
+    p = re.escape(syn.prefix)
+    block = re.search(rb"<%bcols(?:\s[^>]*)?>(.*?)</%bcols\s*>" % (p, p), head, re.S)
+    existing = re.findall(rb"<%bcol\s[^>]*/>" % p, block.group(1)) if block else []
+    if block is not None and block.group(1).count(b"<" + syn.prefix + b"col") != len(existing):
+        return head
+    spans = []
+    for element in existing:
+        low = re.search(rb"""\smin\s*=\s*["']([0-9]+)""", element)
+        high = re.search(rb"""\smax\s*=\s*["']([0-9]+)""", element)
+        if low is None or high is None:
+            return head  # a form we do not know: leave the widths alone
+        spans.append((int(low.group(1)), int(high.group(1)), element))
+    added = [
+        (
+            col + 1,
+            col + 1,
+            b'<%bcol min="%d" max="%d" width="%.1f" customWidth="1"/>'
+            % (syn.prefix, col + 1, col + 1, width),
+        )
+        for col, width in zip(plan.cols, plan.widths, strict=True)
+        if not any(low <= col + 1 <= high for low, high, _ in spans)
+    ]
+    if not added:
+        return head
+    elements = b"".join(e for _, _, e in sorted(spans + added, key=lambda s: s[0]))
+    cols = b"<%bcols>%b</%bcols>" % (syn.prefix, elements, syn.prefix)
+    if block is not None:
+        return head[: block.start()] + cols + head[block.end() :]
+    at = syn.sheet_data.search(head)
+    if at is None:
+        return head
+    return head[: at.start()] + cols + head[at.start() :]
 
 
 @lru_cache(maxsize=4096)
@@ -642,7 +690,7 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
             parts.clear()
             size = 0
 
-    head = _patch_dimension(sheet.head, plan, syn)
+    head = _patch_widths(_patch_dimension(sheet.head, plan, syn), plan, syn)
     emit(head[:-2] + b">" if sheet.empty else head)
     create = sorted(row for row, texts in plan.rows.items() if any(texts))
     i, previous = 0, 0
@@ -858,3 +906,90 @@ def annotate_workbook(
             _annotate_with_openpyxl(src, tmp, sheet_name, columns, header_row, values)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise SheetError(f"{src}: is damaged ({exc})", hint=_REPAIR_HINT) from exc
+
+
+# -- what can be known before anything is sent --------------------------------------------------
+
+_MERGE_REF = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?ref\s*=\s*["']([A-Z0-9:]+)["']"""
+)
+_DRAWING_ID = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?drawing\s[^>]*?(?:[A-Za-z_][\w.-]*:)?id\s*=\s*["']([^"']+)["']"""
+)
+_ANCHOR_COL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?col>\s*([0-9]+)\s*<")
+_EXTENT = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?ext\s[^>]*?cx\s*=\s*["']([0-9]+)["']""")
+_DEFAULT_COLUMN_EMU = 609_600  # 64 pixels, Excel's default column width
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """What decides where new columns go and whether the fast patch can write the sheet."""
+
+    merged: tuple[tuple[int, int, int, int], ...]
+    """Each merged range as (first column, first row, last column, last row), columns from 0."""
+    drawing_right: int
+    """The last column a drawing (chart, picture, shape) reaches, or -1."""
+    patchable: bool
+    """False when only a rewrite of the whole workbook can write it."""
+
+
+def sheet_layout(path: Path, sheet_name: str, header_row: int) -> SheetLayout:
+    """Read the merges and drawings of a sheet, and try the fast patch without writing."""
+    with open_package(path) as zf:
+        member = sheet_xml_path(zf, sheet_name)
+        rest: list[bytes] = []
+        patchable = True
+        try:
+            with zf.open(member) as stream:
+                sheet = _Sheet(stream)
+                plan = _Plan((_MAX_COL - 1,), header_row, {header_row: ("x",)}, 0)
+                _patch_sheet(sheet, plan, rest.append)
+        except _Unsupported:
+            patchable = False
+            with zf.open(member) as stream:
+                rest = [stream.read()]
+        tail = b"".join(rest[-64:]) if patchable else rest[0]
+        merged = tuple(_merged_ranges(tail))
+        drawing_right = _drawing_right(zf, member, tail)
+    return SheetLayout(merged, drawing_right, patchable)
+
+
+def _merged_ranges(xml: bytes) -> Iterator[tuple[int, int, int, int]]:
+    for ref in _MERGE_REF.findall(xml):
+        found = _RANGE.fullmatch(ref)
+        if found:
+            left, top = _col_index(found.group(1)), int(found.group(2))
+            right = _col_index(found.group(3) or found.group(1))
+            yield left, top, right, int(found.group(4) or found.group(2))
+
+
+def _drawing_right(zf: zipfile.ZipFile, member: str, xml: bytes) -> int:
+    """The last column any drawing anchored on the sheet reaches."""
+    ids = _DRAWING_ID.findall(xml)
+    if not ids:
+        return -1
+    try:
+        rels = relationships(zf, member)
+    except SheetError:
+        return -1
+    right = -1
+    for rid in ids:
+        _, name = rels.get(rid.decode(), ("", ""))
+        try:
+            drawing = zf.read(name)
+        except KeyError:
+            continue
+        for col in _ANCHOR_COL.findall(drawing):
+            right = max(right, int(col))
+        # A one-cell anchor gives a size, not an end: count default-width columns.
+        for anchor in re.finditer(
+            rb"<(?:[A-Za-z_][\w.-]*:)?oneCellAnchor\b.*?</(?:[A-Za-z_][\w.-]*:)?oneCellAnchor>",
+            drawing,
+            re.S,
+        ):
+            start = _ANCHOR_COL.search(anchor.group(0))
+            size = _EXTENT.search(anchor.group(0))
+            if start and size:
+                span = -(-int(size.group(1)) // _DEFAULT_COLUMN_EMU)
+                right = max(right, int(start.group(1)) + span)
+    return right
