@@ -11,6 +11,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
@@ -66,17 +67,71 @@ class RowLayout:
 
 def row_layouts(stream: IO[bytes], formats: list[str | None]) -> Iterator[RowLayout]:
     """Yield, in sheet order, each row that is hidden or has formatted cells."""
+    buf = stream.read(_CHUNK)
+    plain = formats[0] if formats else None
+    if plain is not None or _ROW_WITHOUT_R.search(buf) or _CELL_WITHOUT_R.search(buf):
+        yield from _row_layouts_counted(buf, stream, formats)
+        return
+    styled = tuple(i for i, code in enumerate(formats) if code is not None)
+    pattern = _pattern(styled)
+    current: RowLayout | None = None
+    while True:
+        chunk = stream.read(_CHUNK)
+        buf += chunk
+        end = len(buf) if not chunk else max(buf.rfind(b"<"), 0)
+        # Without formatted styles only hidden rows matter, and most chunks hold none.
+        matches = pattern.finditer(buf, 0, end) if styled or b"hidden" in buf else ()
+        for match in matches:
+            tag = match.group(0)
+            ref = _ATTR_R.search(tag)
+            if ref is None:
+                continue  # an unnumbered tag past the first megabyte: shown as stored
+            number = int(ref.group(2))
+            if current is None or current.number != number:
+                if current is not None:
+                    yield current
+                current = RowLayout(number)
+            if not ref.group(1):
+                current.hidden = True
+                continue
+            style = _ATTR_S.search(tag)
+            code = formats[int(style.group(1))] if style else None
+            if code is not None:
+                current.formats[_column(ref.group(1))] = code
+        buf = buf[end:]
+        if not chunk:
+            break
+    if current is not None:
+        yield current
+
+
+@lru_cache(maxsize=16)
+def _pattern(styled: tuple[int, ...]) -> re.Pattern[bytes]:
+    """Match hidden rows and the cells of formatted styles only: Python never sees the others."""
+    rows = rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\shidden\s*=\s*[\"'](?:1|true)[\"'][^>]*>"
+    if not styled:
+        return re.compile(rows)
+    indexes = b"|".join(str(i).encode() for i in styled)
+    cells = rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\ss\s*=\s*[\"'](?:%b)[\"'][^>]*>" % indexes
+    return re.compile(rows + b"|" + cells)
+
+
+_ROW_WITHOUT_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?![^>]*\sr\s*=)(?:\s[^>]*)?/?>")
+_CELL_WITHOUT_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?![^>]*\sr\s*=)(?:\s[^>]*)?/?>")
+
+
+def _row_layouts_counted(
+    head: bytes, stream: IO[bytes], formats: list[str | None]
+) -> Iterator[RowLayout]:
+    """The same, for XML whose rows or cells leave out their r: every tag is looked at."""
     current: RowLayout | None = None
     row, col = 0, -1
-    buf = b""
-    wanted = any(formats)
+    buf = head
     while True:
         chunk = stream.read(_CHUNK)
         buf += chunk
         end = len(buf) if not chunk else buf.rfind(b"<")
-        if end < 0:
-            continue
-        for match in _TAG.finditer(buf, 0, end):
+        for match in _TAG.finditer(buf, 0, max(end, 0)):
             attrs = match.group(2) or b""
             if match.group(1) == b"row":
                 if current is not None and (current.hidden or current.formats):
@@ -87,14 +142,14 @@ def row_layouts(stream: IO[bytes], formats: list[str | None]) -> Iterator[RowLay
                 continue
             ref = _ATTR_R.search(attrs)
             col = _column(ref.group(1)) if ref and ref.group(1) else col + 1
-            if not wanted or current is None:
+            if current is None:
                 continue
             style = _ATTR_S.search(attrs)
             index = int(style.group(1)) if style else 0
             code = formats[index] if index < len(formats) else None
             if code is not None:
                 current.formats[col] = code
-        buf = buf[end:]
+        buf = buf[max(end, 0) :]
         if not chunk:
             break
     if current is not None and (current.hidden or current.formats):
