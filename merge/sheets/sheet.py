@@ -148,18 +148,19 @@ def added_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, st
     return placed
 
 
-def _layout(info: SheetInfo) -> xlsx.SheetLayout:
+def _layout(info: SheetInfo, try_patch: bool = False) -> xlsx.SheetLayout:
     stat = info.path.stat()
+    name = info.sheet_name or ""
     return _cached_layout(
-        info.path, info.sheet_name or "", info.header_row, stat.st_size, stat.st_mtime_ns
+        info.path, name, info.header_row, try_patch, stat.st_size, stat.st_mtime_ns
     )
 
 
 @lru_cache(maxsize=8)
 def _cached_layout(
-    path: Path, sheet_name: str, header_row: int, _size: int, _mtime: int
+    path: Path, sheet_name: str, header_row: int, try_patch: bool, _size: int, _mtime: int
 ) -> xlsx.SheetLayout:
-    return xlsx.sheet_layout(path, sheet_name, header_row)
+    return xlsx.sheet_layout(path, sheet_name, header_row, try_patch)
 
 
 def output_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, str]]:
@@ -185,7 +186,7 @@ def check_writable(info: SheetInfo, output: Path, names: Sequence[str]) -> list[
         )
     if info.kind != "xlsx":
         return []
-    layout = _layout(info)
+    layout = _layout(info, try_patch=True)
     where = f'{info.path.name}, sheet "{info.sheet_name}"'
     for position, name in output_positions(info, names):
         for left, top, right, bottom in layout.merged:

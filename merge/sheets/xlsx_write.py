@@ -933,25 +933,38 @@ class SheetLayout:
     """False when only a rewrite of the whole workbook can write it."""
 
 
-def sheet_layout(path: Path, sheet_name: str, header_row: int) -> SheetLayout:
-    """Read the merges and drawings of a sheet, and try the fast patch without writing."""
+def sheet_layout(path: Path, sheet_name: str, header_row: int, try_patch: bool) -> SheetLayout:
+    """Read the merges and drawings of a sheet; with `try_patch`, try the fast patch unwritten."""
     with open_package(path) as zf:
         member = sheet_xml_path(zf, sheet_name)
-        rest: list[bytes] = []
         patchable = True
-        try:
-            with zf.open(member) as stream:
-                sheet = _Sheet(stream)
-                plan = _Plan((_MAX_COL - 1,), header_row, {header_row: ("x",)}, 0)
-                _patch_sheet(sheet, plan, rest.append)
-        except _Unsupported:
-            patchable = False
-            with zf.open(member) as stream:
-                rest = [stream.read()]
-        tail = b"".join(rest[-64:]) if patchable else rest[0]
+        if try_patch:
+            try:
+                with zf.open(member) as stream:
+                    plan = _Plan((_MAX_COL - 1,), header_row, {header_row: ("x",)}, 0)
+                    _patch_sheet(_Sheet(stream), plan, lambda _: None)
+            except _Unsupported:
+                patchable = False
+        with zf.open(member) as stream:
+            tail = _after_rows(stream)
         merged = tuple(_merged_ranges(tail))
         drawing_right = _drawing_right(zf, member, tail)
     return SheetLayout(merged, drawing_right, patchable)
+
+
+_ROWS_END = re.compile(
+    rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>|<(?:[A-Za-z_][\w.-]*:)?sheetData\s*/>"
+)
+
+
+def _after_rows(stream: IO[bytes]) -> bytes:
+    """What follows the cells (merges, drawings), read in chunks; the cells are not kept."""
+    tail, found = b"", False
+    while chunk := stream.read(_CHUNK):
+        tail = tail + chunk if found else tail[-64:] + chunk
+        if not found and (end := _ROWS_END.search(tail)) is not None:
+            tail, found = tail[end.start() :], True
+    return tail
 
 
 def _merged_ranges(xml: bytes) -> Iterator[tuple[int, int, int, int]]:
