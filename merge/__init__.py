@@ -3,6 +3,7 @@
 from merge.batch.plan import Plan, SubmitOptions, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, submit_sheet
 from merge.errors import MergeError, OutputError, SheetError, TemplateError
+from merge.follow.follower import FollowOptions, FollowSummary, follow_output, follow_sheet
 from merge.payload.render import Template, compile_template
 from merge.payload.row import (
     RowResult,
@@ -20,6 +21,8 @@ from merge.simulator import Simulator, SimulatorSettings
 from merge.version import __version__ as __version__
 
 __all__ = [
+    "FollowOptions",
+    "FollowSummary",
     "MergeError",
     "OutputError",
     "Plan",
@@ -40,6 +43,8 @@ __all__ = [
     "TemplateError",
     "check_row",
     "compile_template",
+    "follow_output",
+    "follow_sheet",
     "json_schema",
     "load_template",
     "open_sheet",

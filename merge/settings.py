@@ -19,7 +19,6 @@ STATUS_COLUMNS = ("merge_status", "merge_errors")
 RESERVED_NAMES = frozenset({"row", "row_number", "raw"})
 """Names the template sees besides the columns."""
 
-EXCEL_CELL_LIMIT = 32_767
 PAYLOAD_FILE_DIGITS = 4
 SUMMARY_PROBLEMS_SHOWN = 10
 WRITE_SETTLE_SECONDS = 0.5

@@ -343,5 +343,6 @@ def test_readme_library_example_runs(monkeypatch: pytest.MonkeyPatch, capsys):
         '8 invalid [\'row 8, column "speed": 2 is above the maximum 1.5'
         " (video_inputs[0].voice.speed)']"
     )
-    assert printed[-2] == "21 4"
-    assert printed[-1] == "Counter({'submitted': 21, 'invalid': 4})"
+    assert printed[-3] == "21 4"
+    assert printed[-2] == "Counter({'submitted': 21, 'invalid': 4})"
+    assert printed[-1] == "Counter({'completed': 21})"

@@ -236,3 +236,10 @@ def test_fast_path_matches_jinja(first: str, note: str):
     )
     values = cells(first_name=first, note=note)
     assert fast.render(values, 2).payload == slow.render(values, 2).payload
+
+
+def test_an_unknown_column_name_with_a_pipe_is_said_whole():
+    template = body({"type": "text", "input_text": 'Price: {{ row["Price|EUR"] }}'})
+    with pytest.raises(TemplateError) as caught:
+        compile_template(template, "t.json", ["Price EUR", "first_name"])
+    assert 'names no column "Price|EUR"' in caught.value.message

@@ -16,7 +16,6 @@ from merge.review.offline import render_to_folder
 from merge.review.page import (
     ReviewPage,
     escape_json,
-    problems_from_text,
     scene_seconds,
     sent_cards,
     voice_seconds,
@@ -155,36 +154,21 @@ def test_the_page_holds_cards_up_to_its_limit_and_counts_every_row():
 # ---- submit's page: rows rebuilt from the output's cells and the bodies sent ----
 
 
-def test_problems_said_in_merge_error_are_read_back_with_column_and_path():
-    problems = [
-        Problem("video_inputs[0].voice.speed", "2 is above the maximum 1.5", "speed"),
-        Problem("video_inputs[0].background.value", '"a; b" is not a hex colour', "background"),
-        Problem("", 'callback_id "x" is also row 5\'s'),
-    ]
-    text = "; ".join(p.describe() for p in problems)
-    found = problems_from_text(text)
-    assert found[0] == {
-        "column": "speed",
-        "message": "2 is above the maximum 1.5",
-        "path": "video_inputs[0].voice.speed",
-    }
-    assert found[-1] == {"message": 'callback_id "x" is also row 5\'s'}
-    assert problems_from_text("") == []
-
-
 def test_sent_cards_follow_sheet_order_with_bodies_and_answers():
+    speed = Problem("video_inputs[0].voice.speed", "2 is above 1.5", "speed")
+    colour = Problem("video_inputs[0].background.value", '"a; b" is not a hex colour', "Price|EUR")
     values = {
-        5: ("", "invalid", 'column "speed": 2 is above 1.5 (video_inputs[0].voice.speed)', "", ""),
+        5: ("", "invalid", f"{speed.describe()}; {colour.describe()}", "", ""),
         2: ("vid", "submitted", "", "am-1-row-2", "2026-01-01T00:00:00Z"),
         3: ("", "failed", "HTTP 400: bad voice", "am-1-row-3", ""),
     }
     bodies = {2: json.dumps(body(text_voice(3))).encode(), 3: b'{"video_inputs": []}'}
-    cards = list(sent_cards(values, bodies))
+    cards = list(sent_cards(values, bodies, {5: [speed, colour]}))
     assert [c["row"] for c in cards] == [2, 3, 5]
     assert cards[0]["video_id"] == "vid"
     assert cards[0]["payload"]["title"] == "Hello"
     assert cards[1]["error"] == "HTTP 400: bad voice"
-    assert cards[2]["problems"][0]["column"] == "speed"
+    assert cards[2]["problems"] == [speed.as_dict(), colour.as_dict()]
 
 
 # ---- what render and submit write ----
@@ -216,6 +200,7 @@ def test_submit_writes_the_page_of_what_it_sent_beside_the_output(cli, tmp_path)
         "column": "speed",
         "message": "2 is above the maximum 1.5",
         "path": "video_inputs[0].voice.speed",
+        "placeholder": "{{ speed }}",
     }
 
 

@@ -15,6 +15,7 @@ import httpx
 import openpyxl
 import pytest
 
+import merge
 from merge.cli.commands import ExitCode
 from merge.simulator import Simulator, SimulatorSettings, video_bytes
 from tests.conftest import ROOT
@@ -374,3 +375,16 @@ def test_videos_of_a_simulate_run_are_not_looked_for_on_heygen(cli, tmp_path, ke
     assert run.code == ExitCode.ERROR
     assert "its videos were made on a local simulator, not on https://api.heygen.com" in run.err
     assert "`submit --simulate --wait`" in run.err
+
+
+def test_a_notebook_user_submits_and_follows_from_merge_alone(tmp_path):
+    with Simulator(FAST) as api:
+        data = write_csv(tmp_path / "leads.csv", leads(4))
+        out = tmp_path / "sent.csv"
+        sent_summary = merge.submit_sheet(data, OUTREACH, out, KEY, api.url)
+        followed = merge.follow_sheet(
+            out, KEY, api.url, merge.FollowOptions(wait=True, poll_first=0.1)
+        )
+    assert sent_summary.sent == 4
+    assert followed.statuses == {"completed": 4}
+    assert [row["video_status"] for row in table(out)] == ["completed"] * 4

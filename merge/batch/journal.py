@@ -15,7 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from merge.errors import OutputError
 from merge.settings import FOLLOW_COLUMNS, JOURNAL_SUFFIX
@@ -60,6 +60,10 @@ FIELDS = (
 )
 
 
+EntryState = Literal["unsent", "sending", "submitted", "failed", "unknown"]
+"""A row's state in the journal: `sending` is committed before its request leaves."""
+
+
 @dataclass(frozen=True, slots=True)
 class VideoState:
     """What the API last said of one video, by status call or webhook."""
@@ -86,7 +90,7 @@ class Entry:
     key: str
     row: int
     payload_hash: str
-    state: str
+    state: EntryState
     video_id: str | None = None
     error: str | None = None
     http_status: int | None = None

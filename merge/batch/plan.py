@@ -24,7 +24,7 @@ from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
 from merge.payload.render import Template
 from merge.payload.row import check_row, load_template
-from merge.problems import did_you_mean
+from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
@@ -37,7 +37,7 @@ LOCAL_TARGET = "a local simulator"
 HIDDEN_SKIPPED = "hidden in the sheet (--include-hidden sends them)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SubmitOptions:
     """What `submit` was asked to do, resolved once at the boundary."""
 
@@ -168,12 +168,12 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:
             if key in keys:
-                key_problem = f'callback_id "{key}" is also row {keys[key]}\'s'
+                key_problem = Problem("", f'callback_id "{key}" is also row {keys[key]}\'s')
                 key = None
             else:
                 keys[key] = row.number
         entry = entries.get(key) if key is not None else by_row.get(row.number)
-        problems = result.messages() + ([f"row {row.number}, {key_problem}"] if key_problem else [])
+        problems = result.problems + ([key_problem] if key_problem else [])
         if entry is not None and entry.video_id and _render_failed(plan, entry, options):
             if problems or key is None:
                 _mark_invalid(plan, row.number, problems, key)
@@ -195,7 +195,7 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
 
 def _row_key(
     row: Row, payload: Any, key_column: str | None, campaign: str
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, Problem | None]:
     """Give a row its callback_id: the template's, the sheet's, from --key, or from its number."""
     given = payload.get("callback_id") if isinstance(payload, dict) else None
     if isinstance(given, str) and given.strip():
@@ -206,7 +206,7 @@ def _row_key(
     if key_column is not None:
         value = row.values.get(key_column, "").strip()
         if not value:
-            return None, f'column "{key_column}": is empty, and --key needs a value in every row'
+            return None, Problem("", "is empty, and --key needs a value in every row", key_column)
         return f"am-{campaign}-{value}", None
     return f"am-{campaign}-row-{row.number}", None
 
@@ -252,12 +252,11 @@ def _skip_submitted(plan: Plan, entry: Entry, row: Row, payload_hash: str) -> No
         plan.skipped["already has a video_id"] += 1
 
 
-def _mark_invalid(plan: Plan, number: int, problems: list[str], key: str | None) -> None:
+def _mark_invalid(plan: Plan, number: int, problems: list[Problem], key: str | None) -> None:
     plan.invalid += 1
-    said = [p.split(", ", 1)[1] if p.startswith(f"row {number}, ") else p for p in problems]
-    plan.ledger.show(number, "invalid", "; ".join(said), key or "")
+    plan.ledger.show_invalid(number, problems, key or "")
     room = SUMMARY_PROBLEMS_SHOWN - len(plan.first_problems)
-    plan.first_problems.extend(problems[: max(room, 0)])
+    plan.first_problems.extend(f"row {number}, {p.describe()}" for p in problems[: max(room, 0)])
 
 
 def _plan_valid(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
-from merge.batch.journal import Entry, Journal, VideoState
+from merge.batch.journal import Entry, EntryState, Journal, VideoState
+from merge.problems import Problem
 
 
 def timestamp(seconds: float | None) -> str:
@@ -40,9 +42,32 @@ class Job:
     payload_hash: str
 
 
+ENTRY_STATUS: dict[EntryState, RowStatus] = {
+    "unsent": "skipped",
+    "sending": "unknown",
+    "submitted": "submitted",
+    "failed": "failed",
+    "unknown": "unknown",
+}
+"""How each journal state shows in the output: a row left `sending` by a crash is in doubt."""
+
 UNKNOWN_HINT = (
     "no answer came, so the video may exist; run again to check, or --retry-unknown to send again"
 )
+
+
+RowStatus = Literal["sending", "submitted", "failed", "unknown", "skipped", "invalid"]
+"""A row's merge_status in the output sheet."""
+
+
+class RowCells(NamedTuple):
+    """A row's RESULT_COLUMNS cells, in their order."""
+
+    video_id: str
+    status: RowStatus
+    error: str
+    key: str
+    at: str
 
 
 class Ledger:
@@ -55,20 +80,31 @@ class Ledger:
     def __init__(self, journal: Journal, clock: Callable[[], float]) -> None:
         self.journal = journal
         self.clock = clock
-        self.values: dict[int, tuple[str, str, str, str, str]] = {}
+        self.values: dict[int, RowCells] = {}
+        self.problems: dict[int, list[Problem]] = {}
+        """Each invalid row's problems as objects, for pages that place them by their field."""
 
-    def show(self, row: int, status: str, error: str = "", key: str = "", **more: str) -> None:
-        """Set a row's cells without touching the journal (invalid or skipped rows)."""
-        self.values[row] = (more.get("video_id", ""), status, error, key, more.get("at", ""))
+    def show(
+        self, row: int, status: RowStatus, error: str = "", key: str = "", **more: str
+    ) -> None:
+        """Set a row's cells without touching the journal (skipped rows, ids from the sheet)."""
+        self.values[row] = RowCells(
+            more.get("video_id", ""), status, error, key, more.get("at", "")
+        )
+
+    def show_invalid(self, row: int, problems: list[Problem], key: str = "") -> None:
+        """Set an invalid row's cells, keeping its problems whole for the page."""
+        self.problems[row] = problems
+        self.show(row, "invalid", "; ".join(p.describe() for p in problems), key)
 
     def show_entry(self, entry: Entry, row: int | None = None) -> None:
         """Show what the journal knows of a row."""
-        status = {"unsent": "skipped", "sending": "unknown"}.get(entry.state, entry.state)
+        status = ENTRY_STATUS[entry.state]
         error = entry.error or ""
         if status == "unknown":
             error = f"{error}: {UNKNOWN_HINT}" if error else UNKNOWN_HINT
         at = entry.answered_at if entry.state == "submitted" else entry.sent_at
-        self.values[entry.row if row is None else row] = (
+        self.values[entry.row if row is None else row] = RowCells(
             entry.video_id or "",
             status,
             error,
@@ -80,26 +116,28 @@ class Ledger:
         """Commit that the request is about to go out, before it does."""
         now = self.clock()
         self.journal.sending(job.key, job.row, job.payload_hash, now)
-        self.values[job.row] = ("", "sending", "", job.key, timestamp(now))
+        self.values[job.row] = RowCells("", "sending", "", job.key, timestamp(now))
 
     def submitted(self, job: Job, video_id: str) -> None:
         """Commit the id the moment it is known."""
         now = self.clock()
         self.journal.submitted(job.key, video_id, now)
-        self.values[job.row] = (video_id, "submitted", "", job.key, timestamp(now))
+        self.values[job.row] = RowCells(video_id, "submitted", "", job.key, timestamp(now))
 
     def failed(self, job: Job, error: str, http_status: int | None) -> None:
         """Commit the API's refusal."""
         self.journal.failed(job.key, error, http_status, self.clock())
-        self.values[job.row] = ("", "failed", error, job.key, self.values[job.row][4])
+        self.values[job.row] = RowCells("", "failed", error, job.key, self.values[job.row].at)
 
     def unknown(self, job: Job, reason: str) -> None:
         """Commit that the outcome is not known, so the row is checked before any resend."""
         self.journal.unknown(job.key, reason, self.clock())
-        sent_at = self.values[job.row][4]
-        self.values[job.row] = ("", "unknown", f"{reason}: {UNKNOWN_HINT}", job.key, sent_at)
+        sent_at = self.values[job.row].at
+        self.values[job.row] = RowCells(
+            "", "unknown", f"{reason}: {UNKNOWN_HINT}", job.key, sent_at
+        )
 
     def unsent(self, job: Job, reason: str) -> None:
         """Commit that the request was certainly not acted on; the row stays resumable."""
         self.journal.unsent(job.key, reason)
-        self.values[job.row] = ("", "skipped", reason, job.key, "")
+        self.values[job.row] = RowCells("", "skipped", reason, job.key, "")

@@ -23,7 +23,7 @@ from merge.api.pacing import Throttle
 from merge.api.v3 import make_client
 from merge.batch.plan import Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.reconcile import reconcile
-from merge.batch.results import Job, cells
+from merge.batch.results import Job, RowCells, cells
 from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
 from merge.errors import MergeError
@@ -42,7 +42,7 @@ from merge.sheets.sheet import write_annotated
 Warn = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSettings:
     """How to send: the API, how many at once, how fast, how long to wait for an answer."""
 
@@ -133,7 +133,7 @@ async def _run(
         summary.stopped = sender.stopped
         summary.seconds = time.monotonic() - started
         _mark_not_reached(plan, sender.stopped)
-        summary.statuses = Counter(values[1] for values in plan.ledger.values.values())
+        summary.statuses = Counter(cells.status for cells in plan.ledger.values.values())
         summary.write_failed = write_output(plan)
         write_sent_page(plan, warn)
     return summary
@@ -221,9 +221,7 @@ async def _keep_writing(plan: Plan, every: float, warn: Warn) -> None:
         await asyncio.sleep(3 * (time.monotonic() - started))
 
 
-def write_output(
-    plan: Plan, values: dict[int, tuple[str, str, str, str, str]] | None = None
-) -> str | None:
+def write_output(plan: Plan, values: dict[int, RowCells] | None = None) -> str | None:
     """Write the output sheet atomically; say what went wrong instead of raising.
 
     Videos already followed keep their status columns, so a resumed submit loses none of them.

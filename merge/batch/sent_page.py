@@ -27,6 +27,6 @@ def write_sent_page(plan: Plan, warn: Callable[[str], None]) -> None:
     )
     path = sent_page_path(plan.output)
     try:
-        write_page(path, page.add_all(sent_cards(plan.ledger.values, bodies)))
+        write_page(path, page.add_all(sent_cards(plan.ledger.values, bodies, plan.ledger.problems)))
     except OSError as error:
         warn(f"{path}: the review page could not be written ({error.strerror})")

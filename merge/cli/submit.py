@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -39,8 +38,6 @@ from merge.simulator import Simulator, SimulatorSettings
 
 REHEARSAL = SimulatorSettings(slots=6, pending_seconds=0.5, render_seconds=2.0)
 """The built-in simulator of `--simulate`: a Scale plan's six slots, videos done in seconds."""
-
-RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$", re.I)
 
 
 def add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,17 +18,20 @@ from typing import Any
 
 import httpx
 
-from merge.api.client import ApiError, HeyGenClient
+from merge.api.client import ApiError, HeyGenClient, open_http
 from merge.api.pacing import Throttle
 from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
+from merge.batch.plan import journal_target
 from merge.batch.results import cells
 from merge.errors import MergeError, SheetError
 from merge.follow.download import DownloadFailed, LinkExpired, download, file_stem, open_files_http
 from merge.follow.schedule import PollSchedule, Watch
 from merge.loop import interrupts, run_sync
 from merge.settings import (
+    DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT_SECONDS,
     OUTPUT_WRITE_SECONDS,
     POLL_FIRST_SECONDS,
     V3_BULK_STATUS_SIZE,
@@ -39,7 +42,7 @@ DONE = frozenset({"completed", "failed", "not_found"})
 Warn = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FollowOptions:
     """How to follow: once or until the end, where to save files, how hard to ask."""
 
@@ -393,3 +396,18 @@ async def _follow(
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
             return await follower.run()
+
+
+def follow_sheet(
+    output: Path,
+    api_key: str,
+    base_url: str = DEFAULT_BASE_URL,
+    options: FollowOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    progress: Callable[[Counter[str]], None] | None = None,
+    warn: Warn | None = None,
+) -> FollowSummary:
+    """Follow an output's videos in one call, as `status` does: the library twin of submit_sheet."""
+    options = options or FollowOptions()
+    http = open_http(base_url, api_key, timeout, options.concurrency)
+    return follow_output(output, http, journal_target(base_url), options, progress, warn)

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import TemplateError as JinjaError
@@ -113,6 +113,14 @@ class Template:
         return Rendered(payload, problems, frozenset(blank))
 
 
+class Unknown(NamedTuple):
+    """A placeholder naming no column: the name, where in the template, and the text it is in."""
+
+    name: str
+    where: str
+    source: str
+
+
 def compile_template(text: str, name: str, columns: Sequence[str]) -> Template:
     """Compile a template's text against the sheet's columns, refusing unknown placeholders."""
     if name.endswith(".j2"):
@@ -132,7 +140,7 @@ def compile_template(text: str, name: str, columns: Sequence[str]) -> Template:
             'start it with {"video_inputs": [...]}',
         )
     leaves: dict[str, Leaf] = {}
-    unknown: list[str] = []
+    unknown: list[Unknown] = []
     build = _compile_node(skeleton, (), text, name, columns, leaves, unknown)
     _refuse_unknown(unknown, name, columns)
     used = frozenset(c for leaf in leaves.values() for c in leaf.columns)
@@ -151,7 +159,7 @@ def _compile_node(
     name: str,
     columns: Sequence[str],
     leaves: dict[str, Leaf],
-    unknown: list[str],
+    unknown: list[Unknown],
 ) -> Callable[..., Any]:
     """Turn a JSON node into a builder; untemplated subtrees are returned as they are."""
     if isinstance(node, str) and any(mark in node for mark in JINJA_MARKS):
@@ -233,7 +241,7 @@ def _dict_builder(
 
 
 def _compile_leaf(
-    source: str, path: Path_, text: str, name: str, columns: Sequence[str], unknown: list[str]
+    source: str, path: Path_, text: str, name: str, columns: Sequence[str], unknown: list[Unknown]
 ) -> Leaf:
     where = json_path(path)
     try:
@@ -246,7 +254,7 @@ def _compile_leaf(
             ' row["Column Name"]',
         ) from None
     used = _columns_used(ast)
-    unknown.extend(f"{u}|{where}|{source}" for u in _unknown_names(ast, used, columns))
+    unknown.extend(Unknown(u, where, source) for u in _unknown_names(ast, used, columns))
     used_columns = tuple(c for c in used if c in columns)
     single = _single_expression_node(ast)
     fast = _fast_render(ast, single)
@@ -340,12 +348,11 @@ def _unknown_names(ast: nodes.Template, used: list[str], columns: Sequence[str])
     return sorted(n for n in declared | indexed if n not in columns)
 
 
-def _refuse_unknown(unknown: list[str], name: str, columns: Sequence[str]) -> None:
+def _refuse_unknown(unknown: list[Unknown], name: str, columns: Sequence[str]) -> None:
     if not unknown:
         return
     lines = []
-    for entry in unknown:
-        missing, where, source = entry.split("|", 2)
+    for missing, where, source in unknown:
         lines.append(f'  {where}: {source} names no column "{missing}"{_suggest(missing, columns)}')
     listing = ", ".join(columns)
     raise TemplateError(

@@ -17,7 +17,7 @@ from merge.sheets.sheet import Sheet, SheetInfo, open_sheet
 Progress = Callable[[int], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RenderOptions:
     """What `render` was asked to do, resolved once at the boundary."""
 

@@ -13,7 +13,6 @@ import hashlib
 import html
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import orjson
 
 from merge.payload.translate_v3 import as_scenes
+from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
 RENDER, SUBMIT = "render", "submit"
@@ -45,12 +45,6 @@ JSON_ESCAPES = (
     ("\u2028".encode(), b"\\u2028"),
     ("\u2029".encode(), b"\\u2029"),
 )
-PROBLEM_TEXT = re.compile(
-    r'(?:column "(?P<column>[^"]*)": )?(?P<message>.*?)'
-    r"(?: \((?P<path>[A-Za-z_]\w*(?:\.\w+|\[\d+\])*)\))?",
-    re.DOTALL,
-)
-"""One problem as Problem.describe() says it: `column "speed": 2 is above ... (video_inputs...)`."""
 
 
 def escape_json(data: bytes) -> bytes:
@@ -114,20 +108,12 @@ def scene_seconds(payload: Any) -> list[float | None]:
     return [voice_seconds(s.get("voice") if isinstance(s, dict) else None) for s in scenes]
 
 
-def problems_from_text(text: str) -> list[dict[str, str]]:
-    """Read back an invalid row's merge_error, so the page can put each problem by its field."""
-    found = []
-    for part in filter(None, text.split("; ")):
-        match = PROBLEM_TEXT.fullmatch(part)
-        assert match is not None  # every group is optional and the message takes any text
-        found.append({k: v for k, v in match.groupdict().items() if v is not None})
-    return found
-
-
 def sent_cards(
-    values: Mapping[int, Sequence[str]], bodies: Mapping[int, bytes]
+    values: Mapping[int, Sequence[str]],
+    bodies: Mapping[int, bytes],
+    problems: Mapping[int, Sequence[Problem]],
 ) -> Iterator[dict[str, Any]]:
-    """Make each row's card, in sheet order, from its output cells and the body it was sent."""
+    """Make each row's card, in sheet order, from its output cells, its body and its problems."""
     for row in sorted(values):
         video_id, status, error, key, at = values[row]
         card: dict[str, Any] = {"row": row, "status": status, "key": key}
@@ -136,7 +122,7 @@ def sent_cards(
         if row in bodies:
             card["payload"] = orjson.loads(bodies[row])
         if status == "invalid":
-            card["problems"] = problems_from_text(error)
+            card["problems"] = [p.as_dict() for p in problems.get(row, ())] or [{"message": error}]
         elif error:
             card["error"] = error
         yield card
