@@ -174,3 +174,41 @@ def test_new_columns_go_after_drawings(tmp_path: Path) -> None:
     placed = output_positions(info, ["video_id", "n"])
     assert placed == [(13, "video_id"), (1, "n")]
     assert python_calamine  # the calamine reader is what the output is read back with
+
+
+def test_long_ids_stay_whole_and_apart_as_keys(cli, tmp_path: Path, api: Simulator) -> None:
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append([*HEADER, "lead_id"])
+    for number, lead_id in ((2, 1234567890123456), (3, 1234567890123457)):
+        ws.append([*lead(number), lead_id])
+        ws.cell(number, len(HEADER) + 1).number_format = "0"
+    book.save(tmp_path / "ids.xlsx")
+    run = submit(cli, tmp_path / "ids.xlsx", tmp_path / "sent.xlsx", api.url, "--key", "lead_id")
+    assert run.code == ExitCode.OK, run.out + run.err
+    keys = sorted(api.accepted())
+    assert [k.rsplit("-", 1)[1] for k in keys] == ["1234567890123456", "1234567890123457"]
+
+
+def test_a_sheet_only_a_rewrite_can_edit_is_said_before_sending(
+    cli, tmp_path: Path, api: Simulator
+) -> None:
+    from tests.test_xlsx import raw_xlsx, sheet
+
+    cells = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{n}</t></is></c>' for i, n in enumerate(HEADER)
+    )
+    row = "".join(
+        f'<c r="{chr(65 + i)}2" t="inlineStr"><is><t><![CDATA[{v}]]></t></is></c>'
+        for i, v in enumerate(lead(2))
+    )
+    data = raw_xlsx(
+        tmp_path / "odd.xlsx", {"Leads": sheet(f'<row r="1">{cells}</row><row r="2">{row}</row>')}
+    )
+    run = submit(cli, data, tmp_path / "sent.xlsx", api.url)
+    assert run.code == ExitCode.OK, run.out + run.err
+    warnings = [line for line in run.err.splitlines() if "only a full rewrite" in line]
+    assert len(warnings) == 1
+    assert "keeps formulas, their saved values" in warnings[0]
+    assert results(tmp_path / "sent.xlsx")[2]["merge_status"] == "submitted"
