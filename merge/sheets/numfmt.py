@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 LOCALE_DATE = "\x00iso-date"
 LOCALE_DATETIME = "\x00iso-datetime"
@@ -108,6 +110,9 @@ class _Part:
             self.tokens.append((kind, text))
         self.is_date = any(kind in ("date", "ampm", "elapsed") for kind, _ in self.tokens)
         self.is_text = any(kind == "other" and text == "@" for kind, text in self.tokens)
+        self.scientific = any(kind == "exp" for kind, _ in self.tokens)
+        self.slash = _fraction_slash(self.tokens)
+        self.plain = None if self.is_date else _plain_spec(self.tokens)
 
     def _bracket(self, inside: str) -> tuple[str, str]:
         condition = _CONDITION.fullmatch(inside.strip())
@@ -176,16 +181,15 @@ def is_date_format(code: str) -> bool:
     return any(part.is_date for part in _parse(code))
 
 
+@lru_cache(maxsize=4096)
 def format_number(value: float, code: str) -> str:
-    """Show a number under `code` as a spreadsheet's cell does."""
+    """Show a number under `code` as a spreadsheet's cell does (ZIPs and rates repeat: cached)."""
     if code == LOCALE_DATE:
         return _from_serial(value).date().isoformat()
     if code == LOCALE_DATETIME:
         moment = _from_serial(value)
         return moment.date().isoformat() if moment.time() == dt.time(0) else moment.isoformat()
-    if is_general(code):
-        return general_number(value)
-    parts = [p for p in _parse(code) if not p.is_text]
+    parts = _number_parts(code)
     if not parts:
         return general_number(value)
     part, sign = _choose(parts, value)
@@ -195,6 +199,14 @@ def format_number(value: float, code: str) -> str:
     if sign and text.strip("0.,% ") != "" and _has_digits(text):
         return "-" + text
     return text
+
+
+@lru_cache(maxsize=512)
+def _number_parts(code: str) -> list[_Part]:
+    """The sections that show numbers; none for General."""
+    if is_general(code):
+        return []
+    return [p for p in _parse(code) if not p.is_text]
 
 
 def format_date(value: dt.datetime | dt.date | dt.time | dt.timedelta, code: str) -> str | None:
@@ -261,58 +273,77 @@ def _has_minus(part: _Part) -> bool:
 # -- numbers ------------------------------------------------------------------------------------
 
 
-def _format_plain(value: float, part: _Part) -> str:
-    tokens = part.tokens
+class _Plain(NamedTuple):
+    """A number section, analysed once: what each value needs is only rounding and filling."""
+
+    factor: float
+    decimals: int
+    int_slots: tuple[str, ...]
+    dec_slots: tuple[str, ...]
+    grouping: bool
+    pieces: tuple[tuple[int, str], ...]
+    """(0, text) literal, (1, k) the k-th integer slot, (2, k) the k-th decimal slot."""
+
+
+def _plain_spec(tokens: list[tuple[str, str]]) -> _Plain | None:
     kinds = [text if kind == "other" else "" for kind, text in tokens]
-    if any(kind == "exp" for kind, _ in tokens):
-        return _format_scientific(value, tokens)
-    slash = _fraction_slash(tokens)
-    if slash is not None:
-        return _format_fraction(value, tokens, slash)
-    percent = kinds.count("%")
-    value *= 100**percent
     placeholders = [i for i, k in enumerate(kinds) if k in ("0", "#", "?")]
     if not placeholders:
-        return "".join(text for kind, text in tokens if kind != "other" or text not in ",.")
+        return None
     point = next((i for i, k in enumerate(kinds) if k == "."), None)
-    last = placeholders[-1]
-    int_end = point if point is not None else last + 1
     # Commas right after the last integer placeholder scale by 1000 each: "#,##0," shows thousands.
     scale = 0
-    i = int_end - 1 if point is not None else last + 1
     if point is not None:
         j = point - 1
         while j >= 0 and kinds[j] == ",":
             scale, j = scale + 1, j - 1
     else:
-        j = i
+        j = placeholders[-1] + 1
         while j < len(kinds) and kinds[j] == ",":
             scale, j = scale + 1, j + 1
-    value /= 1000**scale
     decimals = [i for i in placeholders if point is not None and i > point]
-    rounded = _round(value, len(decimals))
-    whole, _, frac = rounded.partition(".")
     int_slots = [i for i in placeholders if point is None or i < point]
     grouping = any(
         kinds[i] == "," and int_slots and int_slots[0] < i < int_slots[-1]
         for i in range(len(kinds))
     )
-    filled = _fill_integer(whole.lstrip("-"), [kinds[i] for i in int_slots], grouping)
-    fraction = _fill_decimals(frac, [kinds[i] for i in decimals])
-    out: list[str] = []
-    slot_text = dict(zip(int_slots, filled, strict=True))
-    slot_text.update(zip(decimals, fraction, strict=True))
+    where = {i: (1, k) for k, i in enumerate(int_slots)}
+    where.update({i: (2, k) for k, i in enumerate(decimals)})
+    pieces: list[tuple[int, str]] = []
     for index, (kind, text) in enumerate(tokens):
-        if index in slot_text:
-            out.append(slot_text[index])
+        if index in where:
+            slot, k = where[index]
+            pieces.append((slot, str(k)))
         elif kind == "other" and text == ",":
             continue
-        elif kind == "other" and text == ".":
-            out.append(".")
-        elif kind in ("literal", "other") or kind in ("date", "ampm", "elapsed"):
-            out.append(text)
-    if whole.startswith("-"):
-        out.insert(0, "-")
+        elif kind in ("literal", "other", "date", "ampm", "elapsed"):
+            pieces.append((0, text))
+    return _Plain(
+        100 ** kinds.count("%") / 1000**scale,
+        len(decimals),
+        tuple(kinds[i] for i in int_slots),
+        tuple(kinds[i] for i in decimals),
+        grouping,
+        tuple(pieces),
+    )
+
+
+def _format_plain(value: float, part: _Part) -> str:
+    tokens = part.tokens
+    if part.scientific:
+        return _format_scientific(value, tokens)
+    if part.slash is not None:
+        return _format_fraction(value, tokens, part.slash)
+    spec = part.plain
+    if spec is None:
+        return "".join(text for kind, text in tokens if kind != "other" or text not in ",.")
+    rounded = _round(value * spec.factor, spec.decimals)
+    whole, _, frac = rounded.partition(".")
+    filled = _fill_integer(whole.lstrip("-"), spec.int_slots, spec.grouping)
+    fraction = _fill_decimals(frac, spec.dec_slots)
+    out = ["-"] if whole.startswith("-") else []
+    for slot, text in spec.pieces:
+        out.append(text if slot == 0 else (filled if slot == 1 else fraction)[int(text)])
     return "".join(out)
 
 
@@ -320,14 +351,21 @@ def _round(value: float, places: int) -> str:
     """Round half away from zero at the shown places, as spreadsheets do."""
     if not math.isfinite(value):
         value = 0.0
+    shortest = repr(value)
+    if abs(value) < 2**53 and "e" not in shortest:
+        digits = shortest.partition(".")[2]
+        # Away from a decimal tie, rounding the double gives what rounding its digits gives.
+        if len(digits) <= places or digits[places] != "5" or digits[places + 1 :].strip("0"):
+            text = f"{value:.{places}f}"
+            return text if not text.startswith("-") or text.strip("-0.") else text.lstrip("-")
     # Past 2**53 a double holds no more than 15 digits that mean anything, and spreadsheets show 15.
-    exact = Decimal(repr(value) if abs(value) < 2**53 else f"{value:.15g}")
+    exact = Decimal(shortest if abs(value) < 2**53 else f"{value:.15g}")
     quantum = Decimal(1).scaleb(-places)
     text = format(exact.quantize(quantum, rounding=ROUND_HALF_UP), "f")
     return text if not text.startswith("-") or text.strip("-0.") else text.lstrip("-")
 
 
-def _fill_integer(digits: str, slots: list[str], grouping: bool) -> list[str]:
+def _fill_integer(digits: str, slots: Sequence[str], grouping: bool) -> list[str]:
     """Put the integer digits in their placeholders from the right; the first takes the rest."""
     if digits == "0":
         digits = ""
@@ -355,7 +393,7 @@ def _fill_integer(digits: str, slots: list[str], grouping: bool) -> list[str]:
     return out
 
 
-def _fill_decimals(digits: str, slots: list[str]) -> list[str]:
+def _fill_decimals(digits: str, slots: Sequence[str]) -> list[str]:
     out = list(digits.ljust(len(slots), "0")[: len(slots)])
     for k in range(len(slots) - 1, -1, -1):
         if out[k] != "0" or slots[k] == "0":

@@ -82,22 +82,18 @@ def row_layouts(stream: IO[bytes], formats: list[str | None]) -> Iterator[RowLay
         # Without formatted styles only hidden rows matter, and most chunks hold none.
         matches = pattern.finditer(buf, 0, end) if styled or b"hidden" in buf else ()
         for match in matches:
-            tag = match.group(0)
-            ref = _ATTR_R.search(tag)
-            if ref is None:
-                continue  # an unnumbered tag past the first megabyte: shown as stored
-            number = int(ref.group(2))
+            hidden_row, letters, cell_row, style = match.groups()
+            number = int(hidden_row or cell_row)
             if current is None or current.number != number:
                 if current is not None:
                     yield current
                 current = RowLayout(number)
-            if not ref.group(1):
+            if hidden_row:
                 current.hidden = True
-                continue
-            style = _ATTR_S.search(tag)
-            code = formats[int(style.group(1))] if style else None
-            if code is not None:
-                current.formats[_column(ref.group(1))] = code
+            else:
+                code = formats[int(style)]
+                if code is not None:
+                    current.formats[_column(letters)] = code
         buf = buf[end:]
         if not chunk:
             break
@@ -105,14 +101,31 @@ def row_layouts(stream: IO[bytes], formats: list[str | None]) -> Iterator[RowLay
         yield current
 
 
+_R = rb"""(?=[^>]*?\sr\s*=\s*["']%b["'])"""
+
+
 @lru_cache(maxsize=16)
 def _pattern(styled: tuple[int, ...]) -> re.Pattern[bytes]:
-    """Match hidden rows and the cells of formatted styles only: Python never sees the others."""
-    rows = rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\shidden\s*=\s*[\"'](?:1|true)[\"'][^>]*>"
+    """Match hidden rows and the cells of formatted styles only: Python never sees the others.
+
+    Groups: a hidden row's number; else a cell's column letters, row number and style.
+    """
+    prefix = rb"<(?:[A-Za-z_][\w.-]*:)?"
+    rows = (
+        prefix
+        + rb"row"
+        + _R % rb"([0-9]+)"
+        + rb"""(?=[^>]*?\shidden\s*=\s*["'](?:1|true)["'])[^>]*>"""
+    )
     if not styled:
-        return re.compile(rows)
+        return re.compile(rows + rb"()()()")
     indexes = b"|".join(str(i).encode() for i in styled)
-    cells = rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\ss\s*=\s*[\"'](?:%b)[\"'][^>]*>" % indexes
+    cells = (
+        prefix
+        + rb"c"
+        + _R % rb"([A-Z]+)([0-9]+)"
+        + rb"""(?=[^>]*?\ss\s*=\s*["'](%b)["'])[\s>/]""" % indexes
+    )
     return re.compile(rows + b"|" + cells)
 
 
@@ -156,6 +169,7 @@ def _row_layouts_counted(
         yield current
 
 
+@lru_cache(maxsize=1024)
 def _column(letters: bytes) -> int:
     index = 0
     for letter in letters:
