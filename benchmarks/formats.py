@@ -27,7 +27,12 @@ def write(path: Path, rows: int, formatted: bool) -> None:
     sheet.append(["name", "zip", "share", "when", "amount", "a", "b", "c"])
     start = dt.datetime(2024, 1, 1)
     for i in range(rows):
-        values = [2134 + i % 500, (i % 100) / 100, start + dt.timedelta(hours=i), i * 1.5]
+        values: list[float | dt.datetime] = [
+            2134 + i % 500,
+            (i % 100) / 100,
+            start + dt.timedelta(hours=i),
+            i * 1.5,
+        ]
         cells = []
         for value, code in zip(values, FORMATS, strict=True):
             cell = WriteOnlyCell(sheet, value)
@@ -41,7 +46,7 @@ def write(path: Path, rows: int, formatted: bool) -> None:
 def best_read(path: Path) -> float:
     from merge.sheets import sheet
 
-    sheet.WRITE_SETTLE_SECONDS = 0.0
+    sheet.WRITE_SETTLE_SECONDS = 0.0  # type: ignore[attr-defined]  # just written: no wait
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
