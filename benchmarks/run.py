@@ -12,11 +12,14 @@ environment, so a quick run is `BENCH_ROWS=5000 BENCH_BIG_ROWS=20000 python -m b
   BENCH_RAMDISK   a RAM-backed folder for a second set of render timings that leaves the disk
                   out (default /dev/shm when it exists; set it empty to skip)
   BENCH_SKIP      comma-separated parts to leave out: check, render, ramdisk, floor, big,
-                  mailmerge, submit, poll, stages, profile
+                  mailmerge, submit, poll, uploads, stages, profile
   BENCH_ONLY      "submit": run only the submit benchmarks (python -m benchmarks.submitting),
                   whose own BENCH_SUBMIT_* settings are described in benchmarks/submitting.py;
                   "poll": run only the polling benchmark (python -m benchmarks.polling), whose
-                  BENCH_POLL_* settings are described in benchmarks/polling.py
+                  BENCH_POLL_* settings are described in benchmarks/polling.py;
+                  "uploads": only the upload benchmark (benchmarks/uploads.py);
+                  "v3": the v3 account benchmark (python -m benchmarks.v3_account): 2,000
+                  videos against a 10-job account, BENCH_V3_* settings in its docstring
   BENCH_PROFILE   "auto" (default: cProfile the .xlsx render when the 3x target is missed),
                   "1" (always) or "0" (never)
 
@@ -794,6 +797,14 @@ def main() -> int:
         from benchmarks import polling
 
         return polling.main()
+    if os.environ.get("BENCH_ONLY") == "uploads":
+        from benchmarks import uploads
+
+        return uploads.main()
+    if os.environ.get("BENCH_ONLY") == "v3":
+        from benchmarks import v3_account
+
+        return v3_account.main()
     config = Config.from_env()
     started = time.perf_counter()
     code_before = _git_state()
@@ -854,6 +865,13 @@ def main() -> int:
         run_tables.append(lambda: polling.print_runs(report))
 
     part("poll", poll)
+
+    def upload() -> None:
+        from benchmarks import uploads  # imports this module, as polling does
+
+        figures.extend(uploads.measure())
+
+    part("uploads", upload)
     stages: dict[str, Any] = {}
     if config.wants("stages"):
         for kind, sheet in sheets.items():

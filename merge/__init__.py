@@ -7,12 +7,13 @@ from merge.follow.follower import FollowOptions, FollowSummary, follow_output, f
 from merge.payload.render import Template, compile_template
 from merge.payload.row import (
     RowResult,
+    Target,
     check_row,
     load_template,
     render_frame,
     render_rows,
 )
-from merge.payload.validate import json_schema, validate_payload
+from merge.payload.validate import json_schema, validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.review.offline import RenderOptions, RenderSummary, render_to_folder
 from merge.sheets.selection import RowSelection
@@ -39,6 +40,7 @@ __all__ = [
     "Simulator",
     "SimulatorSettings",
     "SubmitOptions",
+    "Target",
     "Template",
     "TemplateError",
     "check_row",
@@ -55,4 +57,5 @@ __all__ = [
     "run_plan",
     "submit_sheet",
     "validate_payload",
+    "validate_v3_payload",
 ]

@@ -37,8 +37,9 @@ SIMULATOR_KEY = "simulator"
 DEFAULT_CONCURRENCY = 3
 """Requests in flight at once: a Pro plan's rendering slots (HeyGen queues the extra videos)."""
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
-"""How long a create request may take before its outcome counts as unknown."""
+DEFAULT_TIMEOUT_SECONDS = 120.0
+"""How long a create request may take before its outcome counts as unknown: HeyGen's own p99
+for `POST /v3/videos` is about 31 s, and its CLI waits 120 s for writes."""
 
 RESULT_COLUMNS = ("video_id", "merge_status", "merge_error", "callback_id", "submitted_at")
 """Columns `submit` adds to (or updates in) the output sheet."""
@@ -104,11 +105,10 @@ POLL_HEAD = 8
 POLL_ESTIMATE_CAP_SECONDS = 900.0
 """The longest wait an estimate may set (the plain backoff never waits past POLL_CAP_SECONDS)."""
 
-V3_VIDEOS_PATH = "/v3/videos"
-V3_BULK_STATUS_PATH = os.environ.get("HEYGEN_V3_BULK_STATUS_PATH", "/v3/videos")
-"""Not confirmed by the API notes: the bulk status call (`GET PATH?ids=a,b,c`). Set the
-environment variable to another path, or to nothing to ask one video at a time."""
 V3_BULK_STATUS_SIZE = 100
+"""Videos asked per `GET /v3/videos/statuses` call (the contract's limit)."""
+LOST_CREATE_REPLAY_SECONDS = 24 * 3600.0
+"""How long HeyGen replays a create's first answer for the same Idempotency-Key."""
 
 WORDS_PER_MINUTE = 150
 """Speaking rate behind the review page's time estimate, for a text voice at speed 1.0."""
@@ -119,3 +119,25 @@ REVIEW_PAGE_NAME = "review.html"
 """The page `render` writes into the review folder."""
 SENT_PAGE_SUFFIX = ".review.html"
 """The page of what `submit` sent sits beside the output: leads-sent.xlsx.review.html."""
+
+ASSET_FORM_MAX_BYTES = 32 * 1024 * 1024
+"""v3: the largest file `POST /v3/assets` takes in one multipart request; larger files go
+through the direct-upload trio (create, PUT the bytes, complete)."""
+ASSET_MAX_BYTES = int(os.environ.get("HEYGEN_ASSET_MAX_BYTES", str(2 * 1024**3)))
+"""Not confirmed by the API notes: the largest file a direct upload takes (the API says its
+`max_bytes` when the upload is created, and that answer wins). Checked before anything is sent."""
+ASSET_V2_MAX_BYTES = 32 * 1024 * 1024
+"""V2's upload endpoint takes the whole file as one request body; its limit is unpublished, so
+V2 keeps v3's one-request limit."""
+V2_UPLOAD_URL = "https://upload.heygen.com/v1/asset"
+"""V2's upload endpoint sits on its own host; on a loopback API the simulator's `/v1/asset`."""
+UPLOAD_CONCURRENCY = 2
+"""Files uploaded at once: uploads are large and few, and share the run's rate and retries."""
+HASH_CHUNK_BYTES = 1024 * 1024
+"""Bytes read at a time while hashing a local file (SHA-256, its identity for uploads)."""
+REVIEW_THUMB_PIXELS = 320
+"""Longest side of the local pictures' thumbnails inlined into the review page."""
+REVIEW_THUMB_FILES = 200
+"""Local files the review page shows a thumbnail of (a few KB each; 30 ms to make from a 12 MP
+JPEG, 0.3 s from a 12 MP PNG); the others are shown by name, so a sheet of 10,000 different
+photos keeps a small page and a quick render."""

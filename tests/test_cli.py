@@ -79,10 +79,7 @@ def test_render_csv_keeps_cells_exact(cli, tmp_path: Path):
     run = cli("render", LEADS_CSV, OUTREACH, "-o", tmp_path, "--rows", "2-3")
     assert run.code == ExitCode.OK
     record = json.loads((tmp_path / "payloads.jsonl").read_text().splitlines()[1])
-    assert (
-        'Acme "Rockets" Ltd in Dublin'
-        in (record["payload"]["video_inputs"][0]["voice"]["input_text"])
-    )
+    assert 'Acme "Rockets" Ltd in Dublin' in record["payload"]["script"]
 
 
 @pytest.mark.parametrize(("rows", "limit", "expected"), [("5-7", None, 3), ("2-", "4", 4)])
@@ -270,10 +267,15 @@ def test_schema_is_json_schema_of_the_body(cli):
 
 def test_init_writes_starters_and_never_overwrites(cli, tmp_path: Path):
     first = cli("init", tmp_path)
-    assert first.out.splitlines()[:2] == [
+    assert first.out.splitlines()[:3] == [
         f"wrote    {tmp_path / 'template.json'}",
+        f"wrote    {tmp_path / 'template_v3.json'}",
         f"wrote    {tmp_path / 'leads.xlsx'}",
     ]
+    starter_v3 = tmp_path / "template_v3.json"
+    v3 = cli("render", tmp_path / "leads.xlsx", starter_v3, "-o", tmp_path / "v3")
+    # three of the sample's four mistakes: a blank voice_id is the look's own voice on v3
+    assert "  22 valid, 3 invalid" in v3.out
     (tmp_path / "template.json").write_text("mine")
     second = cli("init", tmp_path)
     assert second.out.splitlines()[0] == f"kept     {tmp_path / 'template.json'} (already there)"
@@ -317,7 +319,7 @@ def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
     template.write_text(
         '{"title": "{{ first_name }}", "video_inputs": [{"voice": {"type": "silence"}}]}'
     )
-    run = cli("render", data, template, "-o", tmp_path / "out")
+    run = cli("render", data, template, "-o", tmp_path / "out", "--api", "v2")
     assert run.code == ExitCode.OK
     assert run.err.splitlines() == [
         "warning: cp.csv is not UTF-8 (line 2 is the first that is not); it was read as cp1252"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from merge.review.offline import render_to_folder
+from merge.payload.row import V2
+from merge.review.offline import RenderOptions, render_to_folder
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir() and any(p.glob("data.*")))
@@ -25,7 +26,8 @@ def _one(case: Path, pattern: str) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
 def test_golden_case(case: Path, tmp_path: Path):
-    render_to_folder(_one(case, "data.*"), _one(case, "template.*"), tmp_path)
+    options = RenderOptions(target=V2)  # the cases record V2 bodies; tests/golden_v3 has v3's
+    render_to_folder(_one(case, "data.*"), _one(case, "template.*"), tmp_path, options)
     produced = (tmp_path / "payloads.jsonl").read_text(encoding="utf-8")
     expected_file = case / "expected.jsonl"
     if os.environ.get("UPDATE_GOLDEN"):

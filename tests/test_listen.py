@@ -101,7 +101,8 @@ def test_listen_records_signed_events_and_status_writes_them(cli, tmp_path, monk
     (tmp_path / "secret.txt").write_bytes(SECRET + b"\n")
     with Simulator(SimulatorSettings(render_seconds=600)) as api:
         assert cli("submit", data, OUTREACH, "-o", out, "--base-url", api.url, "--yes").code == 0
-        ids = [i for found in api.video_ids().values() for i in found]
+        made = api.video_ids()  # by callback_id, which ends in the row number
+        ids = [made[key][0] for key in sorted(made, key=lambda k: int(k.rsplit("-", 1)[1]))]
         port = free_port()
         command = [sys.executable, "-m", "merge", "listen", str(out), "--port", str(port)]
         command += ["--secret-file", str(tmp_path / "secret.txt")]
@@ -147,3 +148,56 @@ def test_listen_needs_an_output_with_a_journal(cli, tmp_path):
     assert run.code == ExitCode.ERROR
     assert "has no journal beside it" in run.err
     assert os.environ.get("HEYGEN_WEBHOOK_SECRET") is None
+
+
+def _signed_post(listener: Listener, body: bytes, headers: dict[str, str]) -> int:
+    from starlette.testclient import TestClient
+
+    from merge.follow.webhooks import create_listener_app
+
+    with TestClient(create_listener_app(listener)) as client:
+        status: int = client.post("/heygen", content=body, headers=headers).status_code
+        return status
+
+
+def test_a_fail_event_finds_its_row_in_doubt_by_callback_id(journal) -> None:
+    event = {
+        "event_type": "avatar_video.fail",
+        "event_data": {"video_id": "d" * 32, "msg": "render failed", "callback_id": "k2"},
+    }
+    assert Listener(journal).record(event) == "recorded"
+    assert journal.entries()["k2"].video_id == "d" * 32
+    assert journal.videos()["d" * 32].status == "failed"
+
+
+def _hmac(message: bytes) -> bytes:
+    return hmac.new(SECRET, message, hashlib.sha256).digest()
+
+
+@pytest.mark.parametrize(
+    ("headers", "name"),
+    [
+        ({"signature": _hmac(b"{}").hex()}, "signature"),
+        ({"X-HeyGen-Signature": "sha256=" + _hmac(b"{}").hex()}, "x-heygen-signature"),
+        (
+            {"Heygen-Signature": _hmac(b"1700000000.{}").hex(), "Heygen-Timestamp": "1700000000"},
+            "heygen-signature",
+        ),
+        (
+            {"Heygen-Signature": __import__("base64").b64encode(_hmac(b"{}")).decode()},
+            "heygen-signature",
+        ),
+    ],
+    ids=["signature", "x-heygen-signature", "heygen-signature+timestamp", "base64"],
+)
+def test_each_signature_header_seen_in_the_wild_is_accepted_and_named(
+    journal, headers: dict[str, str], name: str
+) -> None:
+    listener = Listener(journal, SECRET)
+    assert _signed_post(listener, b"{}", headers) == 200
+    assert listener.signatures == {name: 1}
+    wrong = {key: value[:-2] + "00" for key, value in headers.items()}
+    assert _signed_post(listener, b"{}", wrong) == 401
+    assert _signed_post(listener, b"{}", {}) == 401
+    assert listener.counts["bad signature"] == 2
+    assert listener.signatures["no signature header"] == 1

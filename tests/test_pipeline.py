@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from merge.payload.render import compile_template
-from merge.payload.row import check_row, render_frame
+from merge.payload.row import V2, check_row, render_frame
 from merge.sheets.selection import RowSelection, select_rows
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -43,7 +43,7 @@ def template():
 
 
 def test_valid_row_gets_the_typed_body(template):
-    result = check_row(template, row())
+    result = check_row(template, row(), V2)
     assert result.status == "valid"
     assert result.payload["video_inputs"][0]["voice"]["speed"] == 1.0
     assert result.problems == []

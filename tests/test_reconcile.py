@@ -134,3 +134,33 @@ def test_journal_keeps_states_across_opening(tmp_path: Path) -> None:
     assert len(campaign) == 8
     assert (entry.state, entry.video_id, entry.attempts) == ("submitted", "v" * 32, 2)
     assert (entry.first_sent_at, entry.sent_at, entry.answered_at) == (10.0, 20.0, 21.0)
+
+
+def test_v3_finds_a_lost_create_by_the_key_in_its_title() -> None:
+    import time
+
+    from merge.api.v3 import HeyGenV3Client
+    from merge.batch.reconcile import find_by_title
+    from merge.simulator import Simulator, SimulatorSettings
+
+    base = {"type": "avatar", "avatar_id": "a", "script": "Hi", "voice_id": "v"}
+    with Simulator(SimulatorSettings()) as sim:
+        with httpx.Client(base_url=sim.url, headers={"X-Api-Key": "k"}) as http:
+            made = {
+                title: http.post("/v3/videos", json=base | {"title": title}).json()["data"]
+                for title in ("am-x-row-2", "am-x-row-20", "Hello Ann")
+            }
+        wanted = {
+            "am-x-row-2": (time.time() - 90_000, "am-x-row-2"),
+            "am-x-row-3": (time.time() - 90_000, "am-x-row-3"),
+            "am-x-row-9": (time.time() - 90_000, "Hello Ann"),
+        }
+
+        async def go() -> Any:
+            async with httpx.AsyncClient(base_url=sim.url, headers={"X-Api-Key": "k"}) as http:
+                return await find_by_title(HeyGenV3Client(http), wanted)
+
+        checked = asyncio.run(go())
+    assert checked.found == {"am-x-row-2": made["am-x-row-2"]["video_id"]}
+    assert checked.absent == {"am-x-row-3"}  # no video holds its key: safe to send
+    assert checked.untitled == {"am-x-row-9"}  # the list cannot tell: it stays unknown

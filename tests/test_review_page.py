@@ -423,11 +423,40 @@ def test_a_v3_render_shows_what_each_scene_will_say(open_page, tmp_path):
     from merge.payload.row import Target
     from merge.review.offline import RenderOptions
 
-    options = RenderOptions(target=Target("v3", lossy=True))
+    options = RenderOptions(target=Target("v3", engine="avatar_iii"))
     summary = render_to_folder(LEADS_XLSX, OUTREACH, tmp_path, options)
     tab = open_page(summary.folder / "review.html")
     assert tiles(tab)["spoken, estimated"] == "≈ 3 min 36 s"
     card = tab.locator("article[data-row='2']")
     assert "Hi Ava!" in card.text_content()
-    assert "warning: has no v3 equivalent: captions" in card.text_content()
+    assert "engine avatar_iii" in card.text_content()
+    assert tab.errors == []
+
+
+def test_a_local_picture_shows_as_an_offline_thumbnail(open_page, tmp_path):
+    from PIL import Image
+
+    from tests.test_uploads import TEMPLATE, media
+
+    folder = tmp_path / "campaign"
+    (folder / "photos").mkdir(parents=True)
+    Image.new("RGB", (1600, 900), (200, 30, 40)).save(folder / "photos" / "anna.png")
+    media(folder / "audio" / "hi.mp3", 1)
+    (folder / "template.json").write_text(json.dumps(TEMPLATE), encoding="utf-8")
+    sheet = folder / "leads.csv"
+    sheet.write_text("name,photo,greeting\nAnna,photos/anna.png,audio/hi.mp3\n", encoding="utf-8")
+    summary = render_to_folder(sheet, folder / "template.json", tmp_path / "review")
+    assert summary.valid == 1
+    tab = open_page(summary.folder / "review.html")
+    card = tab.locator("article[data-row='2']")
+    picture = card.locator(".local-file img")
+    assert picture.count() == 1
+    assert picture.get_attribute("src").startswith("data:image/jpeg;base64,")
+    assert tab.evaluate("(i) => [i.naturalWidth, i.naturalHeight]", picture.element_handle()) == [
+        320,
+        180,
+    ]
+    assert "photos/anna.png" in card.text_content()
+    assert "audio/hi.mp3" in card.text_content()
+    assert [url for url in tab.requests if not url.startswith(("file:", "data:"))] == []
     assert tab.errors == []

@@ -195,8 +195,8 @@ def test_semicolon_files_read_decimal_commas(cli, tmp_path: Path) -> None:
     run = cli("render", tmp_path / "eu.csv", template, "-o", tmp_path / "out")
     assert run.code == ExitCode.OK, run.out + run.err
     body = json.loads((tmp_path / "out" / "payloads" / "row-0002.json").read_text())
-    assert body["video_inputs"][0]["voice"]["speed"] == 1.2
-    assert body["video_inputs"][0]["voice"]["input_text"] == "Hi Ann!"
+    assert body["voice_settings"]["speed"] == 1.2  # v3 by default: the translated body
+    assert body["script"] == "Hi Ann!"
     run = cli("render", tmp_path / "eu.csv", template, "-o", tmp_path / "o2", "--no-decimal-comma")
     assert run.code == ExitCode.INVALID_ROWS
 

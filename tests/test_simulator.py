@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -966,3 +967,37 @@ def test_page_tokens_round_trip_and_refuse_strangers() -> None:
     for stranger in ("garbage", "aGVsbG8=", "YmVsb3c6LTE="):
         with pytest.raises(ValueError, match="page token"):
             read_page_token(stranger)
+
+
+EXAMPLES = Path(__file__).resolve().parent / "golden" / "heygen-examples"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name[:2])
+def test_the_simulators_own_v2_checks_agree_with_the_official_examples(example: Path) -> None:
+    from merge.payload.validate import validate_payload
+    from merge.simulator.v2 import check_body
+
+    body = json.loads(example.read_text(encoding="utf-8"))
+    _, problems = check_body(json.loads(json.dumps(body)))
+    valid = example.name[:2] not in ("05", "06")  # the notes: 05 and 06 are not valid requests
+    assert (problems == []) is valid, problems
+    assert validate_payload(body).ok is valid  # and the client's models say the same
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"elevanlabs_settings": {}}, "video_inputs[0].voice.elevanlabs_settings"),
+        ({"speed": "fast"}, "video_inputs[0].voice.speed"),
+        ({"pitch": 1.5}, "video_inputs[0].voice.pitch"),
+        ({"input_text": "x" * 5_000}, "video_inputs[0].voice.input_text"),
+        ({"voice_id": " "}, "video_inputs[0].voice.voice_id"),
+        ({"emotion": "Angry"}, "video_inputs[0].voice.emotion"),
+    ],
+)
+def test_the_simulator_refuses_a_v2_voice_the_notes_refuse(change: dict[str, Any], path: str):
+    from merge.simulator.v2 import check_body
+
+    voice = {"type": "text", "voice_id": "v", "input_text": "Hi"} | change
+    _, problems = check_body(body(scene(voice=voice)))
+    assert [p.path for p in problems] == [path]

@@ -39,7 +39,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
 
 
 TARGET: tuple[str, ...] = ()
-"""Extra arguments naming the API; tests/test_submit_v3.py runs these tests again with v3's."""
+"""Extra arguments naming the API (v3 when none); tests/test_submit_v2.py runs these tests
+again with `--api v2`."""
 
 
 def submit(cli, data: Path, out: Path, url: str, *more: str):
@@ -95,7 +96,7 @@ def test_every_fault_at_once_still_gives_each_row_exactly_one_video(
         seed=7,
     )
     with Simulator(faults) as simulator:
-        target = ["--api", "v3", "--lossy"] if api == "v3" else []
+        target = ["--api", api]
         run = submit(
             cli, data, out, simulator.url, "--timeout", "0.3", "--concurrency", "4", *target
         )
@@ -133,7 +134,8 @@ def test_a_spent_daily_quota_stops_and_the_next_day_resumes(cli, tmp_path, monke
         assert sum(today.accepted().values()) == 5
         first_ids = set(ids_in(out))
     assert run.code == ExitCode.FAILED_ROWS
-    assert "Stopped: HTTP 429 trial_video_limit_exceeded" in run.out
+    refusal = "HTTP 429 trial_video_limit_exceeded" if "v2" in TARGET else "HTTP 402 insufficient"
+    assert f"Stopped: {refusal}" in run.out
     assert sorted(r["merge_status"] for r in results(out).values()).count("skipped") == 7
     with Simulator(SimulatorSettings()) as tomorrow:
         again = submit(cli, data, out, tomorrow.url)
@@ -363,20 +365,3 @@ def test_an_unreachable_api_stops_the_run_with_nothing_lost(cli, tmp_path, monke
         again = submit(cli, data, out, api.url)
         assert again.code == ExitCode.OK
         assert_exactly_once(api, out, 5)
-
-
-def test_v3_stops_on_spent_credit_and_resumes(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("HEYGEN_API_KEY", KEY)
-    data = write_csv(tmp_path / "leads.csv", leads(6))
-    out = tmp_path / "sent.csv"
-    v3 = ("--api", "v3", "--lossy")
-    with Simulator(SimulatorSettings(daily_quota=2)) as today:
-        run = submit(cli, data, out, today.url, "--concurrency", "1", *v3)
-        assert sum(today.accepted().values()) == 2
-    assert run.code == ExitCode.FAILED_ROWS
-    assert "Stopped: HTTP 402 insufficient_credit" in run.out
-    with Simulator(SimulatorSettings()) as tomorrow:
-        again = submit(cli, data, out, tomorrow.url, *v3)
-        assert again.code == ExitCode.OK
-        assert sum(tomorrow.accepted().values()) == 4
-    assert len(set(ids_in(out))) == 6

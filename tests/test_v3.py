@@ -7,35 +7,43 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
 from merge.api.pacing import Throttle
-from merge.api.v3 import HeyGenV3Client, idempotency_key, v2_status
+from merge.api.v3 import HeyGenV3Client, idempotency_key, video_record
 from merge.batch.journal import Journal
 from merge.batch.results import Job, Ledger
 from merge.batch.send import Sender
-from merge.payload.row import Target, check_row, load_template, render_frame
-from merge.payload.translate_v3 import translate
+from merge.payload.row import V2, Target, check_row, load_template, render_frame
+from merge.payload.translate_v3 import Translation, translate
 from merge.sheets.sheet import Row
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
 
 GOLDEN = Path(__file__).parent / "golden_v3"
 TEMPLATES = sorted((ROOT / "templates").iterdir())
+V2_TEMPLATES = [path for path in TEMPLATES if "_v3" not in path.name]
 
 
-def first_valid_body(template: Path) -> dict[str, object]:
+def first_valid_body(template: Path, target: Target = V2) -> dict[str, object]:
     frame = pd.read_excel(ROOT / "sample_data" / "leads.xlsx", dtype=str, engine="calamine")
-    return next(r.payload for r in render_frame(frame, template) if r.status == "valid")
+    rendered = render_frame(frame, template, target=target)
+    return next(r.payload for r in rendered if r.status == "valid")
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
 def test_every_sample_template_translates_as_recorded(template: Path) -> None:
-    translation = translate(first_valid_body(template))
+    """V2 templates: the translation and its losses; v3 templates: the body as validated."""
+    if template in V2_TEMPLATES:
+        translation = translate(first_valid_body(template))
+    else:
+        translation = Translation(first_valid_body(template, Target("v3")))
     found = {
         "body": translation.body,
         "losses": [p.describe() for p in translation.losses],
@@ -55,7 +63,7 @@ def test_every_sample_template_translates_as_recorded(template: Path) -> None:
         (1080, 1920, "1080p", "9:16", False),
         (3840, 2160, "4k", "16:9", False),
         (1000, 1000, "1080p", "1:1", True),
-        (640, 480, "720p", "4:3", True),
+        (640, 480, "720p", "5:4", True),
     ],
 )
 def test_dimension_becomes_the_nearest_resolution_and_its_ratio(
@@ -112,9 +120,26 @@ def test_idempotency_keys_are_stable_and_in_the_allowed_alphabet() -> None:
     assert re.fullmatch(r"[A-Za-z0-9_:.-]{1,255}", key)
 
 
-def test_v3_records_read_as_v2_statuses() -> None:
-    record = v2_status({"video_id": "v", "status": "completed", "video_url": "u", "duration": 3})
+def test_a_v3_video_resource_reads_with_its_links_and_failure() -> None:
+    record = video_record(
+        {"id": "v", "status": "completed", "video_url": "u", "duration": 3, "gif_url": "g"}
+    )
     assert (record["id"], record["status"], record["video_url"]) == ("v", "completed", "u")
+    assert record["gif_url"] == "g"
+    failed = video_record(
+        {"id": "v", "status": "failed", "failure_code": "render_failed", "failure_message": "x"}
+    )
+    assert failed["error"] == "render_failed: x"
+
+
+def _journaled(tmp_path: Path) -> tuple[FakeClock, Journal, Ledger]:
+    clock = FakeClock()
+    journal = Journal.open(tmp_path / "out.csv.journal", "api")
+    return clock, journal, Ledger(journal, clock)
+
+
+def _mocked(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://api")
 
 
 def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None:
@@ -127,17 +152,13 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
         if number == 0:
             raise httpx.ReadTimeout("lost")
         if number == 1:
-            return httpx.Response(409, json={"error": {"code": "idempotency_in_progress"}})
+            return httpx.Response(409, json={"error": {"code": "request_in_progress"}})
         return httpx.Response(200, json={"data": {"video_id": "a" * 32, "status": "pending"}})
 
-    clock = FakeClock()
-    journal = Journal.open(tmp_path / "out.csv.journal", "api")
-    ledger = Ledger(journal, clock)
+    clock, journal, ledger = _journaled(tmp_path)
 
     async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), base_url="http://api"
-        ) as http:
+        async with _mocked(handler) as http:
             client = HeyGenV3Client(http, clock.sleep)
             sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 1, clock.sleep)
             report = await sender.send_all([Job(2, "k", b"{}", "h")])
@@ -154,22 +175,195 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
 def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
     outreach = ROOT / "templates" / "outreach.json"
-    strict = cli("render", leads, outreach, "-o", tmp_path / "strict", "--api", "v3")
-    assert strict.code == 3
-    assert "  0 valid, 25 invalid" in strict.out
-    assert "row 2, has no v3 equivalent: captions (caption: true) (caption)" in strict.out
-    assert "Hint: add --lossy to send these rows" in strict.out
-    lossy = cli("render", leads, outreach, "-o", tmp_path / "lossy", "--api", "v3", "--lossy")
-    assert "  21 valid, 4 invalid" in lossy.out
-    assert "  21 rows lost settings v3 cannot express (--lossy)" in lossy.out
-    body = json.loads((tmp_path / "lossy" / "payloads" / "row-0002.json").read_text())
+    run = cli("render", leads, outreach, "-o", tmp_path / "v3")
+    assert run.code == 3
+    assert "  21 valid, 4 invalid" in run.out
+    body = json.loads((tmp_path / "v3" / "payloads" / "row-0002.json").read_text())
     assert (body["type"], body["resolution"], body["aspect_ratio"]) == ("avatar", "720p", "16:9")
-    first = json.loads((tmp_path / "lossy" / "payloads.jsonl").read_text().splitlines()[0])
-    assert first["warnings"][0]["path"] == "caption"
+    assert body["caption"] == {"style": "default"}
+    assert body["background"] == {"type": "color", "value": "#0e1b2c"}
 
 
 def test_lossy_without_v3_is_a_usage_error(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
-    run = cli("render", leads, ROOT / "templates" / "outreach.json", "-o", tmp_path, "--lossy")
+    template = ROOT / "templates" / "outreach.json"
+    run = cli("render", leads, template, "-o", tmp_path, "--api", "v2", "--lossy")
     assert run.code == 2
     assert "--lossy: only with --api v3" in run.err
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"message": "Not Found"}),
+        (410, {"error": {"code": "gone", "message": "Gone"}}),
+        (400, {"error": {"code": "endpoint_removed", "message": "This legacy API was removed"}}),
+    ],
+    ids=["404", "410", "legacy words"],
+)
+def test_a_retired_v2_stops_at_the_first_request(
+    status: int, body: dict[str, object], tmp_path: Path
+) -> None:
+    from merge.api.client import V2_RETIRED, HeyGenClient, Refused
+
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(status, json=body)
+
+    clock, journal, ledger = _journaled(tmp_path)
+
+    async def go() -> None:
+        async with _mocked(handler) as http:
+            client = HeyGenClient(http, clock.sleep)
+            outcome = await client.create_video(b"{}")
+            assert isinstance(outcome, Refused)
+            assert (outcome.kind, outcome.message) == ("retired", V2_RETIRED)
+            sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 3, clock.sleep)
+            await sender.send_all([Job(n, f"k{n}", b"{}", "h") for n in range(2, 7)])
+            assert sender.stopped is not None
+            assert (sender.stopped.kind, sender.stopped.fatal) == ("retired", True)
+
+    asyncio.run(go())
+    assert len(sent) == 2  # the probe above, then the first row only
+    journal.close()
+
+
+@pytest.mark.parametrize(
+    "message", ["The avatar was removed", "voice deprecated", "invalid_parameter: avatar removed"]
+)
+def test_a_removed_resource_is_a_refusal_of_the_row_not_the_end_of_v2(message: str) -> None:
+    from merge.api.client import HeyGenClient, Refused
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            400, json={"error": {"code": "invalid_parameter", "message": message}}
+        )
+
+    async def go() -> None:
+        async with _mocked(handler) as http:
+            outcome = await HeyGenClient(http).create_video(b"{}")
+            assert isinstance(outcome, Refused)
+            assert outcome.kind == "invalid"
+
+    asyncio.run(go())
+
+
+def test_a_v2_read_that_says_retired_is_an_error_naming_it() -> None:
+    from merge.api.client import ApiError, HeyGenClient
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(410, json={"message": "Gone"})
+
+    async def go() -> None:
+        async with _mocked(handler) as http:
+            with pytest.raises(ApiError) as caught:
+                await HeyGenClient(http).video_status("v")
+            assert caught.value.retired
+
+    asyncio.run(go())
+
+
+def test_the_engine_choice_shows_in_the_plan(cli, tmp_path: Path) -> None:
+    leads = ROOT / "sample_data" / "leads.xlsx"
+    outreach = ROOT / "templates" / "outreach.json"
+    out = tmp_path / "sent.xlsx"
+    run = cli("submit", leads, outreach, "-o", out, "--simulate", "--yes", "--engine", "avatar_iii")
+    assert "  engine:         21 avatar_iii" in run.out
+    assert run.code == 3, run.err  # the sample's deliberate mistakes; the rest were accepted
+    usage = cli(
+        "render", leads, outreach, "-o", tmp_path / "r", "--api", "v2", "--engine", "avatar_v"
+    )
+    assert usage.code == 2
+    assert "--engine: only with --api v3" in usage.err
+
+
+def _leads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> tuple[Path, ...]:
+    """A sheet of valid leads, the output beside it, the outreach template; a key set."""
+    from tests.submitting import leads, write_csv
+
+    monkeypatch.setenv("HEYGEN_API_KEY", "k")
+    data = write_csv(tmp_path / "leads.csv", leads(count))
+    return data, tmp_path / "sent.csv", ROOT / "templates" / "outreach.json"
+
+
+def test_an_output_of_an_earlier_v2_run_keeps_v2_unless_told(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from merge.batch.journal import journal_target_of
+    from merge.simulator import Simulator, SimulatorSettings
+
+    data, out, outreach = _leads(tmp_path, monkeypatch, 3)
+    with Simulator(SimulatorSettings(render_seconds=0.1)) as api:
+        first = cli(
+            "submit",
+            data,
+            outreach,
+            "-o",
+            out,
+            "--base-url",
+            api.url,
+            "--yes",
+            "--limit",
+            "1",
+            "--api",
+            "v2",
+        )
+        assert first.code == 0, first.out + first.err
+        again = cli("submit", data, outreach, "-o", out, "--base-url", api.url, "--yes")
+        assert again.code == 0, again.out + again.err
+        assert api.stats()["v3_requests"] == 0  # the journal's API, not the new default
+    assert journal_target_of(out, "api") == "v2"
+
+
+@pytest.mark.parametrize(
+    ("said", "word", "final"),
+    [
+        ("waiting", "waiting", False),
+        ("pending", "pending", False),
+        ("queued", "queued", False),
+        ("processing", "processing", False),
+        ("Completed", "completed", True),
+        ("failed", "failed", True),
+        ("not_found", "not_found", True),
+        ("rendering", "rendering", False),  # a word the contract lacks: shown, asked again
+        (None, "unknown", False),
+    ],
+)
+def test_every_status_word_of_the_contract_is_understood(
+    said: str | None, word: str, final: bool
+) -> None:
+    from merge.api.statuses import is_final
+    from merge.follow.follower import state_from
+
+    state = state_from("v", {"status": said}, 0.0, "status")
+    assert (state.status, is_final(state.status), state.final) == (word, final, final)
+
+
+def test_a_retired_v2_stops_submit_and_status_with_the_way_out(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from merge.simulator import Simulator, SimulatorSettings
+
+    data, out, outreach = _leads(tmp_path, monkeypatch, 6)
+
+    def submit(url: str, *more: str) -> Any:
+        base = ("-o", out, "--base-url", url, "--yes", "--concurrency", "4")
+        return cli("submit", data, outreach, *base, *more)
+
+    with Simulator(SimulatorSettings(render_seconds=0.1)) as before:
+        assert submit(before.url, "--api", "v2", "--limit", "2").code == 0
+    with Simulator(SimulatorSettings(v2_retired=True)) as today:
+        run = submit(today.url)  # the journal's API: v2
+        assert today.stats()["v2_retired"] == 1  # the first request, and no other
+        status = cli("status", out, "--base-url", today.url)
+        moved = submit(today.url, "--api", "v3")  # the way out: the rest go to v3
+        assert today.stats()["v3_requests"] == 4
+    assert run.code == 1
+    assert "Stopped: HTTP 410 endpoint_removed: HeyGen's V2 API is retired" in run.out
+    assert "Hint: drop --api v2" in run.out
+    assert status.code == 1
+    assert "HeyGen's V2 API is retired" in status.err
+    assert "drop --api v2" in status.err
+    assert moved.code == 0, moved.out + moved.err

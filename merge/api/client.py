@@ -29,8 +29,20 @@ AUTH_WORDS = re.compile(
     r"unauthori[sz]ed|invalid api[ _-]?key|api[ _-]?key (is )?invalid|400112", re.I
 )
 QUOTA_WORDS = re.compile(r"quota|credit|video_limit|limit_exceeded", re.I)
+_GONE = r"(removed|deprecated|retired|sunset|end[ _-]of[ _-]life|no longer (available|supported))"
+_API = r"(api|endpoint|version|v1|v2)"
+RETIRED_WORDS = re.compile(
+    rf"\blegacy[ _-]{_API}|\b{_API}\b[^.]{{0,40}}\b{_GONE}|\b{_GONE}\b[^.]{{0,40}}\b{_API}\b",
+    re.I,
+)
+"""An error that says the endpoint itself is gone, not one of the request's resources (a
+removed avatar is a refusal of the row, not the end of V2)."""
+V2_RETIRED = "HeyGen's V2 API is retired (V1/V2 reached end of life on 2026-11-01)"
+V2_RETIRED_HINT = (
+    "drop --api v2 (an output made on V2 goes on with --api v3): v3 takes the same templates"
+)
 
-RefusalKind = Literal["invalid", "server", "rate", "quota", "auth", "busy"]
+RefusalKind = Literal["invalid", "server", "rate", "quota", "auth", "busy", "retired"]
 ACCEPTED = frozenset({200, 201, 202})
 
 
@@ -81,6 +93,11 @@ class ApiError(MergeError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+    @property
+    def retired(self) -> bool:
+        """Whether a V2 endpoint answered that it no longer exists."""
+        return self.code == "retired"
 
     @property
     def refused_key(self) -> bool:
@@ -183,6 +200,9 @@ class HeyGenClient:
     idempotent = False
     """Whether a create request may be repeated safely (v3's Idempotency-Key)."""
     create_path = CREATE_PATH
+    list_path = LIST_PATH
+    lists_by_title = False
+    """Whether the video list filters on a title (v3), so a lost create can be found by it."""
     bulk = False
     """Whether many videos' status can be asked in one call."""
 
@@ -202,11 +222,20 @@ class HeyGenClient:
             raise MergeError(f"the base URL cannot be used ({error})", "check --base-url") from None
         except httpx.TransportError as error:
             return NoAnswer(_reason(error))
-        return classify(
+        outcome = classify(
             response.status_code,
             _json_or_none(response),
             parse_retry_after(response.headers.get("Retry-After")),
         )
+        if isinstance(outcome, Refused) and self._retired(outcome.status, outcome.message, True):
+            return Refused("retired", outcome.status, outcome.code, V2_RETIRED, None)
+        return outcome
+
+    def _retired(self, status: int, text: str, create: bool) -> bool:
+        """Whether a V2 answer says the endpoint is gone: 410, a 404 on create, or its words."""
+        if self.api != "v2":
+            return False
+        return status == 410 or (create and status == 404) or bool(RETIRED_WORDS.search(text))
 
     async def video_status(self, video_id: str) -> dict[str, Any]:
         """Return a video's status record (its `data`), including its callback_id."""
@@ -214,16 +243,25 @@ class HeyGenClient:
         return data
 
     async def list_videos(
-        self, token: str | None = None, limit: int = 100
+        self, token: str | None = None, limit: int = 100, title: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Return one page of the account's videos, newest first, and the next page's token."""
+        """Return one page of the account's videos, newest first, and the next page's token.
+
+        `title` narrows the list to videos whose title contains it, where the API can (v3).
+        """
         params: dict[str, str | int] = {"limit": limit}
         if token:
             params["token"] = token
-        data = await self._get(LIST_PATH, params)
-        videos = data.get("videos")
+        if title and self.lists_by_title:
+            params["title"] = title
+        return self.list_page(await self._read(self.list_path, params))
+
+    def list_page(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """Read a V1 list answer: `data.videos` and `data.token`."""
+        data = body["data"]
+        videos = data.get("videos") if isinstance(data, dict) else None
         if not isinstance(videos, list):
-            raise ApiError("the video list answer has no videos")
+            raise ApiError(f"{self.list_path}: the video list answer has no videos")
         next_token = data.get("token")
         return [v for v in videos if isinstance(v, dict)], next_token or None
 
@@ -232,7 +270,15 @@ class HeyGenClient:
         return None
 
     async def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
-        """Read from the API; reads change nothing, so a failed one is simply tried again."""
+        """Read an answer whose `data` is one object."""
+        data = (await self._read(path, params))["data"]
+        if not isinstance(data, dict):
+            raise ApiError(f"{path}: the answer's data is not an object")
+        return data
+
+    async def _read(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+        """Read a whole answer whose `data` is an object or an array (v3 lists put their paging
+        keys beside it); reads change nothing, so a failed one is simply tried again."""
         for attempt in range(READ_ATTEMPTS):
             try:
                 response = await self.http.get(path, params=params)
@@ -243,10 +289,12 @@ class HeyGenClient:
                 body = _json_or_none(response)
                 error = body.get("error") if isinstance(body, dict) else None
                 data = body.get("data") if isinstance(body, dict) else None
-                if response.status_code == 200 and not error and isinstance(data, dict):
-                    return data
+                if response.status_code == 200 and not error and isinstance(data, dict | list):
+                    return body  # type: ignore[no-any-return]
                 code, message = _error_text(error, body)
                 status = response.status_code
+                if status >= 400 and self._retired(status, f"{code} {message}", False):
+                    raise ApiError(V2_RETIRED, status, "retired")
                 said = f"{path}: HTTP {status} {code} {message}".rstrip()
                 problem = ApiError(said, status, code)
                 if status != 429 and status < 500:

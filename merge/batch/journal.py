@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from merge.api.statuses import is_final
 from merge.errors import OutputError
 from merge.settings import FOLLOW_COLUMNS, JOURNAL_SUFFIX
 
@@ -51,9 +52,20 @@ create table if not exists videos (
     checked_at real not null,
     source text not null default 'status'
 );
+create table if not exists assets (
+    sha256 text primary key,
+    path text not null,
+    size integer not null,
+    state text not null,
+    asset_id text,
+    error text,
+    started_at real,
+    answered_at real,
+    attempts integer not null default 0
+);
+create table if not exists video_links (video_id text primary key, links text not null);
 """
 VIDEO_FIELDS = "video_id, status, video_url, thumbnail_url, duration, error, checked_at, source"
-FINAL_STATUSES = frozenset({"completed", "failed"})
 FIELDS = (
     "key, row, payload_hash, state, video_id, error, http_status, first_sent_at, sent_at,"
     " answered_at, attempts"
@@ -76,11 +88,32 @@ class VideoState:
     error: str | None = None
     checked_at: float = 0.0
     source: str = "status"
+    links: str | None = None
+    """v3's further links of a finished video (gif_url, video_page_url, subtitle_url,
+    captioned_video_url), as a JSON object, when the API gave any."""
 
     @property
     def final(self) -> bool:
-        """Completed or failed: nothing more will change but the URLs."""
-        return self.status in FINAL_STATUSES
+        """Completed, failed or not found: nothing more will change but the URLs."""
+        return is_final(self.status)
+
+
+ASSET_FIELDS = "sha256, path, size, state, asset_id, error, started_at, answered_at, attempts"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A local file's upload: `uploading`, `opened` (direct, incomplete), `uploaded`, `failed`."""
+
+    sha256: str
+    path: str
+    size: int
+    state: str
+    asset_id: str | None = None
+    error: str | None = None
+    started_at: float | None = None
+    answered_at: float | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +138,16 @@ class Entry:
         return self.state == "failed" and (self.http_status or 0) >= 500
 
 
-def journal_target_of(output: Path) -> str | None:
-    """Read which API an output's journal belongs to, without holding it; None when unknown."""
+def journal_target_of(output: Path, name: str = "target") -> str | None:
+    """Read which API an output's journal belongs to (or another of its settings, `name`),
+    without holding it; None when unknown."""
     path = journal_path(output)
     if not path.exists():
         return None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            found = db.execute("select value from meta where name = 'target'").fetchone()
+            found = db.execute("select value from meta where name = ?", (name,)).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
@@ -216,7 +250,9 @@ class Journal:
 
     def videos(self) -> dict[str, VideoState]:
         """The last known state of every followed video, by id."""
-        cursor = self._db.execute(f"select {VIDEO_FIELDS} from videos")
+        cursor = self._db.execute(
+            f"select {VIDEO_FIELDS}, links from videos left join video_links using (video_id)"
+        )
         return {record[0]: VideoState(*record) for record in cursor}
 
     def record_video(self, state: VideoState) -> None:
@@ -241,6 +277,10 @@ class Journal:
                 state.source,
             ),
         )
+        if state.links:
+            self._db.execute(
+                "insert or replace into video_links values (?, ?)", (state.video_id, state.links)
+            )
 
     def entry(self, key: str) -> Entry | None:
         """What the journal knows of one row, by key."""
@@ -303,6 +343,32 @@ class Journal:
         names = ", ".join(f"{name} = ?" for name in values)
         self._db.execute(
             f"update rows set state = ?, {names} where key = ?", (state, *values.values(), key)
+        )
+
+    def assets(self) -> dict[str, Asset]:
+        """Every local file this output has begun to upload, by its content's SHA-256."""
+        cursor = self._db.execute(f"select {ASSET_FIELDS} from assets")
+        return {record[0]: Asset(*record) for record in cursor}
+
+    def asset_uploading(self, sha256: str, path: str, size: int, now: float) -> None:
+        """Record, durably, that a file's upload is about to go out (an asset_id it has stays)."""
+        self._db.execute(
+            "insert into assets (sha256, path, size, state, started_at, attempts)"
+            " values (?, ?, ?, 'uploading', ?, 1) on conflict (sha256) do update set"
+            " path = excluded.path, state = case when state = 'opened' then state"
+            " else 'uploading' end, error = null, started_at = excluded.started_at,"
+            " attempts = attempts + 1",
+            (sha256, path, size, now),
+        )
+
+    def asset_answered(
+        self, sha256: str, state: str, asset_id: str | None, error: str | None, now: float
+    ) -> None:
+        """Record a file's asset_id (`opened`: a direct upload not yet complete) or failure."""
+        self._db.execute(
+            "update assets set state = ?, asset_id = coalesce(?, asset_id), error = ?,"
+            " answered_at = ? where sha256 = ?",
+            (state, asset_id, error, now, sha256),
         )
 
     def close(self) -> None:

@@ -22,8 +22,10 @@ from merge.batch.journal import Entry, Journal, VideoState, journal_path
 from merge.batch.results import Job, Ledger
 from merge.errors import OutputError, SheetError
 from merge.payload.encode import dumps
+from merge.payload.media import LocalFile, MediaFiles, tokens_in
 from merge.payload.render import Template
-from merge.payload.row import check_row, load_template
+from merge.payload.row import V3, Target, check_row, load_template
+from merge.payload.translate_v3 import engine_of
 from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
@@ -66,6 +68,12 @@ class Plan:
     """Rows whose video failed to render, sent again as new videos (--retry-failed)."""
     follow_columns: tuple[str, ...] = ()
     videos: dict[str, VideoState] = field(default_factory=dict)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the rows to send or check name, by token: uploaded before any create."""
+    engines: Counter[str] = field(default_factory=Counter)
+    """The avatar engine of each row to send (v3), counted: what the run will cost depends on it."""
+    target: Target = V3
+    """The API the bodies were made for; the run's client is chosen from it, nowhere else."""
 
     @property
     def journal(self) -> Journal:
@@ -95,6 +103,7 @@ def plan_submit(
     journal = Journal.open(journal_path(Path(output)), target)
     try:
         plan = Plan(sheet.info, template, Path(output), Ledger(journal, clock))
+        plan.target = options.render.target
         plan.follow_columns = journal.follow_columns(sheet.info.columns)
         journal.remember("api", options.render.target.api)
         plan.videos = journal.videos()
@@ -162,9 +171,12 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     campaign = plan.journal.campaign
     keys: dict[str, int] = {}
     rules = options.render.cells.for_sheet(plan.info)
+    media = MediaFiles(plan.info.path.parent, options.render.target.api)
+    files: dict[str, LocalFile] = {}
     for row in select_rows(rows, options.render.rows, options.render.limit):
         plan.total += 1
-        result = check_row(plan.template, row, options.render.target, rules)
+        result = check_row(plan.template, row, options.render.target, rules, media)
+        files.update(result.files)
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:
             if key in keys:
@@ -178,7 +190,7 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
             if problems or key is None:
                 _mark_invalid(plan, row.number, problems, key)
             else:
-                _send_again(plan, row, key, _with_key(result.payload, key))
+                _send_again(plan, row, key, _with_key(result.payload, key), entry.video_id)
         elif entry is not None and entry.video_id:
             _skip_submitted(plan, entry, row, _hash(result.payload, key))
         elif row.values.get("video_id", "").strip():
@@ -191,6 +203,9 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     for entry in entries.values():
         if entry.row not in plan.ledger.values:
             plan.ledger.show_entry(entry)
+    if files:
+        named = {token for job in (*plan.send, *plan.check) for token in tokens_in(job.body)}
+        plan.files = {token: files[token] for token in sorted(named)}
 
 
 def _row_key(
@@ -211,8 +226,18 @@ def _row_key(
     return f"am-{campaign}-row-{row.number}", None
 
 
+V3_TYPES = frozenset({"avatar", "image", "studio"})
+
+
 def _with_key(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    return payload if payload.get("callback_id") == key else {**payload, "callback_id": key}
+    """Give the body the row's key as its callback_id, and (v3) as its title when it has none:
+    v3's videos carry no callback_id, so a lost answer's video is found by its title."""
+    extra: dict[str, str] = {}
+    if payload.get("callback_id") != key:
+        extra["callback_id"] = key
+    if payload.get("type") in V3_TYPES and not payload.get("title"):
+        extra["title"] = key
+    return {**payload, **extra} if extra else payload
 
 
 def _hash(payload: Any, key: str | None) -> str:
@@ -226,10 +251,18 @@ def _cells(row: Row) -> dict[str, str]:
     return {"video_id": row.values["video_id"].strip(), "at": row.values.get("submitted_at", "")}
 
 
-def _job(row: Row, key: str, payload: dict[str, Any]) -> Job:
+def _queue(plan: Plan, job: Job, payload: dict[str, Any]) -> None:
+    """Add a row to send, counting its engine."""
+    plan.send.append(job)
+    if plan.target.api == "v3":
+        plan.engines[engine_of(payload)] += 1
+
+
+def _job(row: Row, key: str, payload: dict[str, Any], renews: str = "") -> Job:
     """Make a row's request, its body serialised once and kept at its own size."""
     # orjson's bytes keep a 4 KiB buffer; an exact copy makes 100,000 waiting bodies 8x smaller.
-    return Job(row.number, key, bytes(memoryview(dumps(payload))), _hash(payload, key))
+    body = bytes(memoryview(dumps(payload)))
+    return Job(row.number, key, body, _hash(payload, key), renews)
 
 
 def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
@@ -238,9 +271,9 @@ def _render_failed(plan: Plan, entry: Entry, options: SubmitOptions) -> bool:
     return options.retry_failed and state is not None and state.status == "failed"
 
 
-def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any]) -> None:
+def _send_again(plan: Plan, row: Row, key: str, payload: dict[str, Any], failed: str) -> None:
     """Queue a new video for a row whose video failed; the failed one stays in the journal."""
-    plan.send.append(_job(row, key, payload))
+    _queue(plan, _job(row, key, payload, f"failed video {failed}"), payload)
     plan.renewed += 1
 
 
@@ -273,16 +306,18 @@ def _plan_valid(
         plan.ledger.show(row.number, "unknown", "unknown in the input sheet", key)
         plan.skipped["unknown in the input sheet (--retry-unknown sends it again)"] += 1
     elif entry is None or entry.state == "unsent":
-        plan.send.append(job)
+        _queue(plan, job, payload)
     elif entry.state in CHECK_FIRST:
         plan.ledger.show_entry(entry, row.number)
         if options.retry_unknown:
-            plan.send.append(job)
+            _queue(plan, job, payload)
         else:
             plan.check.append(job)
             plan.first_sent[key] = entry.first_sent_at or entry.sent_at or 0.0
-    elif entry.payload_hash != job.payload_hash or options.retry_failed:
-        plan.send.append(job)
+    elif entry.payload_hash != job.payload_hash:
+        _queue(plan, job, payload)
+    elif options.retry_failed:  # refused before: a new key, not the refusal's replay
+        _queue(plan, _job(row, key, payload, f"refused, attempt {entry.attempts}"), payload)
     else:
         plan.ledger.show_entry(entry, row.number)
         plan.skipped["failed before (--retry-failed sends it again)"] += 1

@@ -40,6 +40,9 @@ class Job:
     key: str
     body: bytes
     payload_hash: str
+    renews: str = ""
+    """What an earlier request of the same row and body ended in (a failed video's id, a
+    refusal), so this one gets its own Idempotency-Key rather than that request's answer."""
 
 
 ENTRY_STATUS: dict[EntryState, RowStatus] = {

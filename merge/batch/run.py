@@ -17,22 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 
 from merge.api.client import ApiError, HeyGenClient, open_http
 from merge.api.pacing import Throttle
 from merge.api.v3 import make_client
 from merge.batch.plan import Plan, SubmitOptions, journal_target, plan_submit
-from merge.batch.reconcile import reconcile
+from merge.batch.reconcile import find_by_title, reconcile
 from merge.batch.results import Job, RowCells, cells
 from merge.batch.send import Sender, Stop
 from merge.batch.sent_page import write_sent_page
+from merge.batch.uploads import upload_files
 from merge.errors import MergeError
 from merge.loop import interrupts, run_sync
 from merge.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT_SECONDS,
+    LOST_CREATE_REPLAY_SECONDS,
     OUTPUT_WRITE_SECONDS,
+    RECONCILE_MARGIN_SECONDS,
     RECONCILE_SETTLE_SECONDS,
     RESULT_COLUMNS,
     SERVER_ERROR_ROUNDS,
@@ -44,15 +48,17 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How to send: the API, how many at once, how fast, how long to wait for an answer."""
+    """How to send: how many at once, how fast, how long to wait for an answer (the API is the
+    plan's target, decided with the bodies)."""
 
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    api: str = "v2"
     write_every: float = OUTPUT_WRITE_SECONDS
     settle_seconds: float = RECONCILE_SETTLE_SECONDS
     seed: int | None = None
+    note: Warn | None = None
+    """Where to say the uploads' progress (the warnings' channel when not given)."""
 
 
 @dataclass
@@ -111,7 +117,7 @@ async def _run(
 ) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
-    client = make_client(settings.api, http)
+    client = make_client(plan.target.api, http)
     throttle = Throttle(settings.rate, time.monotonic, asyncio.sleep)
     sender = Sender(
         client,
@@ -148,6 +154,8 @@ async def _send_everything(
     summary: RunSummary,
     warn: Warn,
 ) -> None:
+    note = settings.note or warn
+    await upload_files(plan, client.http, sender, plan.target.api, settings.timeout, note)
     known = plan.journal.known_video_ids()
     first_sent = dict(plan.first_sent)
     resend = await _check(plan, client, throttle, plan.check, first_sent, known, summary, warn)
@@ -181,6 +189,8 @@ async def _check(
     """Look for the videos of rows in doubt; record those found and return those to send."""
     if not jobs:
         return []
+    if client.idempotent:
+        return await _check_by_key(plan, client, throttle, jobs, first_sent, summary, warn)
     wanted = {job.key: first_sent.get(job.key, 0.0) for job in jobs}
     try:
         found = await reconcile(client, wanted, known, throttle.wait)
@@ -190,13 +200,66 @@ async def _check(
             " they stay unknown: run again later, or use --retry-unknown to send them again"
         )
         return []
+    _record_found(plan, jobs, found.found, found.extra, summary)
+    return [job for job in jobs if job.key not in found.found]
+
+
+def _record_found(
+    plan: Plan,
+    jobs: list[Job],
+    found: dict[str, str],
+    extra: dict[str, list[str]],
+    summary: RunSummary,
+) -> None:
+    """Record the videos the list showed for rows in doubt, and any duplicates beside them."""
     for job in jobs:
-        if job.key in found.found:
-            plan.ledger.submitted(job, found.found[job.key])
+        if job.key in found:
+            plan.ledger.submitted(job, found[job.key])
             summary.found += 1
             summary.sent += 1
-    summary.duplicates.update(found.extra)
-    return [job for job in jobs if job.key not in found.found]
+    summary.duplicates.update(extra)
+
+
+async def _check_by_key(
+    plan: Plan,
+    client: HeyGenClient,
+    throttle: Throttle,
+    jobs: list[Job],
+    first_sent: dict[str, float],
+    summary: RunSummary,
+    warn: Warn,
+) -> list[Job]:
+    """v3: a row first sent less than 24 hours ago is sent again with its Idempotency-Key (the
+    API replays the first answer); an older one is looked for by the key in its title, and is
+    sent again only when the list shows no video with it. Nothing is resent blindly."""
+    replayable = time.time() - LOST_CREATE_REPLAY_SECONDS + RECONCILE_MARGIN_SECONDS
+    recent = [job for job in jobs if first_sent.get(job.key, 0.0) > replayable]
+    old = [job for job in jobs if first_sent.get(job.key, 0.0) <= replayable]
+    if not old:
+        return recent
+    wanted = {job.key: (first_sent.get(job.key, 0.0), _title(job)) for job in old}
+    try:
+        checked = await find_by_title(client, wanted, throttle.wait)
+    except ApiError as error:
+        warn(
+            f"{len(old)} rows sent over 24 hours ago could not be looked for ({error.message});"
+            " they stay unknown: run again later, or use --retry-unknown to send them again"
+        )
+        return recent
+    _record_found(plan, old, checked.found, checked.extra, summary)
+    if checked.untitled:
+        warn(
+            f"{len(checked.untitled)} rows sent over 24 hours ago stay unknown: their title does"
+            " not hold their key, so the video list cannot tell whether their video was made"
+            " (--retry-unknown sends them again, and may duplicate)"
+        )
+    return recent + [job for job in old if job.key in checked.absent]
+
+
+def _title(job: Job) -> str:
+    body = orjson.loads(job.body)
+    title = body.get("title") if isinstance(body, dict) else None
+    return title if isinstance(title, str) else ""
 
 
 def _mark_not_reached(plan: Plan, stopped: Stop | None) -> None:

@@ -8,6 +8,7 @@ checked against the video list before it is ever sent again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,12 +30,12 @@ class Stop:
     """Why sending stopped before the end: the user, the API key, the quota, the network."""
 
     reason: str
-    kind: str  # "interrupted" | "auth" | "quota" | "unreachable" | "rate"
+    kind: str  # "interrupted" | "auth" | "quota" | "unreachable" | "rate" | "retired"
 
     @property
     def fatal(self) -> bool:
         """Whether the run as a whole failed (rather than paused)."""
-        return self.kind in ("auth", "unreachable")
+        return self.kind in ("auth", "unreachable", "retired")
 
 
 @dataclass
@@ -72,7 +73,9 @@ class Sender:
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
-        if self.stopped is None or (kind in ("auth", "quota") and not self.stopped.fatal):
+        if self.stopped is None or (
+            kind in ("auth", "quota", "retired") and not self.stopped.fatal
+        ):
             self.stopped = Stop(reason, kind)
         for task in list(self._waiting):
             task.cancel()
@@ -87,15 +90,19 @@ class Sender:
         """Send every job unless stopped; return the rows left to check."""
         report = SendReport()
         queue = iter(jobs)
-        self._workers = [
-            asyncio.create_task(self._work(queue, report)) for _ in range(self.concurrency)
-        ]
+        # The first request goes alone: a refused key or a retired API stops the run after one.
+        await self._run_workers(itertools.islice(queue, 1), 1, report)
+        if self.stopped is None:
+            await self._run_workers(queue, self.concurrency, report)
+        return report
+
+    async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:
+        self._workers = [asyncio.create_task(self._work(queue, report)) for _ in range(workers)]
         await asyncio.gather(*self._workers, return_exceptions=True)
         for task in self._workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
         self._workers = []
-        return report
 
     async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
         for job in queue:
@@ -105,6 +112,7 @@ class Sender:
 
     async def _send(self, job: Job, report: SendReport) -> None:
         """Send one row until it has an outcome the journal can keep."""
+        doubtful = False  # an earlier try of this row may have made its video
         for attempt in range(SEND_ATTEMPTS):
             if not await self._wait_turn():
                 return
@@ -120,6 +128,7 @@ class Sender:
                     self.throttle.succeeded()
                     report.sent += 1
                 case NoAnswer(reason):
+                    doubtful = True
                     self.ledger.unknown(job, reason)
                     if self.client.idempotent and attempt + 1 < SEND_ATTEMPTS:
                         await self._pause(backoff(attempt, None, self.rng))
@@ -137,18 +146,23 @@ class Sender:
                     if attempt + 1 < SEND_ATTEMPTS:
                         continue
                     self.stop(f"the API kept refusing for the rate ({refused.describe()})", "rate")
-                case Refused(kind="auth" | "quota" as kind) as refused:
+                case Refused(kind="auth" | "quota" | "retired" as kind) as refused:
                     self.ledger.unsent(job, f"not sent: {refused.describe()}")
                     self.stop(refused.describe(), kind)
                 case Refused(kind="busy" | "server") as refused if (
                     self.client.idempotent and attempt + 1 < _tries(refused)
                 ):
                     if refused.kind == "busy":  # the first request may still make the video
+                        doubtful = True
                         self.ledger.unknown(job, refused.describe())
                     else:
                         self.ledger.unsent(job, f"not sent yet: {refused.describe()}")
                     await self._pause(backoff(attempt, refused.retry_after, self.rng))
                     continue
+                case Refused(kind="busy" | "server") as refused if doubtful:
+                    # This refusal says nothing of the earlier try, which may have made it.
+                    self.ledger.unknown(job, refused.describe())
+                    report.unknown.append(job)
                 case Refused(kind="server") as refused:
                     self.ledger.failed(job, refused.describe(), refused.status)
                     report.server_errors.append(job)
@@ -160,7 +174,9 @@ class Sender:
 
     def _key(self, job: Job) -> str | None:
         """The Idempotency-Key of a row's request, where the API takes one."""
-        return idempotency_key(job.key, job.payload_hash) if self.client.idempotent else None
+        if not self.client.idempotent:
+            return None
+        return idempotency_key(job.key, job.payload_hash, job.renews)
 
     async def _wait_turn(self) -> bool:
         """Wait for the throttle; False if the run was stopped meanwhile."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from merge.batch.plan import Plan
 from merge.review.folder import page_title, write_page
 from merge.review.page import SUBMIT, ReviewPage, sent_cards
+from merge.review.thumbs import add_files
 from merge.settings import SENT_PAGE_SUFFIX
 
 
@@ -25,6 +26,17 @@ def write_sent_page(plan: Plan, warn: Callable[[str], None]) -> None:
         SUBMIT,
         f"every row is in {plan.output.name}.",
     )
+    if plan.files:
+        assets = plan.journal.assets()
+        uploaded = {f.sha256: f for f in plan.files.values()}
+        add_files(
+            page,
+            {
+                a.asset_id: uploaded[a.sha256]
+                for a in assets.values()
+                if a.asset_id and a.sha256 in uploaded
+            },
+        )
     path = sent_page_path(plan.output)
     try:
         write_page(path, page.add_all(sent_cards(plan.ledger.values, bodies, plan.ledger.problems)))

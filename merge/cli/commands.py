@@ -38,7 +38,12 @@ from merge.version import __version__
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
-STARTER_FILES = {"template.json": "template.json", "leads.xlsx": "leads.xlsx"}
+STARTER_FILES = {
+    "template.json": "template.json",
+    "template_v3.json": "template_v3.json",
+    "leads.xlsx": "leads.xlsx",
+}
+"""The starter: a template in V2's language (translated for v3), the same in v3's, a sheet."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     add_simulate(commands)
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of the V2 request body (for editors)"
+        "schema", help="print the JSON Schema of a request body template (for editors)"
+    )
+    schema.add_argument(
+        "--api",
+        choices=("v2", "v3"),
+        default="v2",
+        help="the template language: v2 (video_inputs, default) or v3 (type avatar|image|studio)",
     )
     schema.set_defaults(run=run_schema)
     init = commands.add_parser(
@@ -112,6 +123,10 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
             f"  {count(summary.hidden, 'hidden row')} left out (--include-hidden takes them)",
             file=out,
         )
+    if summary.files:
+        size = sum(file.size for file in summary.files.values()) / 1024**2
+        files = count(len(summary.files), "local file")
+        print(f"  {files} ({size:,.1f} MB) to upload once each when sent", file=out)
     if summary.lossy:
         print(
             f"  {count(summary.lossy, 'row')} lost settings v3 cannot express (--lossy);"
@@ -157,7 +172,7 @@ def _print_verdicts(verdicts: Sequence[BodyVerdict], out: TextIO) -> None:
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Print the request body's JSON Schema."""
-    json.dump(json_schema(), out, indent=2)
+    json.dump(json_schema(args.api), out, indent=2)
     out.write("\n")
     return ExitCode.OK
 

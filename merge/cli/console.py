@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from merge.payload.cell_checks import CellRules
-from merge.payload.row import Target
+from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
 
@@ -113,25 +113,35 @@ def add_inputs(command: argparse.ArgumentParser, output: str) -> None:
     command.add_argument(
         "--api",
         choices=("v2", "v3"),
-        default="v2",
-        help="the API the bodies are for: v2 (the template's own language, default) or v3",
+        help="the API the bodies are for: v3 (default; for submit, an existing output's own)"
+        " or v2 (retired on 2026-11-01; only for accounts that still have it)",
     )
     command.add_argument(
         "--lossy",
         action="store_true",
         help="v3: drop, with a warning, V2 settings v3 cannot express (else the row is invalid)",
     )
+    command.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="v3: the avatar engine of every avatar scene whose template names none"
+        " (HeyGen's default is avatar_iv; avatar_iii costs about a quarter of it)",
+    )
 
 
-def render_options(args: argparse.Namespace) -> RenderOptions:
-    """Resolve the row-selection arguments once, at the boundary."""
+def render_options(args: argparse.Namespace, api: str | None = None) -> RenderOptions:
+    """Resolve the row-selection arguments once, at the boundary; `api` is the API to use
+    when the command line names none (else v3)."""
     try:
         rows = RowSelection.parse(args.rows)
     except ValueError as error:
         raise UsageError(f"--rows: {error}") from None
-    if args.lossy and args.api != "v3":
+    chosen = args.api or api or "v3"
+    if args.lossy and chosen != "v3":
         raise UsageError("--lossy: only with --api v3")
-    target = Target(args.api, args.lossy)
+    if args.engine and chosen != "v3":
+        raise UsageError("--engine: only with --api v3 (V2 has no engine choice)")
+    target = Target(chosen, args.lossy, args.engine)
     cells = CellRules(args.allow_placeholders, args.decimal_comma)
     return RenderOptions(
         args.sheet,

@@ -64,6 +64,9 @@ def run_listen(args: argparse.Namespace, out: TextIO) -> ExitCode:
         journal.close()
     counts = ", ".join(f"{n} {what}" for what, n in sorted(listener.counts.items()))
     print(f"Received: {counts or 'nothing'}", file=out)
+    if listener.signatures:
+        seen = ", ".join(f"{what} ({n})" for what, n in sorted(listener.signatures.items()))
+        print(f"Signature headers: {seen}", file=out)
     return ExitCode.OK
 
 

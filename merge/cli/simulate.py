@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from dataclasses import Field, fields
+from typing import Any, TextIO
 
 from merge.cli.console import PROG, ExitCode, UsageError, positive
 from merge.errors import MergeError
 from merge.simulator import SimulatorSettings, serve
+from merge.simulator.settings import FRACTIONS, OPTION_HELP, PLAN_CAPS
 
 
 def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,40 +21,9 @@ def add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     simulate.add_argument(
         "--port", type=int, default=8000, metavar="P", help="port (default 8000; 0: any free one)"
     )
-    simulate.add_argument("--api-key", metavar="KEY", help="accept only this key (default: any)")
-    add = simulate.add_argument
-    add("--rate-limit", type=float, metavar="N", help="create requests per second, then 429")
-    add("--slots", type=positive, default=3, metavar="N", help="videos rendering at once (3)")
-    add("--daily-quota", type=int, metavar="N", help="videos accepted per day, then 429")
-    add("--latency", type=float, default=0.0, metavar="S", help="seconds before every answer")
-    add("--render-seconds", type=float, default=3.0, metavar="S", help="rendering time (3)")
-    add("--fail-5xx", type=_fraction, default=0.0, metavar="F", help="share answered 500/502/503")
-    add("--fail-429", type=_fraction, default=0.0, metavar="F", help="share answered 429")
-    add(
-        "--reset-after-accept",
-        type=_fraction,
-        default=0.0,
-        metavar="F",
-        help="share accepted, then cut off without an answer",
-    )
-    add(
-        "--late-answer",
-        type=_fraction,
-        default=0.0,
-        metavar="F",
-        help="share accepted, then answered only after --late-by seconds",
-    )
-    add("--late-by", type=float, default=30.0, metavar="S", help="seconds (default 30)")
-    add("--render-failure", type=_fraction, default=0.0, metavar="F", help="share that fail")
-    add("--plan", choices=("720p", "1080p", "4k"), default="1080p", help="resolution cap")
-    add("--pending-seconds", type=float, default=0.5, metavar="S", help="time a video is pending")
-    add("--render-jitter", type=_fraction, default=0.0, metavar="F", help="render time ± share")
-    add("--url-ttl", type=float, default=7 * 24 * 3600.0, metavar="S", help="link lifetime (7 d)")
-    add("--file-bytes", type=int, default=64 * 1024, metavar="N", help="size of each video file")
-    add("--file-rate", type=float, metavar="B", help="serve files at B bytes per second")
-    add("--webhook-url", metavar="URL", help="post video events here (loopback only)")
-    add("--webhook-secret", metavar="S", help="sign the events posted to --webhook-url")
-    add("--seed", type=int, metavar="N", help="repeat the same faults")
+    for setting in fields(SimulatorSettings):
+        if setting.name in OPTION_HELP:
+            _add_option(simulate, setting)
     simulate.set_defaults(run=run_simulate)
 
 
@@ -66,30 +37,32 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _add_option(command: argparse.ArgumentParser, setting: Field[Any]) -> None:
+    """Add the option of one simulator setting: its name, type and default from the field."""
+    metavar, text = OPTION_HELP[setting.name]
+    default = setting.default
+    kind = str(setting.type)
+    options: dict[str, Any] = {"default": default, "metavar": metavar}
+    if isinstance(default, bool):
+        options = {"action": "store_true"}
+    elif setting.name in FRACTIONS:
+        options["type"] = _fraction
+    elif setting.name == "plan":
+        options |= {"choices": tuple(PLAN_CAPS), "metavar": None}
+    elif kind.startswith("float"):
+        options["type"] = float
+    elif kind.startswith("int"):
+        options["type"] = positive if setting.name == "slots" else int
+    shown = f" (default {default:g})" if isinstance(default, float) and default else ""
+    if isinstance(default, int | str) and not isinstance(default, bool) and not shown:
+        shown = f" (default {default})"
+    option = "--" + setting.name.replace("_", "-")
+    command.add_argument(option, help=text + (shown if default is not None else ""), **options)
+
+
 def _simulator_settings(args: argparse.Namespace) -> SimulatorSettings:
-    return SimulatorSettings(
-        api_key=args.api_key,
-        rate_limit=args.rate_limit,
-        slots=args.slots,
-        daily_quota=args.daily_quota,
-        latency=args.latency,
-        render_seconds=args.render_seconds,
-        fail_5xx=args.fail_5xx,
-        fail_429=args.fail_429,
-        reset_after_accept=args.reset_after_accept,
-        late_answer=args.late_answer,
-        late_by=args.late_by,
-        render_failure=args.render_failure,
-        plan=args.plan,
-        seed=args.seed,
-        pending_seconds=args.pending_seconds,
-        render_jitter=args.render_jitter,
-        url_ttl=args.url_ttl,
-        file_bytes=args.file_bytes,
-        file_rate=args.file_rate,
-        webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
-    )
+    names = [setting.name for setting in fields(SimulatorSettings) if setting.name in OPTION_HELP]
+    return SimulatorSettings(**{name: getattr(args, name) for name in names})
 
 
 def run_simulate(args: argparse.Namespace, out: TextIO) -> ExitCode:

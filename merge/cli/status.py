@@ -13,6 +13,7 @@ import httpx
 from tqdm import tqdm
 
 from merge.api.client import open_http
+from merge.api.statuses import is_final
 from merge.batch.journal import journal_target_of
 from merge.batch.plan import LOCAL_TARGET, journal_target
 from merge.cli import api_options as cli_api
@@ -36,7 +37,7 @@ def add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument(
         "--api",
         choices=("v2", "v3"),
-        help="the API the videos were made on (default: the one `submit` used, else v2)",
+        help="the API the videos were made on (default: the one `submit` used, else v3)",
     )
     add_follow_options(status)
     add_api_options(status)
@@ -147,8 +148,7 @@ def print_follow(summary: FollowSummary, output: Path, out: TextIO) -> None:
 
 
 def _unfinished(summary: FollowSummary) -> bool:
-    final = {"completed", "failed", "not_found"}
-    return any(status not in final for status in summary.statuses)
+    return any(not is_final(status) for status in summary.statuses)
 
 
 def follow_exit_code(summary: FollowSummary) -> ExitCode:

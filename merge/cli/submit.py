@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TextIO
 
 from tqdm import tqdm
 
-from merge.api.client import open_http
-from merge.batch.journal import journal_path
+from merge.api.client import V2_RETIRED_HINT, open_http
+from merge.batch.journal import journal_path, journal_target_of
 from merge.batch.plan import LOCAL_TARGET, Plan, SubmitOptions, journal_target, plan_submit
 from merge.batch.run import RunSettings, RunSummary, run_plan, write_output
 from merge.batch.sent_page import sent_page_path
+from merge.batch.uploads import describe_uploads
 from merge.cli import api_options as cli_api
 from merge.cli.api_options import add_api_options
 from merge.cli.console import (
@@ -78,7 +81,10 @@ def run_submit(args: argparse.Namespace, out: TextIO) -> ExitCode:
     """Plan, confirm, send, report; then follow the videos when asked (--wait, --download)."""
     api_key = cli_api.api_key(args)
     base_url = cli_api.base_url(args)
-    options = SubmitOptions(render_options(args), args.key, args.retry_failed, args.retry_unknown)
+    # An output made by an earlier run keeps the API its journal records, unless --api says.
+    recorded = journal_target_of(args.output, "api")
+    render = render_options(args, recorded)
+    options = SubmitOptions(render, args.key, args.retry_failed, args.retry_unknown)
     target = LOCAL_TARGET if args.simulate else journal_target(base_url)
     plan = plan_submit(args.data, args.template, args.output, target, options, time.time, _warn)
     with _api(args.simulate, base_url) as url:
@@ -134,6 +140,14 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
         print(f"    hint: {LOSSY_HINT}", file=out)
     for reason, number in sorted(plan.skipped.items()):
         print(f"  skipped:        {number:,} {reason}", file=out)
+    uploads = describe_uploads(plan)
+    if uploads:
+        print(f"  uploads first:  {uploads}", file=out)
+    if plan.engines:
+        engines = ", ".join(f"{n:,} {name}" for name, n in sorted(plan.engines.items()))
+        print(
+            f"  engine:         {engines} (v3; --engine or the template's engine sets it)", file=out
+        )
     print(f"  API:            {plan.journal.meta('target')}", file=out)
     print(f"  output:         {plan.output} (journal: {journal_path(plan.output).name})", file=out)
 
@@ -170,13 +184,14 @@ def _api(simulate: bool, base_url: str) -> Iterator[str]:
 
 
 def _send(plan: Plan, args: argparse.Namespace, url: str, api_key: str) -> RunSummary:
-    settings = RunSettings(args.concurrency, args.rate, args.timeout, args.api)
+    settings = RunSettings(args.concurrency, args.rate, args.timeout)
     http = open_http(url, api_key, settings.timeout, settings.concurrency)
     total = len(plan.send) + len(plan.check)
     with tqdm(
         total=total, desc="sending", unit=" rows", disable=not sys.stderr.isatty(), file=sys.stderr
     ) as bar:
-        return run_plan(plan, http, settings, bar.update, warn_above(bar))
+        note = functools.partial(bar.write, file=sys.stderr)
+        return run_plan(plan, http, replace(settings, note=note), bar.update, warn_above(bar))
 
 
 def _print_run(plan: Plan, summary: RunSummary, args: argparse.Namespace, out: TextIO) -> None:
@@ -203,6 +218,8 @@ def _hint(summary: RunSummary) -> str | None:
     stopped = summary.stopped
     if stopped is not None and stopped.kind == "auth":
         return "the API key was refused: check HEYGEN_API_KEY, then run the same command again"
+    if stopped is not None and stopped.kind == "retired":
+        return V2_RETIRED_HINT
     if stopped is not None or summary.write_failed:
         return "run the same command again to resume; rows with a video_id are never sent again"
     if summary.statuses.get("unknown"):

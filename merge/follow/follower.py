@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,8 +19,9 @@ from typing import Any
 
 import httpx
 
-from merge.api.client import ApiError, HeyGenClient, open_http
+from merge.api.client import V2_RETIRED_HINT, ApiError, HeyGenClient, open_http
 from merge.api.pacing import Throttle
+from merge.api.statuses import COMPLETED, FAILED, FINAL, NOT_FOUND, status_word
 from merge.api.v3 import make_client
 from merge.batch.journal import Journal, VideoState, journal_path
 from merge.batch.plan import journal_target
@@ -38,7 +40,10 @@ from merge.settings import (
 )
 from merge.sheets.sheet import SheetInfo, open_sheet, write_annotated
 
-DONE = frozenset({"completed", "failed", "not_found"})
+DONE = FINAL
+LINK_COLUMNS = ("gif_url", "video_page_url", "subtitle_url", "captioned_video_url")
+"""v3's further links of a finished video: output columns once any video has them."""
+EVENT_LINKS = {"gif_download_url": "gif_url", "video_share_page_url": "video_page_url"}
 Warn = Callable[[str], None]
 
 
@@ -53,7 +58,7 @@ class FollowOptions:
     poll_first: float = POLL_FIRST_SECONDS
     write_every: float = OUTPUT_WRITE_SECONDS
     api: str | None = None
-    """The API to ask: None means the one `submit` used for this output (else V2)."""
+    """The API to ask: None means the one `submit` recorded in the output's journal (else v3)."""
 
 
 @dataclass
@@ -100,15 +105,20 @@ def read_videos(output: Path) -> tuple[SheetInfo, list[Tracked]]:
 def state_from(video_id: str, data: dict[str, Any], now: float, source: str) -> VideoState:
     """Turn a status answer (or a webhook's event data) into a video state."""
     duration = data.get("duration")
+    links = {name: data[name] for name in LINK_COLUMNS if _text(data.get(name))}
+    for seen, name in EVENT_LINKS.items():  # a webhook's names for the same links
+        if _text(data.get(seen)):
+            links.setdefault(name, data[seen])
     return VideoState(
         video_id,
-        str(data.get("status") or "unknown"),
+        status_word(data.get("status")),
         _text(data.get("video_url") or data.get("url")),
         _text(data.get("thumbnail_url")),
         float(duration) if isinstance(duration, int | float) else None,
         error_text(data.get("error") or data.get("msg")),
         now,
         source,
+        json.dumps(links) if links else None,
     )
 
 
@@ -126,14 +136,26 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def follow_values(tracked: list[Tracked], states: dict[str, VideoState]) -> dict[int, list[str]]:
-    """Each row's FOLLOW_COLUMNS cells from what is known of its video."""
+def follow_values(
+    tracked: list[Tracked], states: dict[str, VideoState], links: tuple[str, ...] = ()
+) -> dict[int, list[str]]:
+    """Each row's FOLLOW_COLUMNS cells from what is known of its video, then its `links`."""
     values: dict[int, list[str]] = {}
     for item in tracked:
         state = states.get(item.video_id)
         if state is not None:
-            values[item.row] = cells(state)
+            given = json.loads(state.links) if state.links else {}
+            values[item.row] = cells(state) + [str(given.get(name, "")) for name in links]
     return values
+
+
+def present_links(states: dict[str, VideoState]) -> tuple[str, ...]:
+    """The link columns some video has a value for, in LINK_COLUMNS' order."""
+    found: set[str] = set()
+    for state in states.values():
+        if state.links:
+            found.update(json.loads(state.links))
+    return tuple(name for name in LINK_COLUMNS if name in found)
 
 
 class Follower:
@@ -238,10 +260,17 @@ class Follower:
         if found is None:
             return False
         self.summary.requests += -(-len(ids) // V3_BULK_STATUS_SIZE)
+        finished: list[Watch] = []
         for watch in due:
             data = found.get(watch.video_id)
+            if data is not None and data.get("status") in (COMPLETED, FAILED, NOT_FOUND):
+                # Its links and reason come with the video itself; and a `not_found` is only
+                # believed from the video's own 404, never from the bulk answer alone.
+                finished.append(watch)
+                continue
             state = None if data is None else self._record(watch.video_id, data)
             self._next(watch, state, schedule)
+        await asyncio.gather(*(self._check(watch, schedule) for watch in finished))
         self._report()
         return True
 
@@ -274,10 +303,12 @@ class Follower:
             if error.status != 404:
                 self.summary.check_problems += 1
                 return None
-            data = {"status": "not_found", "error": "the API does not know this video (HTTP 404)"}
+            data = {"status": NOT_FOUND, "error": "the API does not know this video (HTTP 404)"}
         return self._record(video_id, data)
 
     def _stop_on_refused_key(self, error: ApiError) -> None:
+        if error.retired:
+            raise MergeError(error.message, V2_RETIRED_HINT) from None
         if error.refused_key:
             raise MergeError(
                 f"the API refused the key ({error.message})",
@@ -341,21 +372,24 @@ class Follower:
         while True:
             await asyncio.sleep(self.options.write_every)
             started = time.monotonic()
-            values = follow_values(self.tracked, dict(self.states))
-            problem = await asyncio.to_thread(self._write_values, values)
+            states = dict(self.states)
+            links = present_links(states)
+            values = follow_values(self.tracked, states, links)
+            problem = await asyncio.to_thread(self._write_values, values, links)
             if problem:
                 self.warn(f"{problem}; the journal keeps every status, and the output is written")
             await asyncio.sleep(3 * (time.monotonic() - started))
 
     def write(self) -> str | None:
         """Write the status columns into the output; say what went wrong instead of raising."""
-        return self._write_values(follow_values(self.tracked, self.states))
+        links = present_links(self.states)
+        return self._write_values(follow_values(self.tracked, self.states, links), links)
 
-    def _write_values(self, values: dict[int, list[str]]) -> str | None:
+    def _write_values(self, values: dict[int, list[str]], links: tuple[str, ...]) -> str | None:
         """Rewrite the output in place; it is read again first, as the last write changed it."""
         try:
             info = open_sheet(self.output, self.info.sheet_name, settle=False).info
-            write_annotated(info, self.output, self.columns, values)
+            write_annotated(info, self.output, self.columns + links, values)
         except MergeError as error:
             return error.message
         return None
@@ -374,7 +408,7 @@ def follow_output(
     info, tracked = read_videos(output)
     journal = Journal.open(journal_path(output), target)
     if options.api is None:
-        options = replace(options, api=journal.meta("api") or "v2")
+        options = replace(options, api=journal.meta("api") or "v3")
     try:
         return run_sync(_follow(output, info, tracked, journal, http, options, progress, warn))
     finally:
@@ -392,7 +426,7 @@ async def _follow(
     warn: Warn | None,
 ) -> FollowSummary:
     async with http, open_files_http() as files:
-        client = make_client(options.api or "v2", http)
+        client = make_client(options.api or "v3", http)
         follower = Follower(client, files, journal, output, info, tracked, options, progress, warn)
         with interrupts(lambda _: follower.stop()):
             return await follower.run()

@@ -1,12 +1,16 @@
 """Receive HeyGen's webhook events and record them in an output's journal, for `status` to write.
 
-Events are matched to rows by video_id, else by callback_id; a signed event is checked against
-the secret (hex HMAC-SHA256 of the raw body in a `signature` header) when one is set. Unknown
-event types and videos of other campaigns are acknowledged and ignored, as the API notes advise.
+Events are matched to rows by video_id, else by callback_id (success and fail events alike); a
+signed event is checked against the secret when one is set. Which header HeyGen signs with is
+not confirmed: `signature` and `x-heygen-signature` (HMAC-SHA256 of the raw body) and
+`Heygen-Signature` with `Heygen-Timestamp` (of `timestamp.body`, or the body alone) are all
+accepted, hex or base64, with or without a `sha256=` or `v1=` prefix, and the one that arrived
+is counted. Unknown event types and videos of other campaigns are acknowledged and ignored.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -25,7 +29,9 @@ from merge.batch.journal import Journal
 from merge.follow.follower import state_from
 
 EVENT_STATUS = {"avatar_video.success": "completed", "avatar_video.fail": "failed"}
-SIGNATURE_HEADER = "signature"
+SIGNATURE_HEADERS = ("signature", "x-heygen-signature", "heygen-signature")
+TIMESTAMP_HEADER = "heygen-timestamp"
+UNSIGNED = "no signature header"
 
 
 @dataclass
@@ -37,13 +43,17 @@ class Listener:
     clock: Callable[[], float] = time.time
     counts: Counter[str] = field(default_factory=Counter)
     on_event: Callable[[str], None] | None = None
+    signatures: Counter[str] = field(default_factory=Counter)
+    """Which signature header each event came with (or none)."""
 
     async def receive(self, request: Request) -> Response:
         """Check, match and record one event; answer quickly, as HeyGen waits for it."""
         if request.method == "OPTIONS":  # HeyGen checks an endpoint this way when it is added
             return Response(status_code=200)
         raw = await request.body()
-        if self.secret is not None and not self._signed(raw, request.headers):
+        header = next((name for name in SIGNATURE_HEADERS if name in request.headers), None)
+        self.signatures[header or UNSIGNED] += 1
+        if self.secret is not None and not self._signed(raw, request.headers, header):
             self.counts["bad signature"] += 1
             return JSONResponse({"error": "signature does not match"}, status_code=401)
         try:
@@ -53,11 +63,23 @@ class Listener:
             return JSONResponse({"error": "the body is not JSON"}, status_code=400)
         return JSONResponse({"result": self.record(event)})
 
-    def _signed(self, raw: bytes, headers: Any) -> bool:
+    def _signed(self, raw: bytes, headers: Any, header: str | None) -> bool:
         assert self.secret is not None
-        given = headers.get(SIGNATURE_HEADER, "")
-        expected = hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(given.lower(), expected)
+        if header is None:
+            return False
+        given = headers[header].strip()
+        for prefix in ("sha256=", "v1="):
+            given = given.removeprefix(prefix)
+        signed = [raw]
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        if header == "heygen-signature" and timestamp:
+            signed.insert(0, timestamp.strip().encode() + b"." + raw)
+        for message in signed:
+            digest = hmac.new(self.secret, message, hashlib.sha256).digest()
+            for form in (digest.hex(), base64.b64encode(digest).decode()):
+                if hmac.compare_digest(given.lower() if form.islower() else given, form):
+                    return True
+        return False
 
     def record(self, event: Any) -> str:
         """Record an event's video state if it is one of this output's; say what was done."""

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from merge.errors import MergeError
-from merge.payload.validate import validate_payload
+from merge.payload.translate_v3 import is_v3_body
+from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 
 
@@ -75,4 +76,6 @@ def _problems_of(text: str) -> list[Problem]:
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         return [Problem("", f"not valid JSON at {where}: {error.msg}")]
+    if is_v3_body(body):  # a v3 body (a top-level type, no video_inputs) is checked as v3
+        return validate_v3_payload(body).problems
     return validate_payload(body).problems

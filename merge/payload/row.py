@@ -16,9 +16,10 @@ from merge.payload.cell_checks import (
     placeholder_problems,
     with_did_you_mean,
 )
+from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Rendered, Template, compile_template
-from merge.payload.translate_v3 import translate
-from merge.payload.validate import validate_payload
+from merge.payload.translate_v3 import is_v3_body, translate, with_engine
+from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.problems import Problem
 from merge.sheets.sheet import Row, rows_from_frame
 
@@ -29,16 +30,35 @@ LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
+ENGINES = ("avatar_iii", "avatar_iv", "avatar_v")
+"""v3's avatar engines (`engine.type`); HeyGen uses avatar_iv when none is sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The API the bodies are for: V2 (the contract), or v3 through a translation."""
+    """Where the bodies go, decided once: the plan renders for it and the run's client sends to
+    it, so a v3 body can never reach the V2 endpoint (nor the reverse)."""
 
-    api: str = "v2"
+    api: str = "v3"
     lossy: bool = False
     """For v3: drop (with a warning) V2 settings v3 cannot say, instead of refusing the row."""
+    engine: str | None = None
+    """For v3: the avatar engine of every avatar scene whose body names none (`--engine`)."""
+
+    def __post_init__(self) -> None:
+        if self.api not in ("v2", "v3"):
+            raise ValueError(f"unknown API {self.api!r}: v2 or v3")
+        if self.api == "v2" and (self.lossy or self.engine):
+            raise ValueError("lossy and engine are v3 choices")
+        if self.engine is not None and self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}: one of {', '.join(ENGINES)}")
 
 
-V2 = Target()
+V2 = Target("v2")
+V2_OF_V3 = (
+    "this template is written in v3's language (a top-level type, no video_inputs): drop --api v2"
+)
+V3 = Target("v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,8 @@ class RowResult:
     payload: Any
     problems: list[Problem]
     warnings: list[Problem] = field(default_factory=list)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the body names, by the token that stands for each until it is uploaded."""
 
     def as_json(self) -> dict[str, Any]:
         """Return the line written to payloads.jsonl."""
@@ -59,6 +81,8 @@ class RowResult:
         line["problems"] = [p.as_dict() for p in self.problems]
         if self.warnings:
             line["warnings"] = [p.as_dict() for p in self.warnings]
+        if self.files:
+            line["files"] = {token: file.shown for token, file in self.files.items()}
         return line
 
     def messages(self) -> list[str]:
@@ -80,29 +104,46 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
 
 
 def check_row(
-    template: Template, row: Row, target: Target = V2, rules: CellRules = DEFAULT_RULES
+    template: Template,
+    row: Row,
+    target: Target = V3,
+    rules: CellRules = DEFAULT_RULES,
+    media: MediaFiles | None = None,
 ) -> RowResult:
-    """Render one row and validate the body; every problem names its column where it can."""
+    """Render one row and validate the body; every problem names its column where it can.
+
+    With `media`, local files in media fields are checked and stand as asset tokens in the body
+    from here on (validation, translation, the journal's hash); submit uploads them.
+    """
     if not rules.allow_placeholders:
         found = placeholder_problems(row.values, sorted(template.columns), list(row.values))
         if found:
             row = replace(row, problems=row.problems + tuple(found))
-    result = _check_row(template, row, target)
+    result = _check_row(template, row, target, media)
     if result.problems and rules.decimal_comma:
         fixed = decimal_comma_cells(result.problems, row.values)
         if fixed:
-            result = _check_row(template, replace(row, values={**row.values, **fixed}), target)
+            values = {**row.values, **fixed}
+            result = _check_row(template, replace(row, values=values), target, media)
     if result.problems:
         result.problems[:] = with_did_you_mean(result.problems)
     return result
 
 
-def _check_row(template: Template, row: Row, target: Target) -> RowResult:
+def _check_row(template: Template, row: Row, target: Target, media: MediaFiles | None) -> RowResult:
     rendered = template.render(row.values, row.number, row.raw)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
-    if payload is not None:
-        checked = validate_payload(payload)
+    files: dict[str, LocalFile] = {}
+    if payload is not None and media is not None:
+        local = media.localise(payload)
+        problems += [_attribute(p, template, rendered, row) for p in local.problems]
+        files = local.files
+    v3 = is_v3_body(payload)
+    if v3 and target.api == "v2":
+        problems.append(Problem("type", V2_OF_V3))
+    elif payload is not None:
+        checked = validate_v3_payload(payload) if v3 else validate_payload(payload)
         failed = {p.path for p in rendered.problems}
         problems += [
             _attribute(p, template, rendered, row) for p in checked.problems if p.path not in failed
@@ -110,15 +151,18 @@ def _check_row(template: Template, row: Row, target: Target) -> RowResult:
         if not problems:
             payload = checked.payload
     if problems or target.api == "v2":
-        return RowResult(row.number, "invalid" if problems else "valid", payload, problems)
-    return _for_v3(payload, target, template, rendered, row)
+        status = "invalid" if problems else "valid"
+        return RowResult(row.number, status, payload, problems, files=files)
+    if v3:
+        return RowResult(row.number, "valid", with_engine(payload, target.engine), [], files=files)
+    return replace(_for_v3(payload, target, template, rendered, row), files=files)
 
 
 def _for_v3(
     payload: dict[str, Any], target: Target, template: Template, rendered: Rendered, row: Row
 ) -> RowResult:
     """Translate a valid body for v3; what v3 cannot say stops the row unless `lossy`."""
-    translation = translate(payload)
+    translation = translate(payload, target.engine)
     gaps = [_attribute(p, template, rendered, row) for p in translation.gaps]
     losses = [_attribute(p, template, rendered, row) for p in translation.losses]
     problems = gaps if target.lossy else gaps + losses
@@ -129,7 +173,7 @@ def _for_v3(
 
 
 def render_rows(
-    rows: Iterable[Row], template: Template, target: Target = V2
+    rows: Iterable[Row], template: Template, target: Target = V3
 ) -> Iterator[RowResult]:
     """Check rows one by one; a bad row is a result, never a stop."""
     for row in rows:
@@ -137,7 +181,10 @@ def render_rows(
 
 
 def render_frame(
-    frame: pd.DataFrame, template: str | Path | Template, name: str = "template.json"
+    frame: pd.DataFrame,
+    template: str | Path | Template,
+    name: str = "template.json",
+    target: Target = V3,
 ) -> list[RowResult]:
     """Render a DataFrame with a template (a path, its text, or a compiled one); touch no files."""
     columns = [str(c).strip() for c in frame.columns]
@@ -145,7 +192,7 @@ def render_frame(
         template = load_template(template, columns)
     elif isinstance(template, str):
         template = compile_template(template, name, columns)
-    return list(render_rows(rows_from_frame(frame), template))
+    return list(render_rows(rows_from_frame(frame), template, target))
 
 
 def _attribute(problem: Problem, template: Template, rendered: Rendered, row: Row) -> Problem:

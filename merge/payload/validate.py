@@ -7,13 +7,14 @@ the real JSON paths (tagged-union tags stripped) and whose messages show the off
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from merge.payload.v2_models import (
@@ -26,7 +27,7 @@ from merge.payload.v2_models import (
 )
 from merge.problems import Problem, did_you_mean, json_path
 
-__all__ = ["Validated", "json_schema", "validate_payload"]
+__all__ = ["Validated", "json_schema", "validate_payload", "validate_v3_payload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,39 @@ def validate_payload(payload: object) -> Validated:
     return Validated(_in_given_order(body, payload), [])
 
 
+V3_RULE = "v3_rule"
+"""The error type of the v3 models' cross-field rules (merge.payload.v3_models raises it)."""
+HEX6_PATTERN = r"^#[0-9a-fA-F]{6}$"
+HTTPS_PATTERN = r"^https://\S+$"
+
+
+@functools.cache
+def _v3() -> tuple[TypeAdapter[Any], _Node]:
+    """The v3 models, built on first use: most runs never meet a v3 template."""
+    from merge.payload import v3_models
+
+    adapter: TypeAdapter[Any] = TypeAdapter(v3_models.V3Body)
+    members = [v3_models.AvatarBody, v3_models.ImageBody, v3_models.StudioBody]
+    return adapter, _union_node(members, "video")
+
+
+def validate_v3_payload(payload: object) -> Validated:
+    """Validate one v3 request body (a template written in v3's language), like validate_payload."""
+    if not isinstance(payload, Mapping):
+        message = f"the request body must be a JSON object, not {_kind(payload)}"
+        return Validated(None, [Problem("", message)])
+    payload = dict(payload)
+    adapter, root = _v3()
+    try:
+        model = adapter.validate_python(payload)
+    except ValidationError as exc:
+        return Validated(None, [_problem(error, root) for error in exc.errors(include_url=False)])
+    body: dict[str, Any] = adapter.dump_python(
+        model, mode="json", exclude_unset=True, by_alias=True
+    )
+    return Validated(_in_given_order(body, payload), [])
+
+
 def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """Put keys back in the order the template wrote them, so bodies read and diff like it."""
     ordered: dict[str, Any] = {}
@@ -80,8 +114,10 @@ def _in_given_order(dumped: dict[str, Any], given: Mapping[str, Any]) -> dict[st
     return ordered | dumped if len(ordered) != len(dumped) else ordered
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(api: str = "v2") -> dict[str, Any]:
     """Return the JSON Schema of the request body, so editors can check templates as they type."""
+    if api == "v3":
+        return _v3()[0].json_schema(schema_generator=BodyJsonSchema)
     return RequestBody.model_json_schema(schema_generator=BodyJsonSchema)
 
 
@@ -116,7 +152,8 @@ def _union_node(members: list[Any], label: str) -> _Node:
     tagged: dict[str, _Node] = {}
     for member in members:
         model = _strip_annotated(member)
-        tag = get_args(model.model_fields["type"].annotation)[0]
+        field = "type" if "type" in model.model_fields else "engine_type"
+        tag = get_args(model.model_fields[field].annotation)[0]
         tagged[tag] = _model_node(model)
     return _Node(label=label, members=tagged)
 
@@ -159,9 +196,9 @@ class _Place:
     tag: str = ""
 
 
-def _walk(loc: tuple[str | int, ...]) -> _Place:
+def _walk(loc: tuple[str | int, ...], root: _Node = _ROOT) -> _Place:
     """Follow a pydantic loc from the root, dropping the tags that tagged unions insert."""
-    node, parts = _ROOT, []
+    node, parts = root, []
     union: _Node | None = None
     tag = ""
     for part in loc:
@@ -180,13 +217,13 @@ def _walk(loc: tuple[str | int, ...]) -> _Place:
 # --- what went wrong: pydantic's error types in the user's words ---------------------------
 
 
-def _problem(error: ErrorDetails) -> Problem:
+def _problem(error: ErrorDetails, root: _Node = _ROOT) -> Problem:
     """Translate one pydantic error into a Problem with a JSON path and a plain message."""
     kind = error["type"]
     if kind == "extra_forbidden":
-        return _unknown_key(error["loc"])
-    place = _walk(error["loc"])
-    if kind in CUSTOM_ERROR_TYPES:
+        return _unknown_key(error["loc"], root)
+    place = _walk(error["loc"], root)
+    if kind in CUSTOM_ERROR_TYPES or kind == V3_RULE:
         return Problem(json_path(place.parts), error["msg"])
     if kind == "invalid_key":
         return Problem(json_path(place.parts[:-1]), f"key {_show(error['input'])} is not text")
@@ -196,9 +233,9 @@ def _problem(error: ErrorDetails) -> Problem:
     return Problem(json_path(place.parts), translate(error, place))
 
 
-def _unknown_key(loc: tuple[str | int, ...]) -> Problem:
+def _unknown_key(loc: tuple[str | int, ...], root: _Node = _ROOT) -> Problem:
     """Name the unknown key and suggest the closest valid one, or the type it belongs to."""
-    place = _walk(loc[:-1])
+    place = _walk(loc[:-1], root)
     key = str(loc[-1])
     path = json_path([*place.parts, key])
     message = f"unknown key {_show(key)}"
@@ -244,6 +281,10 @@ def _pattern(error: ErrorDetails, place: _Place) -> str:
     pattern = error.get("ctx", {}).get("pattern")
     if pattern == HEX_COLOUR_PATTERN:
         return f"{_show(error['input'])} is not a hex colour like #1a2b3c"
+    if pattern == HEX6_PATTERN:
+        return f"{_show(error['input'])} is not a six-digit hex colour like #1a2b3c"
+    if pattern == HTTPS_PATTERN:
+        return f"{_show(error['input'])} is not a public https:// URL"
     if pattern == NON_BLANK_PATTERN:
         return "must not be blank"
     return f"{_show(error['input'])} is not in the expected form"

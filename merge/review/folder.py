@@ -17,6 +17,7 @@ from merge.errors import OutputError
 from merge.payload.encode import dumps
 from merge.payload.row import RowResult
 from merge.review.page import ReviewPage
+from merge.review.thumbs import add_files
 from merge.settings import (
     PAYLOAD_FILE_DIGITS,
     REVIEW_PAGE_NAME,
@@ -166,6 +167,7 @@ class ReviewFolder:
             errors = "; ".join(p.describe() for p in result.problems)
             self.annotations.add(result.row, result.status, errors)
             self.page.add(row)
+            add_files(self.page, result.files)
         self._pending.append(self._writer.submit(self._write_chunk, lines, files))
         while len(self._pending) > self.MAX_CHUNKS_IN_FLIGHT or (
             self._pending and self._pending[0].done()

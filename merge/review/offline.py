@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from merge.payload.cell_checks import CellRules
+from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Template
-from merge.payload.row import V2, RowResult, Target, check_row, load_template
+from merge.payload.row import V3, RowResult, Target, check_row, load_template
 from merge.review.folder import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import RowSelection, ShownRows, chunked, select_rows
@@ -27,7 +28,7 @@ class RenderOptions:
     rows: RowSelection = field(default_factory=RowSelection)
     limit: int | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
-    target: Target = V2
+    target: Target = V3
     header_row: int | None = None
     include_hidden: bool = False
     cells: CellRules = field(default_factory=CellRules)
@@ -58,6 +59,8 @@ class RenderSummary:
     hidden: int = 0
     """Rows hidden in the sheet and left out (--include-hidden takes them)."""
     first_problems: list[str] = field(default_factory=list)
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    """Local files the valid rows name, by token: what submit will upload."""
 
     @property
     def invalid(self) -> int:
@@ -71,6 +74,7 @@ class RenderSummary:
             self.lossy += 1
         if result.status == "valid":
             self.valid += 1
+            self.files.update(result.files)
         elif len(self.first_problems) < SUMMARY_PROBLEMS_SHOWN:
             room = SUMMARY_PROBLEMS_SHOWN - len(self.first_problems)
             self.first_problems.extend(result.messages()[:room])
@@ -96,9 +100,10 @@ def render_to_folder(
     shown = options.shown_rows(template)
     rows = select_rows(shown(sheet.rows()), options.rows, options.limit)
     rules = options.cells.for_sheet(sheet.info)
+    media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:
         for chunk in chunked(rows, options.chunk_rows):
-            results = [check_row(template, row, options.target, rules) for row in chunk]
+            results = [check_row(template, row, options.target, rules, media) for row in chunk]
             folder.add(results)
             for result in results:
                 summary.count(result)

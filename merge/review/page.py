@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from merge.payload.translate_v3 import as_scenes
+from merge.payload.translate_v3 import as_scenes, engine_of
 from merge.problems import Problem
 from merge.settings import REVIEW_PAGE_ROWS, WORDS_PER_MINUTE
 
@@ -142,6 +142,9 @@ class ReviewPage:
     spoken_rows: int = 0
     unknown_scenes: int = 0
     shown: int = 0
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Local files by the reference bodies hold for them (a token, or the asset_id once
+    uploaded): their names, sizes and thumbnails (review/thumbs.py)."""
     _cards: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -162,6 +165,7 @@ class ReviewPage:
             shown = {**card, "seconds": seconds}
             if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
                 shown["scenes"] = scenes_of(card["payload"])
+                shown["engine"] = engine_of(card["payload"])
             self._cards += (b"," if self.shown else b"") + escape_json(card_json(shown))
             self.shown += 1
 
@@ -186,6 +190,7 @@ class ReviewPage:
             "spoken_label": SPOKEN_LABEL[self.kind],
             "unknown_scenes": self.unknown_scenes,
             "words_per_minute": WORDS_PER_MINUTE,
+            "media": self.media,
         }
 
     def chunks(self) -> Iterator[bytes | bytearray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import secrets
 import threading
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from merge.simulator.asset_store import Assets
 from merge.simulator.idempotency import IdempotencyKeys
 from merge.simulator.limits import DailyCount, Dice, TokenBucket
 from merge.simulator.schedule import (
@@ -34,6 +36,8 @@ STAT_NAMES = (
     "created",
     "rejected_invalid",
     "rate_limited",
+    "job_limited",
+    "v2_retired",
     "injected_429",
     "server_errors",
     "quota_refused",
@@ -95,6 +99,8 @@ class Account:
         self._lock = threading.Lock()
         self._videos: dict[str, Video] = {}
         self._order: list[Video] = []
+        self._unfinished: list[float] = []
+        """Finish times of the videos not yet finished, earliest first (a heap)."""
         self._slots = RenderSlots(settings.slots)
         self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
         self._daily = DailyCount()
@@ -104,6 +110,8 @@ class Account:
         self._deliveries: list[dict[str, Any]] = []
         self.idempotency = IdempotencyKeys()
         """The v3 Idempotency-Keys the account has seen, with the answers they got."""
+        self.assets = Assets()
+        """The files uploaded to the account, which bodies may name by asset id."""
 
     def authorize(self, key: str, *counters: str) -> bool:
         """Count a request (also under `counters`) and say whether `key` opens the account."""
@@ -142,6 +150,20 @@ class Account:
                 self._counts["rate_limited"] += 1
             return wait
 
+    def wait_for_job(self, now: float) -> float:
+        """Return 0 while the account has room for another unfinished video, else count a
+        refusal and return how long until its first unfinished video finishes."""
+        limit = self.settings.job_limit
+        if limit is None:
+            return 0.0
+        with self._lock:
+            while self._unfinished and self._unfinished[0] <= now:
+                heapq.heappop(self._unfinished)
+            if len(self._unfinished) < limit:
+                return 0.0
+            self._counts["job_limited"] += 1
+            return self._unfinished[0] - now
+
     def accept(self, payload: Mapping[str, Any], now: float) -> Video | None:
         """Create a video from a valid body, or return None when today's quota is spent."""
         quota = self.settings.daily_quota
@@ -153,6 +175,7 @@ class Account:
             video = self._new_video(payload, now)
             self._videos[video.id] = video
             self._order.append(video)
+            heapq.heappush(self._unfinished, video.timeline.finished)
             self._counts["created"] += 1
             if video.failure is not None:
                 self._counts["render_failures"] += 1
@@ -203,6 +226,19 @@ class Account:
             bottom = max(-1, top - limit)
             videos = [self._order[seq] for seq in range(top, bottom, -1)]
         return videos, (bottom if bottom >= 0 else None)
+
+    def page_titled(
+        self, below: int | None, limit: int, title: str
+    ) -> tuple[list[Video], int | None]:
+        """Like `page`, over only the videos whose title contains `title` (v3's list filter)."""
+        with self._lock:
+            seq = len(self._order) - 1 if below is None else min(below, len(self._order) - 1)
+            videos: list[Video] = []
+            while seq >= 0 and len(videos) < limit:
+                if title in self._order[seq].title:
+                    videos.append(self._order[seq])
+                seq -= 1
+        return videos, (seq if seq >= 0 else None)
 
     def remaining_quota(self, now: float) -> int:
         """Return the seconds of video left: an hour a day less a minute a video under a quota."""

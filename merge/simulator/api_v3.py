@@ -7,6 +7,7 @@ video, even when that first answer was cut off or came too late for the client.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from merge.problems import did_you_mean
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
+from merge.simulator.asset_store import unknown_asset
 from merge.simulator.exchange import (
     Handler,
     InvalidParameter,
@@ -30,10 +33,14 @@ from merge.simulator.idempotency import Answer, fingerprint
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import MAX_PAGE
 from merge.simulator.v3 import IDEMPOTENCY_HEADER, as_order, check_key, check_request
-from merge.simulator.views import page_token, v3_list_item, v3_video
+from merge.simulator.views import bulk_item, page_token, v3_video
 from merge.simulator.webhooks import Webhooks
 
 VIDEOS = "/v3/videos"
+STATUSES = "/v3/videos/statuses"
+LIST_QUERY = ("limit", "token", "folder_id", "title")
+STATUSES_QUERY = ("video_ids", "batch_ids")
+LIST_DEFAULT = 10
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Marks a replayed answer; the simulator's own signal, not one HeyGen is known to send."""
 
@@ -44,6 +51,7 @@ def v3_routes(account: Account, clock: Clock, webhooks: Webhooks) -> list[Route]
     return [
         Route(VIDEOS, api.create, methods=["POST"]),
         Route(VIDEOS, api.keyed(api.videos), methods=["GET"]),
+        Route(STATUSES, api.keyed(api.statuses), methods=["GET"]),
         Route(VIDEOS + "/{video_id}", api.keyed(api.video), methods=["GET"]),
     ]
 
@@ -125,7 +133,9 @@ class _V3Api:
         if status is not None and status != 429:
             message = "Internal server error, please try again"
             return answer.v3_error(status, "internal_error", message)
-        wait = self.settings.retry_after if status else self.account.wait_for_token(self.clock())
+        now = self.clock()
+        wait = self.settings.retry_after if status else self.account.wait_for_token(now)
+        wait = wait or self.account.wait_for_job(now)
         if wait:
             return answer.v3_error(429, "rate_limit_exceeded", "Too many requests", wait=wait)
         return None
@@ -138,9 +148,13 @@ class _V3Api:
             return Response(status_code=400)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         try:
+            _only_query(request.query_params, ())
             body = parse_json_object(raw)
             check_key(key)
             check_request(body)
+            unknown = unknown_asset(body, self.account.assets)
+            if unknown is not None:
+                raise InvalidParameter(*unknown)
         except InvalidParameter as exc:
             self.account.count("rejected_invalid")
             return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
@@ -152,11 +166,10 @@ class _V3Api:
         if claim.verdict == "in_flight":
             self.account.count("idempotency_conflicts")
             message = "A request with this Idempotency-Key is still being processed; retry later"
-            return answer.v3_error(409, "idempotency_in_progress", message, IDEMPOTENCY_HEADER)
+            return answer.v3_error(409, "request_in_progress", message, IDEMPOTENCY_HEADER)
         if claim.verdict == "reused":
+            # The key, not the body, names the request: HeyGen replays and logs a warning.
             self.account.count("idempotency_mismatches")
-            message = "This Idempotency-Key was already used with a different request body"
-            return answer.v3_error(422, "idempotency_key_reused", message, IDEMPOTENCY_HEADER)
         if claim.answer is not None:
             self.account.count("idempotent_replays")
             replayed = {REPLAYED_HEADER: "true"}
@@ -165,7 +178,8 @@ class _V3Api:
 
     async def _deliver(self, accepted: _Accepted, ready: float) -> Response:
         """Answer a made video whole, cut off or late, keeping the answer for its key either way."""
-        body = {"data": {"video_id": accepted.video.id, "status": "pending"}}
+        data = {"video_id": accepted.video.id, "status": "waiting", "output_format": "mp4"}
+        body = {"data": data}
         delivery = self.account.delivery()
         try:
             await wait_until(ready)
@@ -181,6 +195,10 @@ class _V3Api:
 
     async def video(self, request: Request) -> Response:
         """Report one video's status."""
+        try:
+            _only_query(request.query_params, ())
+        except InvalidParameter as exc:
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
         video_id = request.path_params["video_id"]
         video = self.account.find(video_id)
         if video is None:
@@ -191,31 +209,60 @@ class _V3Api:
         return answer.v3_ok(v3_video(video, now, base, ttl))
 
     async def videos(self, request: Request) -> Response:
-        """Report the statuses of the videos in `ids`, or list videos a page at a time."""
-        ids_text = request.query_params.get("ids")
-        if ids_text is not None:
-            return self._bulk(request, ids_text)
+        """List videos a page at a time, newest first, as contract §3.2: `data` is the array."""
+        query = request.query_params
         try:
-            limit, below = page_request(request.query_params)
+            _only_query(query, LIST_QUERY)
+            limit, below = page_request(query, LIST_DEFAULT)
         except InvalidParameter as exc:
             return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
-        videos, next_below = self.account.page(below, limit)
-        now = self.clock()
-        items = [v3_list_item(video, now) for video in videos]
-        return answer.v3_ok({"videos": items, "next_token": page_token(next_below)})
-
-    def _bulk(self, request: Request, ids_text: str) -> Response:
-        """Report the statuses of up to 100 comma-separated ids, naming those not found."""
-        named = [part.strip() for part in ids_text.split(",") if part.strip()]
-        if not 1 <= len(named) <= MAX_PAGE:
-            exc = InvalidParameter("ids", f"must name 1 to {MAX_PAGE} video ids, not {len(named)}")
-            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
-        ids = list(dict.fromkeys(named))
         now, base, ttl = self.clock(), base_url(request), self.settings.url_ttl
-        found = {video_id: self.account.find(video_id) for video_id in ids}
-        videos = [v3_video(video, now, base, ttl) for video in found.values() if video]
-        missing = [video_id for video_id, video in found.items() if video is None]
-        return answer.v3_ok({"videos": videos, "missing": missing})
+        title = query.get("title")
+        if title:
+            videos, next_below = self.account.page_titled(below, limit, title)
+        else:
+            videos, next_below = self.account.page(below, limit)
+        if query.get("folder_id"):
+            videos = []  # the simulator has no folders: every video is at the root
+        items = [v3_video(video, now, base, ttl) for video in videos]
+        token = page_token(next_below)
+        return JSONResponse({"data": items, "has_more": token is not None, "next_token": token})
+
+    async def statuses(self, request: Request) -> Response:
+        """Report up to 100 videos' statuses (contract §3.3); unknown ids are `not_found`."""
+        query = request.query_params
+        try:
+            _only_query(query, STATUSES_QUERY)
+            ids = _id_list(query.get("video_ids"), "video_ids")
+            batches = _id_list(query.get("batch_ids"), "batch_ids")
+            if not ids and not batches:
+                raise InvalidParameter("video_ids", "give video_ids or batch_ids")
+            if len(ids) > MAX_PAGE:
+                raise InvalidParameter("video_ids", f"at most {MAX_PAGE} ids, not {len(ids)}")
+        except InvalidParameter as exc:
+            return answer.v3_error(400, "invalid_parameter", str(exc), exc.param)
+        now = self.clock()
+        items = [bulk_item(i, self.account.find(i), now) for i in dict.fromkeys(ids)]
+        return JSONResponse({"data": items, "has_more": False, "next_token": None})
+
+
+def _only_query(query: Mapping[str, str], known: tuple[str, ...]) -> None:
+    """Refuse a query parameter the contract does not list (whether HeyGen ignores it is n.c.)."""
+    for name in query:
+        if name not in known:
+            raise InvalidParameter(
+                name, f"is not a known query parameter{did_you_mean(name, known)}"
+            )
+
+
+def _id_list(text: str | None, name: str) -> list[str]:
+    """Read a comma-separated list of ids; an empty part is refused."""
+    if text is None:
+        return []
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise InvalidParameter(name, "must be ids separated by commas, with none empty")
+    return parts
 
 
 def _unauthorized() -> Response:

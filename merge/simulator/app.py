@@ -14,10 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from merge.payload.validate import validate_payload
 from merge.simulator import responses as answer
 from merge.simulator.account import Account, Video
 from merge.simulator.api_v3 import times_itself, v3_routes
+from merge.simulator.asset_store import unknown_asset
+from merge.simulator.assets import asset_routes
 from merge.simulator.exchange import (
     Handler,
     InvalidParameter,
@@ -29,10 +30,13 @@ from merge.simulator.exchange import (
 from merge.simulator.files import file_body, file_response
 from merge.simulator.schedule import Clock
 from merge.simulator.settings import WEB_SCHEMES, SimulatorSettings
+from merge.simulator.v2 import check_body
 from merge.simulator.views import list_item, page_token, status_data
 from merge.simulator.webhooks import Webhooks
 
 ADMIN_PREFIX = "/_simulator/"
+V2_GONE = "This legacy API endpoint was removed on 2026-11-01; use the v3 API"
+"""What a retired V2 endpoint answers (the exact words HeyGen uses are not known)."""
 V3_PREFIX = "/v3/"
 
 
@@ -59,6 +63,7 @@ def build_app(account: Account, clock: Clock = time.time) -> Starlette:
         Route(f"{ADMIN_PREFIX}stats", api.admin_stats, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}webhooks", api.admin_webhooks, methods=["GET"]),
         *v3_routes(account, clock, webhooks),
+        *asset_routes(account),
     ]
     latency = account.settings.latency
     middleware = [Middleware(_Latency, seconds=latency)] if latency > 0 else []
@@ -86,6 +91,9 @@ class _Api:
         async def checked(request: Request) -> Response:
             if not self.account.authorize(request.headers.get("x-api-key", "")):
                 return answer.unauthorized()
+            if self.settings.v2_retired:
+                self.account.count("v2_retired")
+                return answer.error(410, "endpoint_removed", V2_GONE)
             return await handler(request)
 
         return checked
@@ -114,13 +122,17 @@ class _Api:
         except ClientDisconnect:  # the client hung up mid-request: nothing was made
             return Response(status_code=400)
         try:
-            validated = validate_payload(parse_json_object(raw))
+            body, problems = check_body(parse_json_object(raw))
         except InvalidParameter as exc:
             refusal = answer.invalid(str(exc))
         else:
-            if validated.payload is not None:
-                return validated.payload
-            refusal = answer.invalid_body(validated.problems)
+            unknown = unknown_asset(body, self.account.assets) if not problems else None
+            if not problems and unknown is None:
+                return body
+            if unknown is not None:
+                refusal = answer.invalid(str(InvalidParameter(*unknown)))
+            else:
+                refusal = answer.invalid_body(problems)
         self.account.count("rejected_invalid")
         return refusal
 

@@ -36,9 +36,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def page_request(query: Mapping[str, str]) -> tuple[int, int | None]:
-    """Read `limit` (1 to 100, default 100) and `token` from a listing's query."""
-    limit_text = query.get("limit") or str(MAX_PAGE)
+def page_request(query: Mapping[str, str], default: int = MAX_PAGE) -> tuple[int, int | None]:
+    """Read `limit` (1 to 100, default `default`) and `token` from a listing's query."""
+    limit_text = query.get("limit") or str(default)
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
         raise InvalidParameter("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     token = query.get("token")

@@ -23,15 +23,17 @@ _GIF = bytes.fromhex(
     "47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b"
 )
 _VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\n(simulated caption)\n"
+_SRT = b"1\n00:00:00,000 --> 00:00:01,000\n(simulated caption)\n"
 _SMALL_FILES: dict[str, tuple[str, bytes]] = {
     "jpg": ("image/jpeg", _JPEG),
     "gif": ("image/gif", _GIF),
     "vtt": ("text/vtt", _VTT),
+    "srt": ("application/x-subrip", _SRT),
 }
 """The small files `/files/<id>.<kind>` serves by kind: content type and bytes."""
 
 _VIDEO_KINDS = frozenset({"mp4", "caption.mp4"})
-_CAPTION_KINDS = frozenset({"vtt", "caption.mp4"})
+_CAPTION_KINDS = frozenset({"vtt", "srt", "caption.mp4"})
 _BLOCK = hashlib.sha256().digest_size
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII | re.IGNORECASE)
 CHUNK_BYTES = 64 * 1024

@@ -67,10 +67,10 @@ class IdempotencyKeys:
             if entry is None:
                 self._entries[key] = _Entry(body_hash, now)
                 return Claim("new")
-            if entry.fingerprint != body_hash:
-                return Claim("reused")
             if entry.answer is None:
                 return Claim("in_flight")
+            if entry.fingerprint != body_hash:  # replayed all the same: the key names it
+                return Claim("reused", entry.answer)
             return Claim("replay", entry.answer)
 
     def settle(self, key: str, answer: Answer) -> None:

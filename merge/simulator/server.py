@@ -92,6 +92,10 @@ class Simulator:
         """Copy the request and fault counters."""
         return self._account.stats()
 
+    def uploads(self) -> dict[str, Any]:
+        """Count the files uploaded, in all and by the SHA-256 of their bytes."""
+        return self._account.assets.summary()
+
     def webhooks(self) -> list[dict[str, Any]]:
         """List every webhook attempt and skip: url, event_type, video_id, status, attempt."""
         return self._account.deliveries()

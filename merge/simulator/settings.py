@@ -85,12 +85,50 @@ class SimulatorSettings:
     render_jitter: float = 0.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    v2_retired: bool = False
+    """Play today's HeyGen: every V1/V2 endpoint answers 410 (retired on 2026-11-01)."""
+    job_limit: int | None = None
+    """Unfinished videos the account may have at once (HeyGen: 10 on Pay-As-You-Go); a create
+    beyond it is answered 429 with a Retry-After until the first one finishes."""
 
     def __post_init__(self) -> None:
         """Refuse settings no account could have, so a typo fails at start and not mid-run."""
         problems = settings_problems(self)
         if problems:
             raise ValueError("invalid simulator settings: " + "; ".join(problems))
+
+
+FRACTIONS = frozenset(_FRACTIONS)
+"""Settings that are a share of requests or videos, 0 to 1."""
+
+OPTION_HELP: dict[str, tuple[str | None, str]] = {
+    "api_key": ("KEY", "accept only this key (default: any)"),
+    "rate_limit": ("N", "create requests per second, then 429"),
+    "slots": ("N", "videos rendering at once"),
+    "daily_quota": ("N", "videos accepted per day, then refused for credit"),
+    "latency": ("S", "seconds before every answer"),
+    "pending_seconds": ("S", "time a video is pending"),
+    "render_seconds": ("S", "rendering time"),
+    "fail_5xx": ("F", "share answered 500/502/503"),
+    "fail_429": ("F", "share answered 429"),
+    "reset_after_accept": ("F", "share accepted, then cut off without an answer"),
+    "late_answer": ("F", "share accepted, then answered only after --late-by seconds"),
+    "late_by": ("S", "seconds a late answer waits"),
+    "render_failure": ("F", "share that fail"),
+    "plan": (None, "resolution cap"),
+    "retry_after": ("S", "Retry-After of an injected 429"),
+    "seed": ("N", "repeat the same faults"),
+    "url_ttl": ("S", "link lifetime in seconds"),
+    "file_bytes": ("N", "size of each video file"),
+    "file_rate": ("B", "serve files at B bytes per second"),
+    "render_jitter": ("F", "render time ± share"),
+    "webhook_url": ("URL", "post video events here (loopback only)"),
+    "webhook_secret": ("S", "sign the events posted to --webhook-url"),
+    "job_limit": ("N", "unfinished videos at once, then 429 with Retry-After (HeyGen: 10)"),
+    "v2_retired": (None, "answer 410 on every V1/V2 endpoint, as HeyGen does since 2026-11-01"),
+}
+"""The `simulate` command's option for each setting: metavar and help; the default, type and
+name come from the field itself, so they are written once."""
 
 
 def settings_problems(settings: SimulatorSettings) -> list[str]:
@@ -106,6 +144,8 @@ def settings_problems(settings: SimulatorSettings) -> list[str]:
         problems.append("rate_limit must be above 0")
     if settings.slots < 1:
         problems.append("slots must be at least 1")
+    if settings.job_limit is not None and settings.job_limit < 1:
+        problems.append("job_limit must be at least 1")
     if settings.daily_quota is not None and settings.daily_quota < 0:
         problems.append("daily_quota must not be negative")
     if settings.url_ttl <= 0:

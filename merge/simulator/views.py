@@ -69,25 +69,41 @@ def failure_message(failure: dict[str, Any]) -> str:
 
 
 def v3_status(video: Video, now: float) -> str:
-    """Name the status at `now` in v3's words, which have no `waiting`: it is still `pending`."""
+    """Name the status at `now` in the video resource's words (contract §3.1): no `waiting`."""
     status = video.status(now)
     return "pending" if status == "waiting" else status
 
 
+def bulk_status(video: Video, now: float) -> str:
+    """Name the status at `now` in the bulk statuses' words (contract §3.3): `queued` first."""
+    status = video.status(now)
+    return "queued" if status in ("waiting", "pending") else status
+
+
 def v3_video(video: Video, now: float, base: str, ttl: float) -> dict[str, Any]:
-    """Build one video's v3 status object, with fresh file links once it is completed."""
+    """Build one video resource exactly as contract §3.1: no callback_id and no error field."""
     status = v3_status(video, now)
     links = file_links(video, now, base, ttl)
+    done = status == "completed"
+    failed = status == "failed" and video.failure is not None
+    code, message = v3_failure(video.failure) if failed and video.failure else (None, None)
     return {
         "id": video.id,
-        "video_id": video.id,
         "status": status,
-        "video_url": links["video_url"],
-        "thumbnail_url": links["thumbnail_url"],
-        "duration": video.duration if status == "completed" else None,
-        "callback_id": video.callback_id,
+        "title": video.title or None,
+        "folder_id": None,
         "created_at": int(video.timeline.created),
-        "error": v3_failure(video.failure) if status == "failed" and video.failure else None,
+        "completed_at": int(video.timeline.finished) if done else None,
+        "duration": video.duration if done else None,
+        "video_url": links["video_url"],
+        "captioned_video_url": links["video_url_caption"],
+        "subtitle_url": links["caption_url"] and links["caption_url"].replace(".vtt?", ".srt?"),
+        "thumbnail_url": links["thumbnail_url"],
+        "gif_url": links["gif_url"],
+        "video_page_url": f"{base}/videos/{video.id}" if done else None,
+        "failure_code": code,
+        "failure_message": message,
+        "output_language": None,
     }
 
 
@@ -95,20 +111,22 @@ V3_FAILURE_CODES = {40010: "resolution_not_supported", 40009: "render_failed"}
 """v3 names for the simulator's render failures; HeyGen's own v3 codes are not confirmed."""
 
 
-def v3_failure(failure: dict[str, Any]) -> dict[str, str]:
-    """Describe a failed render as v3's `error`: a snake_case code and a message."""
-    code = V3_FAILURE_CODES.get(failure["code"], "render_failed")
-    return {"code": code, "message": failure_message(failure)}
+def v3_failure(failure: dict[str, Any]) -> tuple[str, str]:
+    """Describe a failed render as v3's `failure_code` and `failure_message`."""
+    return V3_FAILURE_CODES.get(failure["code"], "render_failed"), failure_message(failure)
 
 
-def v3_list_item(video: Video, now: float) -> dict[str, Any]:
-    """Build one v3 listing entry."""
-    return {
-        "video_id": video.id,
-        "status": v3_status(video, now),
-        "title": video.title,
-        "created_at": int(video.timeline.created),
-    }
+def bulk_item(video_id: str, video: Video | None, now: float) -> dict[str, Any]:
+    """Build one item of the bulk statuses answer (contract §3.3); unknown ids are not_found."""
+    item: dict[str, Any] = {"video_id": video_id, "batch_id": None, "item_index": None}
+    if video is None:
+        return item | {"status": "not_found", "error": None}
+    status = bulk_status(video, now)
+    error = None
+    if status == "failed" and video.failure is not None:
+        code, message = v3_failure(video.failure)
+        error = {"code": code, "message": message}
+    return item | {"status": status, "error": error}
 
 
 def list_item(video: Video, now: float) -> dict[str, Any]:

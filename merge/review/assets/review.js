@@ -202,6 +202,24 @@
     return box;
   }
 
+  // A local file a row names: its thumbnail (made offline by avatar-merge) and its name.
+  function asset(id) {
+    const file = isObject(meta.media) && typeof id === "string" ? meta.media[id] : undefined;
+    if (!isObject(file)) return id;
+    const box = el("span", "local-file");
+    if (typeof file.thumb === "string" && file.thumb.startsWith("data:image/jpeg;base64,")) {
+      const frame = el("span", "thumb");
+      const img = el("img");
+      img.alt = String(file.name);
+      img.src = file.thumb;
+      frame.append(img);
+      box.append(frame);
+    }
+    const kb = typeof file.size === "number" ? " (" + number(Math.ceil(file.size / 1024)) + " KB)" : "";
+    box.append(el("span", "mono", String(file.name) + kb));
+    return box;
+  }
+
   function link(url) {
     const href = safeUrl(url);
     if (!href) return el("span", "mono", url);
@@ -246,11 +264,12 @@
       field(parent, ctx, "colour", "value", swatch(value.value === undefined ? "#f6f6fc" : value.value, value.value === undefined));
     } else if (type === "image") {
       if (value.url !== undefined) field(parent, ctx, "image", "url", image(value.url));
-      if (value.image_asset_id !== undefined) field(parent, ctx, "image asset", "image_asset_id", value.image_asset_id);
+      if (value.image_asset_id !== undefined) field(parent, ctx, "image asset", "image_asset_id", asset(value.image_asset_id));
+      if (value.asset_id !== undefined) field(parent, ctx, "image asset", "asset_id", asset(value.asset_id));
       field(parent, ctx, "fit", "fit", value.fit);
     } else if (type === "video") {
       if (value.url !== undefined) field(parent, ctx, "video", "url", link(value.url));
-      if (value.video_asset_id !== undefined) field(parent, ctx, "video asset", "video_asset_id", value.video_asset_id);
+      if (value.video_asset_id !== undefined) field(parent, ctx, "video asset", "video_asset_id", asset(value.video_asset_id));
       field(parent, ctx, "plays", "play_style", value.play_style);
       field(parent, ctx, "fit", "fit", value.fit);
     } else {
@@ -276,7 +295,7 @@
       }
     } else if (value.type === "audio") {
       if (value.audio_url !== undefined) field(parent, ctx, "audio", "audio_url", link(value.audio_url));
-      if (value.audio_asset_id !== undefined) field(parent, ctx, "audio asset", "audio_asset_id", value.audio_asset_id);
+      if (value.audio_asset_id !== undefined) field(parent, ctx, "audio asset", "audio_asset_id", asset(value.audio_asset_id));
     } else if (value.type === "silence") {
       field(parent, ctx, "silence", "duration", (value.duration === undefined ? 1 : value.duration) + " s");
     } else {
@@ -345,6 +364,7 @@
     const key = rowKey(row);
     if (key) head.append(el("span", "key", key));
     head.append(el("span", "spacer"));
+    if (row.engine) head.append(el("span", "engine", "engine " + row.engine));
     head.append(el("span", "duration", cardTotal(row)));
     head.append(el("span", "badge " + cssName(row.status), row.status));
     return head;

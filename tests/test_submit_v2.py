@@ -1,10 +1,10 @@
-"""The submission tests again, against the simulator's v3: the same promises hold there."""
+"""The submission tests again, against the simulator's V2 (`--api v2`): the same promises hold."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import test_submit as on_v2
+from tests import test_submit as on_v3
 
 RERUN = [
     "test_a_rejected_key_stops_at_once_and_sends_nothing_more",
@@ -17,14 +17,15 @@ RERUN = [
     "test_a_pilot_sends_the_first_rows_only",
     "test_a_real_rate_limit_slows_the_client_down_and_every_row_gets_through",
     "test_an_unreachable_api_stops_the_run_with_nothing_lost",
+    "test_a_spent_daily_quota_stops_and_the_next_day_resumes",
 ]
 
 
 @pytest.fixture(autouse=True)
-def on_v3(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Send every request of these tests to /v3/videos (captions dropped with a warning)."""
-    monkeypatch.setattr(on_v2, "TARGET", ("--api", "v3", "--lossy"))
+def on_v2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send every request of these tests to V2's /v2/video/generate."""
+    monkeypatch.setattr(on_v3, "TARGET", ("--api", "v2"))
 
 
-api = on_v2.api
-globals().update({name: getattr(on_v2, name) for name in RERUN})
+api = on_v3.api
+globals().update({name: getattr(on_v3, name) for name in RERUN})
