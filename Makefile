@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check format bench clean browser
+.PHONY: demo test check format bench clean browser libreoffice
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,19 @@ browser:
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
 	  || echo "note: chromium is not installed and could not be; the browser tests will skip"
 
-test: $(STAMP) browser
+# The sheet tests compare cells with what LibreOffice displays (soffice --convert-to csv).
+# Installed like Chromium: only when missing and apt-get can; elsewhere those tests skip and say
+# why, except under CI=true, where they fail.
+libreoffice:
+	@command -v soffice >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq >/dev/null 2>&1 \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null 2>&1; } \
+	  || echo "note: LibreOffice is not installed and could not be; the display tests will skip"
+
+test: $(STAMP) browser libreoffice
 	$(PY) -m pytest -n 2 -q
 
-check: $(STAMP) browser
+check: $(STAMP) browser libreoffice
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

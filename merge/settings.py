@@ -22,7 +22,7 @@ OLD_ERROR_COLUMN = "merge_errors"
 STATUS_COLUMNS = ("merge_status", ERROR_COLUMN)
 """Columns `render` adds to the copy of the input sheet in the review folder."""
 
-RESERVED_NAMES = frozenset({"row", "row_number"})
+RESERVED_NAMES = frozenset({"row", "row_number", "raw"})
 """Names the template sees besides the columns."""
 
 PAYLOAD_FILE_DIGITS = 4

@@ -344,7 +344,8 @@ def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
     run = cli("render", data, template, "-o", tmp_path / "out", "--api", "v2")
     assert run.code == ExitCode.OK
     assert run.err.splitlines() == [
-        "warning: cp.csv is not UTF-8; it was read as cp1252 (Windows Western)."
+        "warning: cp.csv is not UTF-8 (line 2 is the first that is not); it was read as cp1252"
+        " (Windows Western)."
         " Use --encoding if letters look wrong",
         f"warning: {template}: line 1: {{{{ first_name }}}} is inserted without | tojson;"
         " a quote or line break in a cell would break the JSON",

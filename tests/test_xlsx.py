@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Font
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
@@ -506,26 +507,63 @@ def test_fallback_writes_the_same_cells_as_the_fast_path(tmp_path: Path) -> None
     assert openpyxl.load_workbook(slow)["leads"]["J1"].font.b
 
 
-def test_xml_without_r_attributes_falls_back_to_openpyxl(
+def test_xml_without_r_attributes_is_patched_in_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = '<row><c t="inlineStr"><is><t>name</t></is></c></row><row><c><v>7</v></c></row>'
+    rows = (
+        '<row><c t="inlineStr"><is><t>name</t></is></c></row><row><c><v>7</v></c></row>'
+        "<row><c><f>A2*2</f><v>14</v></c><c/></row>"
+    )
     src = raw_xlsx(tmp_path / "n.xlsx", {"S": sheet(rows)})
     calls = spy_on_fallback(monkeypatch)
     dst = tmp_path / "out.xlsx"
-    annotate_workbook(src, dst, "S", [(1, "status")], 1, {2: ["=ok"]})
-    assert len(calls) == 1
-    assert calamine(dst, "S") == [["name", "status"], [7.0, "=ok"]]
+    annotate_workbook(src, dst, "S", [(2, "status")], 1, {2: ["=ok"], 5: ["new"]})
+    assert calls == []
+    assert calamine(dst, "S") == [
+        ["name", "", "status"],
+        [7.0, "", "=ok"],
+        [14.0, "", ""],
+        ["", "", ""],
+        ["", "", "new"],
+    ]
+    # The formula and its saved value are as they were.
+    assert openpyxl.load_workbook(dst)["S"]["A3"].value == "=A2*2"
+    assert openpyxl.load_workbook(dst, data_only=True)["S"]["A3"].value == 14
 
 
-def test_overwriting_a_formula_falls_back_to_openpyxl(
+def test_a_formula_showing_the_written_text_stays_a_formula(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>callback_id</t></is></c></row>'
+        '<row r="2"><c r="A2" t="str"><f>"lead-"&amp;ROW()</f><v>lead-2</v></c></row>'
+        '<row r="3"><c r="A3"><f>ROW()*10</f><v>30</v></c></row>'
+    )
+    src = raw_xlsx(tmp_path / "f.xlsx", {"S": sheet(rows)})
+    calls = spy_on_fallback(monkeypatch)
+    dst = tmp_path / "out.xlsx"
+    annotate_workbook(
+        src,
+        dst,
+        "S",
+        [(0, "callback_id"), (1, "video_id")],
+        1,
+        {2: ["lead-2", "v2"], 3: ["30", "v3"]},
+    )
+    assert calls == []
+    book = openpyxl.load_workbook(dst)["S"]
+    assert (book["A2"].value, book["A3"].value) == ('="lead-"&ROW()', "=ROW()*10")
+    assert calamine(dst, "S") == [["callback_id", "video_id"], ["lead-2", "v2"], [30.0, "v3"]]
+
+
+def test_overwriting_a_formula_with_other_text_replaces_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = '<row r="1"><c r="A1"><v>1</v></c><c r="B1"><f>A1+1</f><v>2</v></c></row>'
     src = raw_xlsx(tmp_path / "f.xlsx", {"S": sheet(rows)})
     calls = spy_on_fallback(monkeypatch)
     annotate_workbook(src, src, "S", [(1, "status")], 1, {})
-    assert len(calls) == 1
+    assert calls == []
     assert calamine(src, "S") == [[1.0, "status"]]
 
 
@@ -552,6 +590,47 @@ def test_odd_xml_falls_back_to_openpyxl(
     assert cells(dst, "S") == {**before, "D1": "status", "D2": "ok"}
 
 
+def test_the_fallback_keeps_formulas_and_their_saved_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[n <&> ]]></t></is></c></row>'
+        '<row r="2"><c r="A2"><v>4</v></c><c r="B2"><f>A2*2</f><v>8</v></c>'
+        '<c r="C2" t="str"><f>"id-"&amp;A2</f><v>id-4</v></c>'
+        '<c r="D2" t="b"><f>A2&gt;1</f><v>1</v></c></row>'
+    )
+    src = raw_xlsx(tmp_path / "c.xlsx", {"S": sheet(rows)})
+    calls = spy_on_fallback(monkeypatch)
+    dst = tmp_path / "out.xlsx"
+    annotate_workbook(src, dst, "S", [(4, "status")], 1, {2: ["ok"]})
+    assert len(calls) == 1
+    assert openpyxl.load_workbook(dst)["S"]["B2"].value == "=A2*2"
+    assert calamine(dst, "S")[1] == [4.0, 8.0, "id-4", True, "ok"]
+    assert uncomputed_formulas(dst, "S") == set()
+
+
+def test_the_fallback_keeps_custom_document_properties(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "p.xlsx"
+    book, ws = new_workbook("S")
+    ws.append(["name"])
+    book.custom_doc_props.append(StringProperty(name="Campaign", value="spring"))  # type: ignore[attr-defined]
+    book.save(src)
+    with zipfile.ZipFile(src) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    member = "xl/worksheets/sheet1.xml"
+    parts[member] = parts[member].replace(b"<sheetData>", b"<sheetData><!-- x -->", 1)
+    with zipfile.ZipFile(src, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    calls = spy_on_fallback(monkeypatch)
+    annotate_workbook(src, tmp_path / "out.xlsx", "S", [(1, "status")], 1, {2: ["ok"]})
+    assert len(calls) == 1
+    kept = openpyxl.load_workbook(tmp_path / "out.xlsx").custom_doc_props  # type: ignore[attr-defined]
+    assert [(p.name, p.value) for p in kept] == [("Campaign", "spring")]
+
+
 def test_the_fallback_keeps_vba_in_an_xlsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     vba = b"fake vba project"
     src = raw_xlsx(
@@ -561,7 +640,7 @@ def test_the_fallback_keeps_vba_in_an_xlsm(tmp_path: Path, monkeypatch: pytest.M
     )
     calls = spy_on_fallback(monkeypatch)
     annotate_workbook(src, src, "S", [(1, "status")], 1, {2: ["ok"]})
-    assert len(calls) == 1
+    assert calls == []
     assert members(src)["xl/vbaProject.bin"] == vba
     assert calamine(src, "S") == [[1.0, "status"], ["", "ok"]]
 

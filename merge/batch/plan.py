@@ -32,14 +32,15 @@ from merge.problems import Problem, did_you_mean
 from merge.review.offline import RenderOptions
 from merge.settings import FOLLOW_COLUMNS, RESULT_COLUMNS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import select_rows
-from merge.sheets.sheet import Row, SheetInfo, open_sheet, remove_stale_temps
+from merge.sheets.sheet import Row, SheetInfo, check_writable, remove_stale_temps
 
-SAME_FORMAT = {".xlsx": {".xlsx", ".xlsm"}, ".xlsm": {".xlsx", ".xlsm"}}
+SAME_FORMAT = {".xlsx": {".xlsx"}, ".xlsm": {".xlsm"}}  # Excel refuses a mismatched content type
 TEXT_FORMATS = {".csv", ".tsv", ".txt"}
 CHECK_FIRST = ("sending", "unknown")
 LOCAL_TARGET = "a local simulator"
 XLSX_COLUMNS = 16_384
 """The columns a worksheet holds (XFD): the output must fit its added columns in them."""
+HIDDEN_SKIPPED = "hidden in the sheet (--include-hidden sends them)"
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,13 @@ def plan_submit(
     warn: Callable[[str], None] | None = None,
 ) -> Plan:
     """Read the sheet, the template and the journal, and decide each selected row's fate."""
-    sheet = open_sheet(
-        data, options.render.sheet, options.render.encoding, options.render.delimiter
-    )
+    sheet = options.render.open(data)
     _check_output(sheet.info, Path(output))
     template = load_template(template_path, sheet.info.columns)
     _check_key_column(options.key_column, sheet.info)
-    for warning in sheet.info.warnings + template.warnings:
+    # Whatever would stop the output being written is found now, before anything is sent.
+    writing = check_writable(sheet.info, Path(output), RESULT_COLUMNS + FOLLOW_COLUMNS)
+    for warning in sheet.info.warnings + template.warnings + tuple(writing):
         if warn is not None:
             warn(warning)
     journal = Journal.open(journal_path(Path(output)), target)
@@ -128,10 +129,18 @@ def plan_submit(
         journal.remember("api", options.render.target.api)
         _check_same_key(journal, options.key_column)
         plan.videos = journal.videos()
-        _plan_rows(plan, sheet.rows(), options)
+        shown = options.render.shown_rows(template)
+        read = template.columns | ({options.key_column} if options.key_column else set())
+        shown.read = frozenset(read)
+        _plan_rows(plan, shown(sheet.rows()), options)
     except BaseException:
         journal.close()
         raise
+    if shown.hidden:
+        plan.skipped[HIDDEN_SKIPPED] = shown.hidden
+    for warning in shown.warnings():
+        if warn is not None:
+            warn(warning)
     return plan
 
 
@@ -206,11 +215,12 @@ def _plan_rows(plan: Plan, rows: Any, options: SubmitOptions) -> None:
     by_row = {entry.row: entry for entry in entries.values()}
     campaign = plan.journal.campaign
     keys: dict[str, int] = {}
+    rules = options.render.cells.for_sheet(plan.info)
     media = MediaFiles(plan.info.path.parent, options.render.target.api)
     files: dict[str, LocalFile] = {}
     for row in select_rows(rows, options.render.rows, options.render.limit):
         plan.total += 1
-        result = check_row(plan.template, row, options.render.target, media)
+        result = check_row(plan.template, row, options.render.target, rules, media)
         files.update(result.files)
         key, key_problem = _row_key(row, result.payload, options.key_column, campaign)
         if key is not None:

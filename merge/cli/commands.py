@@ -185,6 +185,11 @@ def _print_render_summary(summary: RenderSummary, args: argparse.Namespace, out:
     valid = paint(f"{summary.valid} valid", "ok", out)
     invalid = paint(f"{summary.invalid} invalid", "error", out) if summary.invalid else "0 invalid"
     print(f"  {valid}, {invalid}", file=out)
+    if summary.hidden:
+        print(
+            f"  {count(summary.hidden, 'hidden row')} left out (--include-hidden takes them)",
+            file=out,
+        )
     if summary.files:
         size = sum(file.size for file in summary.files.values()) / 1024**2
         files = count(len(summary.files), "local file")

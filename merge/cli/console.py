@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from merge.errors import redact
+from merge.payload.cell_checks import CellRules
 from merge.payload.row import ENGINES, Target
 from merge.review.offline import RenderOptions
 from merge.sheets.selection import RowSelection
@@ -119,7 +120,31 @@ def add_inputs(command: argparse.ArgumentParser, output: str | None) -> None:
         needed.append(("output", "-o"))
     add_campaign_option(command)
     command.set_defaults(needed=tuple(needed))
-    command.add_argument("--sheet", metavar="NAME", help="workbook sheet, by name or number from 1")
+    command.add_argument(
+        "--sheet", metavar="NAME", help="workbook sheet, by name or number from 1 (visible sheets)"
+    )
+    command.add_argument(
+        "--header-row",
+        type=positive,
+        metavar="N",
+        help="the row holding the column names (default: the first row with a value)",
+    )
+    command.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="take rows hidden by a filter or by hand too (default: they are skipped)",
+    )
+    command.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="accept cells that hold {{ Name }} or [Name] as text to speak (default: invalid row)",
+    )
+    command.add_argument(
+        "--decimal-comma",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read 1,2 in a number field as 1.2 (default: only in ;-delimited files)",
+    )
     command.add_argument(
         "--rows", metavar="RANGES", help="spreadsheet rows to take, e.g. 2-40,55,60-"
     )
@@ -170,7 +195,18 @@ def render_options(args: argparse.Namespace, api: str | None = None) -> RenderOp
     if args.engine and chosen != "v3":
         raise UsageError("--engine: only with --api v3 (V2 has no engine choice)")
     target = Target(chosen, args.lossy, args.engine)
-    return RenderOptions(args.sheet, args.encoding, args.delimiter, rows, args.limit, target=target)
+    cells = CellRules(args.allow_placeholders, args.decimal_comma)
+    return RenderOptions(
+        args.sheet,
+        args.encoding,
+        args.delimiter,
+        rows,
+        args.limit,
+        target=target,
+        header_row=args.header_row,
+        include_hidden=args.include_hidden,
+        cells=cells,
+    )
 
 
 COLOURS = {"error": "31;1", "warning": "33", "hint": "36", "ok": "32", "bold": "1"}

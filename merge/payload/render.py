@@ -172,19 +172,28 @@ class Template:
     validators: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """Per-template validation state (see merge.payload.shape), one per model class."""
 
-    def render(self, values: Mapping[str, str], number: int) -> Rendered:
-        """Render one row; a failure becomes a problem of that row, never an exception."""
+    def render(
+        self, values: Mapping[str, str], number: int, raw: Mapping[str, str] | None = None
+    ) -> Rendered:
+        """Render one row; a failure becomes a problem of that row, never an exception.
+
+        `raw` holds the stored value of cells whose number format shows them otherwise.
+        """
         if not self._loops:
-            return self._render(values, number)
+            return self._render(values, number, raw)
         try:
             with _deadline(MAX_RENDER_SECONDS):
-                return self._render(values, number)
+                return self._render(values, number, raw)
         except TooCostly as error:
             return Rendered(None, [Problem("", f"the template could not be rendered: {error}")])
 
-    def _render(self, values: Mapping[str, str], number: int) -> Rendered:
+    def _render(
+        self, values: Mapping[str, str], number: int, raw: Mapping[str, str] | None = None
+    ) -> Rendered:
         context: Context = (
-            {**values, "row": values, "row_number": number} if self._needs_context else values
+            {**values, "row": values, "row_number": number, "raw": {**values, **(raw or {})}}
+            if self._needs_context
+            else values
         )
         if self.kind == "jinja":
             return _render_whole(self._whole, context)

@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merge.errors import TemplateError
+from merge.payload.cell_checks import (
+    DEFAULT_RULES,
+    CellRules,
+    decimal_comma_cells,
+    placeholder_problems,
+    with_did_you_mean,
+)
 from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Rendered, Template, compile_template
 from merge.payload.shape import ShapeValidator
@@ -110,14 +117,34 @@ def load_template(path: Path, columns: Sequence[str]) -> Template:
 
 
 def check_row(
-    template: Template, row: Row, target: Target = V3, media: MediaFiles | None = None
+    template: Template,
+    row: Row,
+    target: Target = V3,
+    rules: CellRules = DEFAULT_RULES,
+    media: MediaFiles | None = None,
 ) -> RowResult:
     """Render one row and validate the body; every problem names its column where it can.
 
     With `media`, local files in media fields are checked and stand as asset tokens in the body
     from here on (validation, translation, the journal's hash); submit uploads them.
     """
-    rendered = template.render(row.values, row.number)
+    if not rules.allow_placeholders:
+        found = placeholder_problems(row.values, sorted(template.columns), list(row.values))
+        if found:
+            row = replace(row, problems=row.problems + tuple(found))
+    result = _check_row(template, row, target, media)
+    if result.problems and rules.decimal_comma:
+        fixed = decimal_comma_cells(result.problems, row.values)
+        if fixed:
+            values = {**row.values, **fixed}
+            result = _check_row(template, replace(row, values=values), target, media)
+    if result.problems:
+        result.problems[:] = with_did_you_mean(result.problems)
+    return result
+
+
+def _check_row(template: Template, row: Row, target: Target, media: MediaFiles | None) -> RowResult:
+    rendered = template.render(row.values, row.number, row.raw)
     problems = list(row.problems) + rendered.problems
     payload = rendered.payload
     files: dict[str, LocalFile] = {}

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from merge.payload.cell_checks import CellRules
 from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Template
 from merge.payload.row import V3, RowResult, Target, check_row, load_template
 from merge.review.folder import ReviewFolder
 from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
-from merge.sheets.selection import RowSelection, chunked, select_rows
-from merge.sheets.sheet import SheetInfo, open_sheet
+from merge.sheets.selection import RowSelection, ShownRows, chunked, select_rows
+from merge.sheets.sheet import Sheet, SheetInfo, open_sheet
 
 Progress = Callable[[int], None]
 
@@ -30,6 +31,19 @@ class RenderOptions:
     target: Target = V3
     split: bool = False
     """Also write payloads/row-NNNN.json, one pretty-printed file per valid body."""
+    header_row: int | None = None
+    include_hidden: bool = False
+    cells: CellRules = field(default_factory=CellRules)
+
+    def open(self, data: Path) -> Sheet:
+        """Open the input as these options say."""
+        return open_sheet(
+            data, self.sheet, self.encoding, self.delimiter, header_row=self.header_row
+        )
+
+    def shown_rows(self, template: Template) -> ShownRows:
+        """The filter that takes the rows the user sees, for this template."""
+        return ShownRows(self.include_hidden, template.columns, self.rows)
 
 
 @dataclass
@@ -45,6 +59,8 @@ class RenderSummary:
     valid: int = 0
     lossy: int = 0
     """Rows that lost V2 settings v3 cannot express (--lossy)."""
+    hidden: int = 0
+    """Rows hidden in the sheet and left out (--include-hidden takes them)."""
     first_problems: list[str] = field(default_factory=list)
     files: dict[str, LocalFile] = field(default_factory=dict)
     """Local files the valid rows name, by token: what submit will upload."""
@@ -77,22 +93,28 @@ def render_to_folder(
 ) -> RenderSummary:
     """Render every selected row into a review folder; stop before any row if the inputs are bad."""
     options = options or RenderOptions()
-    sheet = open_sheet(data, options.sheet, options.encoding, options.delimiter)
+    sheet = options.open(data)
     template = load_template(template_path, sheet.info.columns)
     for warning in sheet.info.warnings + template.warnings:
         if warn is not None:
             warn(warning)
     folder = ReviewFolder.prepare(out, sheet.info, options.split)
     summary = RenderSummary(sheet.info, template, folder.path, folder.annotated_path, options.split)
-    rows = select_rows(sheet.rows(), options.rows, options.limit)
+    shown = options.shown_rows(template)
+    rows = select_rows(shown(sheet.rows()), options.rows, options.limit)
+    rules = options.cells.for_sheet(sheet.info)
     media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:
         for chunk in chunked(rows, options.chunk_rows):
-            results = [check_row(template, row, options.target, media) for row in chunk]
+            results = [check_row(template, row, options.target, rules, media) for row in chunk]
             folder.add(results)
             for result in results:
                 summary.count(result)
             if progress is not None:
                 progress(len(results))
         folder.finish()
+    summary.hidden = shown.hidden
+    for warning in shown.warnings():
+        if warn is not None:
+            warn(warning)
     return summary

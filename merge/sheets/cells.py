@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 
 from merge.errors import SheetError
 from merge.problems import Problem
+from merge.sheets.numfmt import general_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,10 @@ class Row:
     number: int
     values: dict[str, str]
     problems: tuple[Problem, ...] = ()
+    hidden: bool = False
+    """Hidden in the sheet, by a filter or by hand: skipped unless asked for."""
+    raw: dict[str, str] | None = None
+    """The stored value of each cell whose number format shows it otherwise (a ZIP's 2134)."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,9 @@ def cell_text(value: Any) -> str:
 
 
 def _number_text(value: float) -> str:
-    # Excel shows at most 15 significant digits: 0.1 + 0.2 is shown as 0.3.
-    if math.isnan(value):
-        return ""
-    if value == 0:
-        return "0"
-    return f"{value:.15g}"
+    # Excel shows at most 15 significant digits (0.1 + 0.2 is shown as 0.3), but whole numbers
+    # in General keep all theirs: an id 1234567890123456 is not 1.23456789012346e+15.
+    return general_number(value)
 
 
 def datetime_text(value: dt.datetime) -> str:
@@ -119,12 +120,47 @@ MAX_HEADER_CHARS = 255
 """A column name longer than this is not a header (a stray row, or a whole file on one line)."""
 
 
+def title_hint(header_index: int, header_row: int | None) -> str:
+    """Say how to skip a title row, when the header was found by itself (no --header-row)."""
+    if header_row is not None:
+        return ""
+    return (
+        f"; if row {header_index + 1} is a title above the header, name the header's row"
+        f" with --header-row {header_index + 2} (or another row number)"
+    )
+
+
+def check_title_row(
+    where: str, header_index: int, header: Sequence[str], below: Sequence[str] | None, hint: str
+) -> None:
+    """Refuse a lone title above the header ("Leads, March"), naming its row and --header-row."""
+    filled = [cell for cell in header if str(cell).strip()]
+    if not hint or below is None or len(filled) != 1 or not str(header[0]).strip():
+        return
+    if sum(1 for cell in below if str(cell).strip()) >= 2:
+        raise SheetError(
+            f'{where}: row {header_index + 1} holds only "{filled[0]}", which looks like a title'
+            " above the header",
+            f"name the header's row with --header-row {header_index + 2} (or the row that holds"
+            " the column names)",
+        )
+
+
 def header_columns(
-    cells: Sequence[str], first_position: int, where: str, letter: Any
+    cells: Sequence[str],
+    first_position: int,
+    where: str,
+    letter: Any,
+    hint: str = "",
+    covered: frozenset[int] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Name the columns from the header cells, refusing blank or repeated names."""
+    """Name the columns from the header cells, refusing blank or repeated names.
+
+    `covered` holds the indexes of header cells hidden under a merged header cell to their left:
+    they name no column of their own.
+    """
     names = [cell.strip() for cell in cells]
-    while names and not names[-1]:
+    while names and (not names[-1] or len(names) - 1 in covered):
         names.pop()
     long = next((i for i, name in enumerate(names) if len(name) > MAX_HEADER_CHARS), None)
     if long is not None:
@@ -133,11 +169,13 @@ def header_columns(
             f" {len(names[long]):,} characters long (starting {names[long][:40]!r})",
             f"check the first row is the header: names of at most {MAX_HEADER_CHARS} characters",
         )
-    blank = [letter(first_position + i) for i, name in enumerate(names) if not name]
+    blank = [
+        letter(first_position + i) for i, name in enumerate(names) if not name and i not in covered
+    ]
     if blank:
         raise SheetError(
             f"{where}: the header has no name in column {', '.join(blank)}",
-            "give every column a name in the header row (or delete the empty column)",
+            "give every column a name in the header row (or delete the empty column)" + hint,
         )
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -147,13 +185,17 @@ def header_columns(
                 f'{where}: the header has "{name}" twice (columns {first} and {again})',
                 "rename one of them so every column name is unique",
             )
-        seen[name] = i
-    return tuple(names), tuple(first_position + i for i in range(len(names)))
+        if name:
+            seen[name] = i
+    kept = [i for i in range(len(names)) if i not in covered]
+    return tuple(names[i] for i in kept), tuple(first_position + i for i in kept)
 
 
 def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_position: int) -> Row:
     """Pair cells with column names; a value under no header becomes a problem, not a loss."""
     count = len(info.columns)
+    if info.positions and info.positions[-1] - info.positions[0] != count - 1:
+        return _row_with_gaps(number, cells, info, first_position)
     values = dict(zip(info.columns, cells, strict=False))
     if len(cells) < count:
         for name in info.columns[len(cells) :]:
@@ -162,6 +204,21 @@ def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_pos
         Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
         for i in range(count, len(cells))
         if cells[i] != ""
+    )
+    return Row(number, values, problems)
+
+
+def _row_with_gaps(number: int, cells: Sequence[str], info: SheetInfo, first_position: int) -> Row:
+    """Pair cells with names when some header cells lie under a merged header cell."""
+    named = {position - first_position for position in info.positions}
+    values = {
+        name: (cells[i] if i < len(cells) else "")
+        for name, i in zip(info.columns, sorted(named), strict=True)
+    }
+    problems = tuple(
+        Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
+        for i in range(len(cells))
+        if i not in named and cells[i] != ""
     )
     return Row(number, values, problems)
 

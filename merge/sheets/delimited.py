@@ -6,24 +6,37 @@ import codecs
 import csv
 import io
 import os
+import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from merge.errors import OutputError, SheetError
 from merge.settings import CSV_DELIMITERS, CSV_FALLBACK_ENCODING, CSV_SNIFF_BYTES
 from merge.sheets.cells import (
     Row,
     SheetInfo,
+    check_title_row,
     check_unchanged,
     header_columns,
     lock_file_warning,
     row_from_cells,
+    title_hint,
 )
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+SEP_LINE = re.compile(r"\ufeff?sep=([^\r\n\"])\r?\n")
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+UTF8_LETTER = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
 MAX_FIELD_CHARS = 1024**2
 """A cell longer than this (Excel's own limit is 32,767) is refused, not read into memory."""
@@ -68,15 +81,26 @@ class CsvSheet:
     path: Path
     encoding_wanted: str | None = None
     delimiter_wanted: str | None = None
+    header_wanted: int | None = None
     info: SheetInfo = field(init=False)
 
     def __post_init__(self) -> None:
         self._stat = self.path.stat()
         encoding, warnings = _detect_encoding(self.path, self.encoding_wanted)
         sample = _read_sample(self.path, encoding)
-        delimiter = self.delimiter_wanted or _sniff_delimiter(sample, self.path)
+        # Excel and several exporters write "sep=;" as a first line naming the delimiter.
+        sep = SEP_LINE.match(sample)
+        self._skip = 1 if sep else 0
+        delimiter = self.delimiter_wanted or (
+            sep.group(1) if sep else _sniff_delimiter(sample, self.path)
+        )
         header_index, header = self._find_header(encoding, delimiter)
-        columns, positions = header_columns(header, 0, self.path.name, lambda p: str(p + 1))
+        where = self.path.name
+        hint = title_hint(header_index, self.header_wanted)
+        check_title_row(
+            where, header_index, header, self._record(encoding, delimiter, header_index + 1), hint
+        )
+        columns, positions = header_columns(header, 0, where, lambda p: str(p + 1), hint)
         self.info = SheetInfo(
             path=self.path,
             kind="csv",
@@ -116,10 +140,28 @@ class CsvSheet:
             ) from None
 
     def _find_header(self, encoding: str, delimiter: str) -> tuple[int, list[str]]:
+        wanted = self.header_wanted
         for index, record in enumerate(self._records(encoding, delimiter)):
-            if any(cell.strip() for cell in record):
+            if index < self._skip:
+                continue
+            if wanted is not None and index + 1 == wanted:
+                if not any(cell.strip() for cell in record):
+                    raise SheetError(
+                        f"{self.path}: row {wanted} (--header-row) is empty",
+                        "name the row that holds the column names",
+                    )
                 return index, record
+            if wanted is None and any(cell.strip() for cell in record):
+                return index, record
+        if wanted is not None:
+            raise SheetError(
+                f"{self.path}: there is no row {wanted} (--header-row)",
+                "name the row that holds the column names",
+            )
         raise SheetError(f"{self.path}: the file is empty", "put a header row and data rows in it")
+
+    def _record(self, encoding: str, delimiter: str, index: int) -> list[str] | None:
+        return next(islice(self._records(encoding, delimiter), index, None), None)
 
     def rows(self) -> Iterator[Row]:
         """Yield data rows below the header, skipping fully empty ones."""
@@ -134,7 +176,7 @@ class CsvSheet:
 
 
 def _detect_encoding(path: Path, wanted: str | None) -> tuple[str, tuple[str, ...]]:
-    """Take UTF-8 (with or without BOM) when every byte fits, else fall back to cp1252."""
+    """Let a BOM decide; else take UTF-8 when every byte fits, else say which line does not."""
     if wanted:
         try:
             found = codecs.lookup(wanted)
@@ -144,13 +186,97 @@ def _detect_encoding(path: Path, wanted: str | None) -> tuple[str, tuple[str, ..
             ) from None
         # "utf-8" named by the user must still drop Excel's BOM, or it sticks to the first name.
         return ("utf-8-sig" if found.name == "utf-8" else wanted), ()
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name, ()
     if _is_utf8(path):
         return "utf-8-sig", ()
+    at = _bad_byte(path, "utf-8") or 0
+    line = _line_at(path, at)
+    if _has_utf8_letters(path):
+        note = (
+            f"{path.name} is UTF-8 except from line {line} on: the letters there that are not"
+            f" UTF-8 were read as {CSV_FALLBACK_ENCODING} (Windows Western). Check them, or use"
+            " --encoding"
+        )
+        return MIXED_ENCODING, (note,)
     note = (
-        f"{path.name} is not UTF-8; it was read as {CSV_FALLBACK_ENCODING} (Windows Western)."
-        " Use --encoding if letters look wrong"
+        f"{path.name} is not UTF-8 (line {line} is the first that is not); it was read as"
+        f" {CSV_FALLBACK_ENCODING} (Windows Western). Use --encoding if letters look wrong"
     )
     return CSV_FALLBACK_ENCODING, (note,)
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The 1-based line of the file that holds byte `offset`."""
+    lines, done = 1, 0
+    with path.open("rb") as handle:
+        while done < offset and (chunk := handle.read(min(1 << 20, offset - done))):
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
+
+
+def _has_utf8_letters(path: Path) -> bool:
+    """Whether the file holds at least one well-formed multi-byte UTF-8 letter."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if UTF8_LETTER.search(chunk):
+                return True
+    return False
+
+
+def _cp1252_for_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that are not UTF-8 as cp1252 (latin-1 for its five undefined bytes)."""
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    return bad.decode("cp1252", errors="strict") if _cp1252_ok(bad) else bad.decode(
+        "latin-1"
+    ), error.end
+
+
+def _cp1252_ok(data: bytes) -> bool:
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed_codec(name: str) -> codecs.CodecInfo | None:
+    """UTF-8 whose stray non-UTF-8 bytes read as cp1252: a file edited by two programs."""
+    if name.replace("-", "_") != MIXED_ENCODING.replace("-", "_"):
+        return None
+
+    def decode(data: Any, errors: str = "strict") -> tuple[str, int]:
+        return codecs.utf_8_decode(data, ERROR_HANDLER, True)
+
+    class Decoder(codecs.BufferedIncrementalDecoder):
+        def _buffer_decode(self, data: Any, errors: str, final: bool) -> tuple[str, int]:
+            return codecs.utf_8_decode(data, ERROR_HANDLER, final)
+
+    class Reader(codecs.StreamReader):
+        def decode(self, data: Any, errors: str = "strict") -> tuple[str, int]:
+            return codecs.utf_8_decode(data, ERROR_HANDLER, False)
+
+    utf8 = codecs.lookup("utf-8")
+    return codecs.CodecInfo(
+        name=MIXED_ENCODING,
+        encode=utf8.encode,
+        decode=decode,
+        incrementalencoder=utf8.incrementalencoder,
+        incrementaldecoder=Decoder,
+        streamreader=Reader,
+        streamwriter=utf8.streamwriter,
+    )
+
+
+MIXED_ENCODING = "utf-8-with-cp1252"
+ERROR_HANDLER = "avatar-merge-cp1252"
+codecs.register_error(ERROR_HANDLER, _cp1252_for_bad_bytes)
+codecs.register(_mixed_codec)
 
 
 def _bad_byte(path: Path, encoding: str) -> int | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import islice, takewhile
 
+from merge.problems import Problem
 from merge.sheets.cells import Row
 
 
@@ -62,3 +63,65 @@ def chunked(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+ALWAYS_READ = frozenset({"callback_id", "video_id", "merge_status", "submitted_at"})
+"""Columns a run reads besides the template's: a formula error there always matters."""
+
+SAVE_HINT = "open and save it in Excel or LibreOffice"
+
+
+@dataclass
+class ShownRows:
+    """Take the rows the user sees: hidden ones are counted and left out unless asked for.
+
+    A formula that shows an error or has no saved value stops a row only when the run reads its
+    column (the template's columns, `read`); elsewhere it is counted for one warning.
+    """
+
+    include_hidden: bool = False
+    read: frozenset[str] | None = None
+    selection: RowSelection = RowSelection()
+    hidden: int = 0
+    unread_cells: list[str] = field(default_factory=list)
+    unread_count: int = 0
+
+    def __call__(self, rows: Iterable[Row]) -> Iterator[Row]:
+        """Filter a stream of rows lazily."""
+        for row in rows:
+            if row.hidden and not self.include_hidden:
+                if row.number in self.selection:
+                    self.hidden += 1
+                continue
+            if self.read is not None and any(p.column for p in row.problems):
+                row = self._relax(row)
+            yield row
+
+    def _relax(self, row: Row) -> Row:
+        read = self.read or frozenset()
+        kept: list[Problem] = []
+        unread: list[Problem] = []
+        for problem in row.problems:
+            unused = problem.column and problem.column not in read | ALWAYS_READ
+            (unread if unused else kept).append(problem)
+        if not unread:
+            return row
+        if row.number in self.selection:
+            self.unread_count += len(unread)
+            if len(self.unread_cells) < 3:
+                self.unread_cells.extend(
+                    f'row {row.number}, column "{p.column}": {p.message}' for p in unread
+                )
+        return replace(row, problems=tuple(kept))
+
+    def warnings(self) -> list[str]:
+        """Say what was left out or let through, once for the whole run."""
+        said = []
+        if self.unread_count:
+            shown = "; ".join(self.unread_cells[:3])
+            more = f" and {self.unread_count - 3} more" if self.unread_count > 3 else ""
+            said.append(
+                f"{self.unread_count} formula cell(s) show no value, in columns the template does"
+                f" not use ({shown}{more}); {SAVE_HINT}"
+            )
+        return said

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from merge.errors import SheetError
+from merge.errors import OutputError, SheetError
 from merge.settings import WRITE_SETTLE_SECONDS, error_column_names
 from merge.sheets import xlsx_write as xlsx
 from merge.sheets.cells import (
@@ -38,6 +40,7 @@ __all__ = [
     "SheetInfo",
     "added_positions",
     "cell_text",
+    "check_writable",
     "column_letter",
     "open_sheet",
     "remove_stale_temps",
@@ -52,18 +55,20 @@ def open_sheet(
     encoding: str | None = None,
     delimiter: str | None = None,
     settle: bool = True,
+    header_row: int | None = None,
 ) -> Sheet:
     """Open a workbook or a text file of rows, checking what can be checked before any row.
 
     `settle=False` skips waiting for a just-written file: for our own output, rewritten in place.
+    `header_row` names the header's row (from 1); by default it is the first row with a value.
     """
     path = Path(path)
     _check_readable(path, settle)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
-        return WorkbookSheet(path, sheet)
+        return WorkbookSheet(path, sheet, header_row)
     if suffix in TEXT_SUFFIXES:
-        return CsvSheet(path, encoding, delimiter)
+        return CsvSheet(path, encoding, delimiter, header_row)
     if suffix == ".xls":
         raise SheetError(
             f"{path}: the old .xls format is not supported",
@@ -145,13 +150,78 @@ def added_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, st
     return placed
 
 
+def _layout(info: SheetInfo, try_patch: bool = False) -> xlsx.SheetLayout:
+    stat = info.path.stat()
+    name = info.sheet_name or ""
+    return _cached_layout(
+        info.path, name, info.header_row, try_patch, stat.st_size, stat.st_mtime_ns
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached_layout(
+    path: Path, sheet_name: str, header_row: int, try_patch: bool, _size: int, _mtime: int
+) -> xlsx.SheetLayout:
+    return xlsx.sheet_layout(path, sheet_name, header_row, try_patch)
+
+
+def output_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, str]]:
+    """Place the written columns: new ones after every value, merged range and drawing."""
+    if info.kind != "xlsx":
+        return added_positions(info, names)
+    layout = _layout(info)
+    right = max([info.width - 1, layout.drawing_right] + [last for _, _, last, _ in layout.merged])
+    return added_positions(replace(info, width=right + 1), names)
+
+
+def check_writable(info: SheetInfo, output: Path, names: Sequence[str]) -> list[str]:
+    """Find, before anything is sent, what would stop the output being written; warn the rest."""
+    for lock in (output.with_name("~$" + output.name), output.with_name(f".~lock.{output.name}#")):
+        if output.exists() and lock.exists():
+            raise OutputError(
+                f"{output}: is open in a spreadsheet program ({lock.name} is beside it)",
+                "close it there first, or choose another output with -o",
+            )
+    if output.exists() and not os.access(output, os.W_OK):
+        raise OutputError(
+            f"{output}: is read-only", "make it writable, or choose another output with -o"
+        )
+    if info.kind != "xlsx":
+        return []
+    layout = _layout(info, try_patch=True)
+    where = f'{info.path.name}, sheet "{info.sheet_name}"'
+    for position, name in output_positions(info, names):
+        for left, top, right, bottom in layout.merged:
+            if (
+                left <= position <= right
+                and bottom >= info.header_row
+                and (left, top)
+                != (
+                    right,
+                    bottom,
+                )
+            ):
+                cells = f"{column_letter(left)}{top}:{column_letter(right)}{bottom}"
+                raise OutputError(
+                    f"{where}: cells {cells} are merged where the column {name!r} is written"
+                    f" (column {column_letter(position)})",
+                    "unmerge them in the input, or rename that column's header",
+                )
+    if layout.patchable:
+        return []
+    return [
+        f"{where}: the sheet's XML is of a form only a full rewrite can edit; the output is a"
+        " rewritten copy that keeps formulas, their saved values, styles and document properties"
+    ]
+
+
 def write_annotated(
     info: SheetInfo, dst: Path, names: Sequence[str], values: Mapping[int, Sequence[str]]
 ) -> None:
     """Write a copy of the input with the named columns added or updated, in the input's format."""
     names = error_column_names(tuple(names), tuple(info.columns))
     if info.kind == "xlsx":
-        columns = added_positions(info, names)
+        columns = output_positions(info, names)
         xlsx.annotate_workbook(
             info.path, dst, info.sheet_name or "", columns, info.header_row, values
         )

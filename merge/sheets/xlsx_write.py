@@ -8,6 +8,7 @@ every other zip member unchanged. XML the fast path does not expect goes through
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import posixpath
 import re
@@ -28,6 +29,7 @@ from xml.etree import ElementTree
 from merge.errors import OutputError, SheetError
 from merge.problems import did_you_mean
 from merge.sheets import xlsx_kinds as typed
+from merge.sheets.numfmt import to_serial
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -60,7 +62,7 @@ class _Unsupported(Exception):
 
 
 @contextlib.contextmanager
-def _open_workbook(path: Path) -> Iterator[zipfile.ZipFile]:
+def open_package(path: Path) -> Iterator[zipfile.ZipFile]:
     """Open src as a zip, turning the usual wrong-file cases into a message with a next step."""
     head = b""
     try:
@@ -94,7 +96,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+def relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
     """Map relationship id to (type, resolved member name) for one package part."""
     folder, base = posixpath.split(part)
     rels = _parse_part(zf, posixpath.join(folder, "_rels", f"{base}.rels"))
@@ -107,9 +109,9 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]
     return found
 
 
-def _workbook_part(zf: zipfile.ZipFile) -> str:
+def workbook_part(zf: zipfile.ZipFile) -> str:
     """Find the workbook part through the package relationships, as Excel does."""
-    for kind, name in _relationships(zf, "").values():
+    for kind, name in relationships(zf, "").values():
         if kind.endswith("/officeDocument"):
             return name
     raise SheetError(f"{zf.filename}: is not an Excel workbook", hint=_REPAIR_HINT)
@@ -117,7 +119,7 @@ def _workbook_part(zf: zipfile.ZipFile) -> str:
 
 def sheet_xml_path(zf: zipfile.ZipFile, sheet_name: str) -> str:
     """Resolve a sheet's name to its XML member, so callers can stream just that part."""
-    book = _workbook_part(zf)
+    book = workbook_part(zf)
     ids = {
         el.get("name", ""): next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
         for el in _parse_part(zf, book).iter()
@@ -128,7 +130,7 @@ def sheet_xml_path(zf: zipfile.ZipFile, sheet_name: str) -> str:
             f'{zf.filename}: no sheet named "{sheet_name}"{did_you_mean(sheet_name, ids)}',
             hint="choose one of: " + ", ".join(f'"{name}"' for name in ids),
         )
-    kind, name = _relationships(zf, book).get(ids[sheet_name], ("", ""))
+    kind, name = relationships(zf, book).get(ids[sheet_name], ("", ""))
     if not kind.endswith("/worksheet"):
         raise SheetError(f'{zf.filename}: sheet "{sheet_name}" is not a worksheet of cells')
     members = {member.lower(): member for member in zf.namelist()}
@@ -258,12 +260,41 @@ class _Sheet:
             write(chunk)
 
 
-def _row_number(row: _Row) -> int:
-    """Read a row's r attribute, which the fast path needs on every row."""
+def _row_number(row: _Row, previous: int | None = None) -> int:
+    """Read a row's r attribute; without one, a row follows the previous (as Excel reads it)."""
     number = _ROW_NUMBER.search(row.attrs)
     if number is None:
-        raise _Unsupported("a row without r")
+        if previous is None:
+            raise _Unsupported("a row without r")
+        return previous + 1
     return int(number.group(1))
+
+
+def _with_row_ref(element: _Row, row: int, syn: _Syntax) -> bytes:
+    """The row element with its number written out, so rows inserted before it cannot shift it."""
+    if _ROW_NUMBER.search(element.attrs):
+        return element.xml
+    opening = b'%b<%brow r="%d"%b' % (element.space, syn.prefix, row, element.attrs)
+    return opening + element.xml[len(element.space) + len(syn.prefix) + 4 + len(element.attrs) :]
+
+
+def _with_cell_refs(body: bytes, row: int, syn: _Syntax) -> bytes:
+    """Write out the r of every cell of a row that lacks one: a cell follows the previous one."""
+    if b"<" + syn.prefix + b"c" not in body:
+        return body
+    parts, pos, col = [], 0, -1
+    for match in syn.cell.finditer(body):
+        attrs = match.group(1) or b""
+        ref = _REF.search(attrs)
+        if ref is not None:
+            col = _col_index(ref.group(1))
+            continue
+        col += 1
+        start = match.start() + len(syn.cell_open)
+        parts += [body[pos:start], b' r="%b%d"' % (_col_letters(col), row)]
+        pos = start
+    parts.append(body[pos:])
+    return b"".join(parts)
 
 
 @lru_cache(maxsize=4096)
@@ -337,7 +368,7 @@ def uncomputed_formulas(path: Path, sheet_name: str) -> set[tuple[int, int]]:
 
 def formula_problems(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
     """Say which formula cells show no value: none saved, or an Excel error such as #DIV/0!."""
-    with _open_workbook(path) as zf:
+    with open_package(path) as zf:
         member = sheet_xml_path(zf, sheet_name)
         with zf.open(member) as stream:
             if not _mentions_formula(stream):
@@ -434,6 +465,8 @@ class _Plan:
     """Each column's kind (xlsx_kinds): how a result cell is shown, not only as text."""
     date_style: int | None = None
     links: typed.Links | None = None
+    widths: tuple[float, ...] = ()
+    """Each written column's width in characters, enough to read its longest text."""
 
 
 def _plan(
@@ -454,7 +487,54 @@ def _plan(
     if not 1 <= header_row <= _MAX_ROW:
         raise ValueError(f"header_row {header_row} is not a row number")
     rows[header_row] = tuple(_clean(columns[i][1]) for i in order)
-    return _Plan(cols, header_row, rows, size, typed.kinds_of([columns[i][1] for i in order]))
+    longest = [0] * len(cols)
+    for texts in rows.values():
+        for k, text in enumerate(texts):
+            longest[k] = max(longest[k], len(text))
+    widths = tuple(float(min(max(n + 2, _MIN_WIDTH), _MAX_WIDTH)) for n in longest)
+    kinds = typed.kinds_of([columns[i][1] for i in order])
+    return _Plan(cols, header_row, rows, size, kinds, widths=widths)
+
+
+_MIN_WIDTH, _MAX_WIDTH = 10, 60
+
+
+def _patch_widths(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
+    """Give each written column without a width of its own one wide enough to read it."""
+    if not plan.widths:
+        return head
+    p = re.escape(syn.prefix)
+    block = re.search(rb"<%bcols(?:\s[^>]*)?>(.*?)</%bcols\s*>" % (p, p), head, re.S)
+    existing = re.findall(rb"<%bcol\s[^>]*/>" % p, block.group(1)) if block else []
+    if block is not None and block.group(1).count(b"<" + syn.prefix + b"col") != len(existing):
+        return head
+    spans = []
+    for element in existing:
+        low = re.search(rb"""\smin\s*=\s*["']([0-9]+)""", element)
+        high = re.search(rb"""\smax\s*=\s*["']([0-9]+)""", element)
+        if low is None or high is None:
+            return head  # a form we do not know: leave the widths alone
+        spans.append((int(low.group(1)), int(high.group(1)), element))
+    added = [
+        (
+            col + 1,
+            col + 1,
+            b'<%bcol min="%d" max="%d" width="%.1f" customWidth="1"/>'
+            % (syn.prefix, col + 1, col + 1, width),
+        )
+        for col, width in zip(plan.cols, plan.widths, strict=True)
+        if not any(low <= col + 1 <= high for low, high, _ in spans)
+    ]
+    if not added:
+        return head
+    elements = b"".join(e for _, _, e in sorted(spans + added, key=lambda s: s[0]))
+    cols = b"<%bcols>%b</%bcols>" % (syn.prefix, elements, syn.prefix)
+    if block is not None:
+        return head[: block.start()] + cols + head[block.end() :]
+    at = syn.sheet_data.search(head)
+    if at is None:
+        return head
+    return head[: at.start()] + cols + head[at.start() :]
 
 
 @lru_cache(maxsize=4096)
@@ -550,8 +630,12 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
         style = style_new
         if k < len(cells) and cells[k][0] == col:
             _, start, end, attrs, inner = cells[k]
-            if syn.formula.search(inner):
-                raise _Unsupported("a formula in a column to overwrite")
+            if syn.formula.search(inner) and _shows(inner, text):
+                # A formula already showing the text (a callback_id made by a formula) stays.
+                k += 1
+                parts += [body[pos:end]]
+                pos = end
+                continue
             style, k = _style(attrs), k + 1
         else:
             start = end = cells[k][1] if k < len(cells) else (cells[-1][2] if cells else after)
@@ -561,11 +645,31 @@ def _patch_cells(body: bytes, row: int, texts: tuple[str, ...], plan: _Plan, syn
     return b"".join(parts)
 
 
+def _shows(inner: bytes, text: str) -> bool:
+    """Whether a formula cell's saved value is `text` (as a number, when both are numbers)."""
+    shown = _VALUE_TEXT.search(inner)
+    if shown is None:
+        return False
+    saved = _unescape(shown.group(1).decode("utf-8", "replace"))
+    if saved == text:
+        return True
+    try:
+        return float(saved) == float(text)
+    except ValueError:
+        return False
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
+
+
 def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
     """Rewrite one <row> element with the planned cells."""
     space, attrs, body = element.space, element.attrs, element.body or b""
     texts = plan.rows[row]
-    new_body = _patch_cells(body, row, texts, plan, syn)
+    new_body = _patch_cells(_with_cell_refs(body, row, syn), row, texts, plan, syn)
+    if not _ROW_NUMBER.search(attrs):
+        attrs = b' r="%d"%b' % (row, attrs)
     p = syn.prefix
     return b"%b<%brow%b>%b</%brow>" % (space, p, _widen_spans(attrs, plan), new_body, p)
 
@@ -615,12 +719,12 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
             parts.clear()
             size = 0
 
-    head = _patch_dimension(sheet.head, plan, syn)
+    head = _patch_widths(_patch_dimension(sheet.head, plan, syn), plan, syn)
     emit(head[:-2] + b">" if sheet.empty else head)
     create = sorted(row for row, texts in plan.rows.items() if any(texts))
     i, previous = 0, 0
     for element in sheet.rows():
-        row = _row_number(element)
+        row = _row_number(element, previous)
         if row <= previous:
             raise _Unsupported("rows out of order")
         previous = row
@@ -629,7 +733,10 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
             i += 1
         if i < len(create) and create[i] == row:
             i += 1
-        emit(_patch_row(element, row, plan, syn) if row in plan.rows else element.xml)
+        if row in plan.rows:
+            emit(_patch_row(element, row, plan, syn))
+        else:
+            emit(_with_row_ref(element, row, syn))
     for row in create[i:]:
         emit(_new_row(row, plan, syn))
     if sheet.empty:
@@ -654,7 +761,7 @@ def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
 
 def _write_fast(src: Path, tmp: Path, member: str, plan: _Plan) -> None:
     """Copy every member of src to tmp, streaming the patched sheet in place of the old one."""
-    with _open_workbook(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+    with open_package(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
         names = set(zin.namelist())
         patched, plan = _typed_parts(zin, names, member, plan)
         rels = typed.rels_path(member)
@@ -739,14 +846,71 @@ def _annotate_with_openpyxl(
         raise SheetError(f"{src}: cannot be read ({exc})", hint=_REPAIR_HINT) from exc
     sheet = book[sheet_name]
     assert isinstance(sheet, Worksheet), "sheet_xml_path accepts worksheets only"
-    _set_headers(sheet, header_row, columns)
-    types = typed.kinds_of([name for _, name in columns])
-    for row, texts in values.items():
-        if row != header_row:
-            for (col, _), text, kind in zip(columns, texts, types, strict=True):
-                if not (text and typed.set_typed(sheet, row, col, _clean(text), kind)):
-                    _set_text(sheet, row, col, text)
+    try:
+        _set_headers(sheet, header_row, columns)
+        types = typed.kinds_of([name for _, name in columns])
+        for row, texts in values.items():
+            if row != header_row:
+                for (col, _), text, kind in zip(columns, texts, types, strict=True):
+                    if not (text and typed.set_typed(sheet, row, col, _clean(text), kind)):
+                        _set_text(sheet, row, col, text)
+    except AttributeError as exc:  # openpyxl's MergedCell refuses a value
+        raise OutputError(
+            f"{dst}: a result column falls on merged cells of sheet {sheet_name!r} ({exc})",
+            hint="unmerge the cells where the result columns go, then run again",
+        ) from None
     book.save(dst)
+    _restore_saved_values(src, dst)
+
+
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"([^>]*)><f([^>]*)>(.*?)</f><v ?/></c>', re.S)
+
+
+def _restore_saved_values(src: Path, written: Path) -> None:
+    """Put back each formula's saved value, which openpyxl drops, so the output reads the same."""
+    from openpyxl import load_workbook
+
+    saved = load_workbook(src, data_only=True, rich_text=False)
+    with open_package(written) as zin:
+        members = {}
+        for name in saved.sheetnames:
+            try:
+                members[sheet_xml_path(zin, name)] = saved[name]
+            except SheetError:
+                continue  # a chart sheet: no cells
+        patched = written.with_name(written.name + ".values")
+        with zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename in members:
+                    data = _fill_saved_values(data, members[info.filename])
+                zout.writestr(info, data)
+    os.replace(patched, written)
+
+
+def _fill_saved_values(xml: bytes, sheet: object) -> bytes:
+    import datetime as dt
+
+    def fill(match: re.Match[bytes]) -> bytes:
+        ref, attrs, f_attrs, formula = match.groups()
+        value = sheet[ref.decode()].value  # type: ignore[index]
+        if value is None:
+            return match.group(0)
+        attrs = re.sub(rb'\st="[^"]*"', b"", attrs)
+        if isinstance(value, bool):
+            kind, text = b' t="b"', b"1" if value else b"0"
+        elif isinstance(value, int | float):
+            kind, text = b"", repr(value).encode()
+        elif isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+            kind, text = b"", repr(to_serial(value)).encode()
+        elif isinstance(value, str) and value.startswith("#") and value.endswith(("!", "?", "A")):
+            kind, text = b' t="e"', _escaped(value)
+        else:
+            kind, text = b' t="str"', _escaped(_clean(str(value)))
+        cell = (ref, attrs, kind, f_attrs, formula, text)
+        return b'<c r="%b"%b%b><f%b>%b</f><v>%b</v></c>' % cell
+
+    return _FORMULA_CELL.sub(fill, xml)
 
 
 @contextlib.contextmanager
@@ -800,7 +964,7 @@ def annotate_workbook(
 ) -> None:
     """Write the result columns into a copy of src, keeping every other part of it intact."""
     plan = _plan(columns, header_row, values)
-    with _open_workbook(src) as zf:
+    with open_package(src) as zf:
         member = sheet_xml_path(zf, sheet_name)
     with _atomic_output(dst) as tmp:
         try:
@@ -809,3 +973,103 @@ def annotate_workbook(
             _annotate_with_openpyxl(src, tmp, sheet_name, columns, header_row, values)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise SheetError(f"{src}: is damaged ({exc})", hint=_REPAIR_HINT) from exc
+
+
+# -- what can be known before anything is sent --------------------------------------------------
+
+_MERGE_REF = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?ref\s*=\s*["']([A-Z0-9:]+)["']"""
+)
+_DRAWING_ID = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?drawing\s[^>]*?(?:[A-Za-z_][\w.-]*:)?id\s*=\s*["']([^"']+)["']"""
+)
+_ANCHOR_COL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?col>\s*([0-9]+)\s*<")
+_EXTENT = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?ext\s[^>]*?cx\s*=\s*["']([0-9]+)["']""")
+_DEFAULT_COLUMN_EMU = 609_600  # 64 pixels, Excel's default column width
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """What decides where new columns go and whether the fast patch can write the sheet."""
+
+    merged: tuple[tuple[int, int, int, int], ...]
+    """Each merged range as (first column, first row, last column, last row), columns from 0."""
+    drawing_right: int
+    """The last column a drawing (chart, picture, shape) reaches, or -1."""
+    patchable: bool
+    """False when only a rewrite of the whole workbook can write it."""
+
+
+def sheet_layout(path: Path, sheet_name: str, header_row: int, try_patch: bool) -> SheetLayout:
+    """Read the merges and drawings of a sheet; with `try_patch`, try the fast patch unwritten."""
+    with open_package(path) as zf:
+        member = sheet_xml_path(zf, sheet_name)
+        patchable = True
+        if try_patch:
+            try:
+                with zf.open(member) as stream:
+                    plan = _Plan((_MAX_COL - 1,), header_row, {header_row: ("x",)}, 0)
+                    _patch_sheet(_Sheet(stream), plan, lambda _: None)
+            except _Unsupported:
+                patchable = False
+        with zf.open(member) as stream:
+            tail = _after_rows(stream)
+        merged = tuple(_merged_ranges(tail))
+        drawing_right = _drawing_right(zf, member, tail)
+    return SheetLayout(merged, drawing_right, patchable)
+
+
+_ROWS_END = re.compile(
+    rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>|<(?:[A-Za-z_][\w.-]*:)?sheetData\s*/>"
+)
+
+
+def _after_rows(stream: IO[bytes]) -> bytes:
+    """What follows the cells (merges, drawings), read in chunks; the cells are not kept."""
+    tail, found = b"", False
+    while chunk := stream.read(_CHUNK):
+        tail = tail + chunk if found else tail[-64:] + chunk
+        if not found and (end := _ROWS_END.search(tail)) is not None:
+            tail, found = tail[end.start() :], True
+    return tail
+
+
+def _merged_ranges(xml: bytes) -> Iterator[tuple[int, int, int, int]]:
+    for ref in _MERGE_REF.findall(xml):
+        found = _RANGE.fullmatch(ref)
+        if found:
+            left, top = _col_index(found.group(1)), int(found.group(2))
+            right = _col_index(found.group(3) or found.group(1))
+            yield left, top, right, int(found.group(4) or found.group(2))
+
+
+def _drawing_right(zf: zipfile.ZipFile, member: str, xml: bytes) -> int:
+    """The last column any drawing anchored on the sheet reaches."""
+    ids = _DRAWING_ID.findall(xml)
+    if not ids:
+        return -1
+    try:
+        rels = relationships(zf, member)
+    except SheetError:
+        return -1
+    right = -1
+    for rid in ids:
+        _, name = rels.get(rid.decode(), ("", ""))
+        try:
+            drawing = zf.read(name)
+        except KeyError:
+            continue
+        for col in _ANCHOR_COL.findall(drawing):
+            right = max(right, int(col))
+        # A one-cell anchor gives a size, not an end: count default-width columns.
+        for anchor in re.finditer(
+            rb"<(?:[A-Za-z_][\w.-]*:)?oneCellAnchor\b.*?</(?:[A-Za-z_][\w.-]*:)?oneCellAnchor>",
+            drawing,
+            re.S,
+        ):
+            start = _ANCHOR_COL.search(anchor.group(0))
+            size = _EXTENT.search(anchor.group(0))
+            if start and size:
+                span = -(-int(size.group(1)) // _DEFAULT_COLUMN_EMU)
+                right = max(right, int(start.group(1)) + span)
+    return right
