@@ -498,7 +498,7 @@ def test_status_refreshes_the_page_with_each_video(followed_page: Path):
     assert done["video"]["file"].startswith("videos/")
     assert done["video"]["thumbnail_url"].startswith("http://127.0.0.1:")
     assert isinstance(done["video"]["duration"], float)
-    assert done["payload"]["video_inputs"]  # the body submit sent is still there
+    assert done["payload"]["script"]  # the v3 body submit sent is still there
 
 
 def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, followed_page):
