@@ -137,12 +137,10 @@ def test_verbose_shows_each_request_never_the_key(cli, tmp_path: Path, monkeypat
     posts = [line for line in run.err.splitlines() if line.startswith("POST ")]
     assert len(posts) == 2
     assert all(
-        line.startswith("POST /v2/video/generate → 200 in ") and line.endswith(" (request id -)")
+        line.startswith("POST /v3/videos → 200 in ") and line.endswith(" (request id -)")
         for line in posts
     )
-    assert any(
-        line.startswith("GET /v1/video_status.get?video_id=") for line in run.err.split("\n")
-    )
+    assert any(line.startswith("GET /v3/videos/") for line in run.err.split("\n"))
     assert KEY not in run.err + run.out
 
 

@@ -501,7 +501,7 @@ def test_status_refreshes_the_page_with_each_video(followed_page: Path):
     assert done["video"]["file"].startswith("videos/")
     assert done["video"]["thumbnail_url"].startswith("http://127.0.0.1:")
     assert isinstance(done["video"]["duration"], float)
-    assert done["payload"]["video_inputs"]  # the body submit sent is still there
+    assert done["payload"]["script"]  # the v3 body submit sent is still there
 
 
 def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, followed_page):
@@ -550,3 +550,20 @@ def test_a_later_submit_keeps_what_status_knew_of_each_video(cli, tmp_path):
     videos = [row["video"] for row in data["rows"] if "video" in row]
     assert [video["status"] for video in videos] == ["completed"] * 3
     assert all(video["thumbnail_url"].startswith("http://127.0.0.1:") for video in videos)
+
+
+def test_video_card_shows_the_gif_and_page_links_kept_in_the_journal():
+    from merge.batch.journal import VideoState
+    from merge.review.page import video_card
+
+    links = {
+        "gif_url": "https://x.test/a.gif",
+        "video_page_url": "https://x.test/v/1",
+        "subtitle_url": "s",
+    }
+    state = VideoState("v1", "completed", video_url="https://x.test/a.mp4", links=json.dumps(links))
+    card = video_card(state)
+    assert card["gif_url"] == "https://x.test/a.gif"
+    assert card["video_page_url"] == "https://x.test/v/1"
+    assert "subtitle_url" not in card
+    assert "gif_url" not in video_card(VideoState("v2", "processing"))

@@ -9,6 +9,7 @@ cell can end the block. The script draws every value with DOM calls, never as ma
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -136,6 +137,14 @@ def video_card(
 ) -> dict[str, Any]:
     """Say what a card shows of one video; saved files as paths relative to the page."""
     video = {name: getattr(state, name, None) for name in (*VIDEO_FIELDS, *VIDEO_LINKS)}
+    given = getattr(state, "links", None)  # the journal's video_links: v3's GIF and page links
+    if isinstance(given, str) and given:
+        with contextlib.suppress(ValueError):
+            links = json.loads(given)
+            if isinstance(links, dict):
+                video |= {
+                    name: links[name] for name in VIDEO_LINKS if isinstance(links.get(name), str)
+                }
     for name, path in (("file", file), ("thumbnail_file", thumbnail)):
         if path is not None and page is not None and path.exists():
             video[name] = Path(os.path.relpath(path, page.parent)).as_posix()
