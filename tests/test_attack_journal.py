@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -116,8 +117,9 @@ def test_a_damaged_journal_is_a_clear_message(cli, tmp_path):
 def test_declining_leaves_no_journal_that_blocks_a_simulated_run(tmp_path, monkeypatch, cli):
     data = write_csv(tmp_path / "leads.csv", leads(2))
     out = tmp_path / "sent.csv"
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda _: "n")
+    answer = io.StringIO("n\n")
+    answer.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr("sys.stdin", answer)
     monkeypatch.setenv("HEYGEN_API_KEY", "sk_live_declined")
     declined = cli("submit", data, OUTREACH, "-o", out)
     assert declined.code == ExitCode.ERROR

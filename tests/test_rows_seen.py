@@ -192,7 +192,7 @@ def test_semicolon_files_read_decimal_commas(cli, tmp_path: Path) -> None:
     (tmp_path / "eu.csv").write_text("name;speed\nAnn;1,2\n")
     template = tmp_path / "t.json"
     template.write_text(json.dumps(TEMPLATE))
-    run = cli("render", tmp_path / "eu.csv", template, "-o", tmp_path / "out")
+    run = cli("render", tmp_path / "eu.csv", template, "-o", tmp_path / "out", "--split")
     assert run.code == ExitCode.OK, run.out + run.err
     body = json.loads((tmp_path / "out" / "payloads" / "row-0002.json").read_text())
     assert body["voice_settings"]["speed"] == 1.2  # v3 by default: the translated body

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from merge.errors import TemplateError
 from merge.payload.render import compile_template
 from merge.payload.row import V2, V2_OF_V3, check_row
 from merge.payload.shape import ShapeValidator
@@ -184,7 +185,11 @@ def same(left: Any, right: Any) -> bool:
 def test_shape_and_whole_body_validation_agree(
     skeleton: dict[str, Any], cells: list[dict[str, str]], order: list[int]
 ) -> None:
-    template = compile_template(json.dumps(skeleton), "t.json", COLUMNS)
+    try:
+        template = compile_template(json.dumps(skeleton), "t.json", COLUMNS)
+    except TemplateError:  # a key the body does not have is the template's own mistake
+        assume(False)
+        return
     shape = ShapeValidator(
         RequestBody, validate_payload, [leaf.parts for leaf in template.leaves.values()]
     )

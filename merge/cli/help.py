@@ -28,6 +28,19 @@ examples:
   avatar-merge submit leads.xlsx template.json -o leads-sent.xlsx --yes --wait \\
       --download videos --name "{{ Company }} - {{ First Name }}"
   avatar-merge submit --campaign spring.toml                 # every option from a file""",
+    "check": """\
+examples:
+  avatar-merge check leads.xlsx template.json                # key, looks, voices, cost
+  avatar-merge check leads.xlsx template.json --simulate     # against the built-in simulator
+  avatar-merge check leads.xlsx template.json --json""",
+    "avatars": """\
+examples:
+  avatar-merge avatars                                       # every look the account can use
+  avatar-merge avatars --engine avatar_iii --csv > looks.csv""",
+    "voices": """\
+examples:
+  avatar-merge voices --language English
+  avatar-merge voices --json | jq '.[].voice_id'""",
     "status": """\
 examples:
   avatar-merge status leads-sent.xlsx
