@@ -505,6 +505,8 @@ def test_status_refreshes_the_page_with_each_video(followed_page: Path):
 
 
 def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, followed_page):
+    from playwright.sync_api import expect
+
     tab = open_page(followed_page)
     assert tab.errors == []
     shown = tiles(tab)
@@ -513,7 +515,8 @@ def test_the_followed_page_shows_statuses_thumbnails_and_links(open_page, follow
     assert int(shown["completed"]) + failed == 21
     tab.select_option("#status", "completed")
     first = tab.locator("article.card").first
-    assert first.locator(".video .badge").inner_text() == "completed"
+    # The filter redraws the list: wait for the drawn cards rather than read the old ones.
+    expect(first.locator(".video .badge")).to_have_text("completed")
     # The downloaded thumbnail is asked for first; the simulator's are not real pictures, so
     # the page falls back to HeyGen's link, which this offline browser may not reach either.
     row = first.get_attribute("data-row")
