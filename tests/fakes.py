@@ -12,6 +12,7 @@ class FakeClock:
         self.now = start
         self.sleeps: list[float] = []
         self._wakeups: list[float] = []
+        self._moves = 0
 
     def __call__(self) -> float:
         return self.now
@@ -22,10 +23,16 @@ class FakeClock:
         self._wakeups.append(wake)
         try:
             while True:
+                moves = self._moves
                 for _ in range(10):  # let every runnable task reach its own sleep first
                     await asyncio.sleep(0)
-                if wake <= min(self._wakeups):
-                    self.now = max(self.now, wake)
+                if wake <= self.now:
+                    return
+                # Move on only when time stood still meanwhile: a task woken by the last move
+                # may be runnable yet not asleep again (waiting on a future, say).
+                if moves == self._moves and wake <= min(self._wakeups):
+                    self.now = wake
+                    self._moves += 1
                     return
         finally:
             self._wakeups.remove(wake)

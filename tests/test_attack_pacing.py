@@ -6,7 +6,6 @@ import itertools
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.test_send import Run, created, error, jobs
 
@@ -35,11 +34,6 @@ def _limited(run: Run) -> tuple[list[float], list[float]]:
     return accepted, refused
 
 
-@pytest.mark.xfail(
-    reason="open (issue 17, hole 5): since rows about to leave share one journal commit, this"
-    " fake-clock run backs off far past 3x the ideal; passes on the issue-17 branch alone",
-    strict=False,
-)
 def test_default_pacing_finishes_every_row_however_long_it_takes(tmp_path: Path) -> None:
     run = Run(tmp_path, lambda _: httpx.Response(500))
     accepted, refused = _limited(run)
