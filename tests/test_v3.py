@@ -172,6 +172,35 @@ def test_a_lost_answer_on_v3_is_resent_with_the_same_key(tmp_path: Path) -> None
     journal.close()
 
 
+def test_a_v3_server_error_leaves_the_row_in_doubt_between_tries(tmp_path: Path) -> None:
+    """A 500 may come after the video was made: a kill before the next try must not leave the
+    row looking unsent, or a later run would send it again without looking."""
+    recorded: list[str] = []
+    clock, journal, ledger = _journaled(tmp_path)
+    for name in ("sending", "unsent", "failed", "submitted"):
+        method = getattr(ledger, name)
+        setattr(ledger, name, lambda *a, _n=name, _m=method: (recorded.append(_n), _m(*a)))
+    answers = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if next(answers) < 2:
+            return httpx.Response(500, json={"error": {"code": "internal_error"}})
+        return httpx.Response(200, json={"data": {"video_id": "b" * 32, "status": "pending"}})
+
+    async def go() -> None:
+        async with _mocked(handler) as http:
+            client = HeyGenV3Client(http, clock.sleep)
+            sender = Sender(client, ledger, Throttle(None, clock, clock.sleep), 1, clock.sleep)
+            await sender.send_all([Job(2, "k", b"{}", "h")])
+
+    asyncio.run(go())
+    # Between tries the row is a 5xx refusal (checked first by any later run), never "unsent".
+    assert recorded == ["sending", "failed", "sending", "failed", "sending", "submitted"]
+    entry = journal.entries()["k"]
+    assert (entry.state, entry.video_id) == ("submitted", "b" * 32)
+    journal.close()
+
+
 def test_render_for_v3_shows_the_translated_bodies(cli, tmp_path: Path) -> None:
     leads = ROOT / "sample_data" / "leads.xlsx"
     outreach = ROOT / "templates" / "outreach.json"

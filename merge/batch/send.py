@@ -238,8 +238,8 @@ class Sender:
                     if refused.kind == "busy":  # the first request may still make the video
                         doubtful = True
                         self._later(self.ledger.unknown, job, refused.describe())
-                    else:
-                        self._later(self.ledger.unsent, job, f"not sent yet: {refused.describe()}")
+                    else:  # a 5xx may come after the video was made: checked if the run ends here
+                        self._later(self.ledger.failed, job, refused.describe(), refused.status)
                     await self._pause(backoff(attempt, refused.retry_after, self.rng))
                     continue
                 case Refused(kind="busy" | "server") as refused if doubtful:
