@@ -177,9 +177,18 @@ def test_a_v3_server_error_leaves_the_row_in_doubt_between_tries(tmp_path: Path)
     row looking unsent, or a later run would send it again without looking."""
     recorded: list[str] = []
     clock, journal, ledger = _journaled(tmp_path)
-    for name in ("sending", "unsent", "failed", "submitted"):
+
+    def recording(name: str) -> Callable[..., None]:
         method = getattr(ledger, name)
-        setattr(ledger, name, lambda *a, _n=name, _m=method: (recorded.append(_n), _m(*a)))
+
+        def record(*args: object) -> None:
+            recorded.append(name)
+            method(*args)
+
+        return record
+
+    for name in ("sending", "unsent", "failed", "submitted"):
+        setattr(ledger, name, recording(name))
     answers = itertools.count()
 
     def handler(request: httpx.Request) -> httpx.Response:
