@@ -8,6 +8,7 @@ with `--decimal-comma` (on by itself for `;`-delimited files, the usual European
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -45,15 +46,22 @@ class CellRules:
 DEFAULT_RULES = CellRules(decimal_comma=False)
 
 
+SQUASHED = re.compile(r"[\s_\-]+")
+
+
 def _squash(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "", name).lower()
+    return SQUASHED.sub("", name).lower()
+
+
+@functools.lru_cache(maxsize=8)
+def _squashed_names(columns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_squash(c) for c in columns)
 
 
 def placeholder_problems(
     values: Mapping[str, str], read: Sequence[str] | frozenset[str], columns: Sequence[str]
 ) -> list[Problem]:
     """Refuse cells the template reads that hold a placeholder instead of their text."""
-    names = {_squash(c) for c in columns}
     found = []
     for column in read:
         cell = values.get(column, "")
@@ -65,7 +73,7 @@ def placeholder_problems(
                 (
                     m
                     for m in BRACKETED.finditer(cell)
-                    if _squash(m.group(1) or m.group(2) or "") in names
+                    if _squash(m.group(1) or m.group(2) or "") in _squashed_names(tuple(columns))
                 ),
                 None,
             )
