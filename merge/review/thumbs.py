@@ -12,8 +12,6 @@ import base64
 import io
 from collections.abc import Mapping
 
-from PIL import Image, UnidentifiedImageError
-
 from merge.payload.media import LocalFile
 from merge.review.page import ReviewPage
 from merge.settings import REVIEW_THUMB_FILES, REVIEW_THUMB_PIXELS
@@ -25,6 +23,8 @@ def thumbnail(file: LocalFile) -> str | None:
     """Return a picture's thumbnail as a data URL; None for other media or an unreadable one."""
     if file.mime not in PICTURES:
         return None
+    from PIL import Image, UnidentifiedImageError  # only when a sheet names a picture
+
     try:
         with Image.open(file.path) as image:
             image.draft("RGB", (REVIEW_THUMB_PIXELS, REVIEW_THUMB_PIXELS))  # JPEG: decode small

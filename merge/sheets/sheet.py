@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from merge.errors import OutputError, SheetError
 from merge.settings import WRITE_SETTLE_SECONDS, error_column_names
-from merge.sheets import xlsx_write as xlsx
 from merge.sheets.cells import (
     Row,
     Sheet,
@@ -26,10 +25,11 @@ from merge.sheets.cells import (
     row_from_cells,
 )
 from merge.sheets.delimited import CsvSheet, annotate_csv, used_width
-from merge.sheets.xlsx_read import WorkbookSheet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from merge.sheets.xlsx_write import SheetLayout
 
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
@@ -66,6 +66,8 @@ def open_sheet(
     _check_readable(path, settle)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
+        from merge.sheets.xlsx_read import WorkbookSheet  # a text file never needs it
+
         return WorkbookSheet(path, sheet, header_row)
     if suffix in TEXT_SUFFIXES:
         return CsvSheet(path, encoding, delimiter, header_row)
@@ -150,7 +152,7 @@ def added_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, st
     return placed
 
 
-def _layout(info: SheetInfo, try_patch: bool = False) -> xlsx.SheetLayout:
+def _layout(info: SheetInfo, try_patch: bool = False) -> SheetLayout:
     stat = info.path.stat()
     name = info.sheet_name or ""
     return _cached_layout(
@@ -161,8 +163,10 @@ def _layout(info: SheetInfo, try_patch: bool = False) -> xlsx.SheetLayout:
 @lru_cache(maxsize=8)
 def _cached_layout(
     path: Path, sheet_name: str, header_row: int, try_patch: bool, _size: int, _mtime: int
-) -> xlsx.SheetLayout:
-    return xlsx.sheet_layout(path, sheet_name, header_row, try_patch)
+) -> SheetLayout:
+    from merge.sheets.xlsx_write import sheet_layout
+
+    return sheet_layout(path, sheet_name, header_row, try_patch)
 
 
 def output_positions(info: SheetInfo, names: Sequence[str]) -> list[tuple[int, str]]:
@@ -221,10 +225,10 @@ def write_annotated(
     """Write a copy of the input with the named columns added or updated, in the input's format."""
     names = error_column_names(tuple(names), tuple(info.columns))
     if info.kind == "xlsx":
+        from merge.sheets.xlsx_write import annotate_workbook
+
         columns = output_positions(info, names)
-        xlsx.annotate_workbook(
-            info.path, dst, info.sheet_name or "", columns, info.header_row, values
-        )
+        annotate_workbook(info.path, dst, info.sheet_name or "", columns, info.header_row, values)
     else:
         # Values under no header widen a CSV: added columns go after them, never over them.
         wide = replace(info, width=max(info.width, used_width(info)))
