@@ -859,6 +859,7 @@ def main() -> int:
     config = Config.from_env()
     if os.environ.get("BENCH_ONLY") == "render":
         quick = {"check", "big", "submit", "poll", "stages", "profile", "ramdisk"}
+        quick |= {"uploads", "preflight"}  # their own BENCH_ONLY values run them
         config = replace(config, skip=config.skip | quick)
     started = time.perf_counter()
     code_before = _git_state()

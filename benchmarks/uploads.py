@@ -35,6 +35,7 @@ from pathlib import Path
 from benchmarks.run import PROJECT, Figure, log, print_table
 from merge.payload.media import MediaFiles
 from merge.simulator import Simulator
+from merge.simulator.catalogue import SAMPLE_VOICE
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n"
 MB = 1024 * 1024
@@ -106,7 +107,11 @@ def measure_upload(folder: Path, repeats: int) -> list[Figure]:
         "video_inputs": [
             {
                 "character": {"type": "avatar", "avatar_id": "Daisy-inskirt-20220818"},
-                "voice": {"type": "text", "voice_id": "v1", "input_text": "Hello {{ name }}"},
+                "voice": {
+                    "type": "text",
+                    "voice_id": SAMPLE_VOICE,
+                    "input_text": "Hello {{ name }}",
+                },
                 "background": {"type": "image", "url": "{{ photo }}"},
             }
         ]
