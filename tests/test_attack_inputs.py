@@ -47,6 +47,20 @@ def test_a_zip_bomb_workbook_is_refused_before_it_is_unpacked(cli, tmp_path):
     assert seconds < 10
 
 
+def test_a_workbook_too_big_to_hold_is_refused_with_the_way_out(cli, tmp_path, monkeypatch):
+    """A real sheet past the bound (no zip bomb) is told to go as CSV, before it is read."""
+    from merge.sheets import xlsx_read
+
+    data = write_xlsx(tmp_path / "leads.xlsx", [lead(n) for n in range(1, 40)])
+    monkeypatch.setattr(xlsx_read, "MAX_UNPACKED_BYTES", 4096)
+    run = cli("render", data, OUTREACH, "-o", tmp_path / "review")
+    assert run.code == ExitCode.ERROR
+    assert "would take over 1 GB of memory" in run.err
+    assert "save it as CSV" in run.err
+    assert "never this large" not in run.err
+    assert not (tmp_path / "review").exists()
+
+
 def test_a_giant_csv_row_is_refused_without_reading_it_whole(cli, tmp_path):
     data = write_csv(tmp_path / "leads.csv", [lead(1)])
     with data.open("a", encoding="utf-8") as handle:

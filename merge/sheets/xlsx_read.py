@@ -32,7 +32,9 @@ from merge.sheets.selection import SAVE_HINT
 from merge.sheets.xlsx_layout import sheet_layouts
 
 MAX_UNPACKED_BYTES = 1024**3 // 2
-"""A workbook whose parts unpack to more than this is refused before any is read (512 MB)."""
+"""A workbook whose parts unpack to more than this is refused before any is read (512 MB): the
+reader holds the whole sheet, about 1.6 bytes of memory per byte of its XML, so a larger one
+would take over 1 GB (a 1,000,000-row, 8-column sheet unpacks to about 500 MB)."""
 MAX_RATIO = 200
 """A part unpacking to over 16 MB at more than this ratio is a zip bomb, not a sheet."""
 
@@ -53,11 +55,19 @@ def check_unpacked_size(path: Path) -> None:
         ),
         None,
     )
-    if total > MAX_UNPACKED_BYTES or bomb is not None:
+    unpacked = (
+        f"{path}: unpacks to {total / 1024**2:,.0f} MB from {path.stat().st_size / 1024**2:,.1f} MB"
+    )
+    if bomb is not None:
         raise SheetError(
-            f"{path}: unpacks to {total / 1024**2:,.0f} MB from"
-            f" {path.stat().st_size / 1024**2:,.1f} MB; a sheet of rows is never this large",
+            f"{unpacked}; a sheet of rows is never this large",
             "save only the rows and columns the videos need (or as CSV) and run again",
+        )
+    if total > MAX_UNPACKED_BYTES:
+        raise SheetError(
+            f"{unpacked}; reading a workbook this large would take over 1 GB of memory",
+            "save it as CSV (read row by row, in steady memory), or split it into workbooks"
+            " of fewer rows, and run again",
         )
 
 
