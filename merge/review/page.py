@@ -101,7 +101,10 @@ def scenes_of(payload: Any) -> list[Any] | None:
 
 def scene_seconds(payload: Any) -> list[float | None]:
     """Estimate each scene's spoken time, so a batch's length can be judged before it is sent."""
-    scenes = scenes_of(payload)
+    return _seconds(scenes_of(payload))
+
+
+def _seconds(scenes: list[Any] | None) -> list[float | None]:
     if not isinstance(scenes, list):
         return []
     return [voice_seconds(s.get("voice") if isinstance(s, dict) else None) for s in scenes]
@@ -188,7 +191,9 @@ class ReviewPage:
         """
         status = card["status"]
         self.counts[status] += 1
-        seconds = scene_seconds(card.get("payload"))
+        payload = card.get("payload")
+        scenes = scenes_of(payload)  # a v3 body's scenes are made once, for time and card
+        seconds = _seconds(scenes)
         cost = self._cost(card) if status != "invalid" else None
         if status in SPOKEN[self.kind]:
             self.spoken_rows += 1
@@ -201,9 +206,9 @@ class ReviewPage:
             extra: dict[str, Any] = {"seconds": seconds}
             if cost is not None:
                 extra["cost"] = [round(cost[0], 2), round(cost[1], 2)]
-            if isinstance(card.get("payload"), dict) and "video_inputs" not in card["payload"]:
-                extra["scenes"] = scenes_of(card["payload"])
-                extra["engine"] = engine_of(card["payload"])
+            if isinstance(payload, dict) and "video_inputs" not in payload:
+                extra["scenes"] = scenes
+                extra["engine"] = engine_of(payload)
             if encoded is not None and encoded.endswith(b"}") and len(card):
                 data = encoded[:-1] + b"," + card_json(extra)[1:]
             else:
