@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -129,7 +130,7 @@ def check_row(
     from here on (validation, translation, the journal's hash); submit uploads them.
     """
     if not rules.allow_placeholders:
-        found = placeholder_problems(row.values, sorted(template.columns), list(row.values))
+        found = placeholder_problems(row.values, _in_order(template.columns), list(row.values))
         if found:
             row = replace(row, problems=row.problems + tuple(found))
     result = _check_row(template, row, target, media)
@@ -141,6 +142,12 @@ def check_row(
     if result.problems:
         result.problems[:] = with_did_you_mean(result.problems)
     return result
+
+
+@functools.lru_cache(maxsize=8)
+def _in_order(columns: frozenset[str]) -> tuple[str, ...]:
+    """The columns a template reads, in a steady order, sorted once per template."""
+    return tuple(sorted(columns))
 
 
 def _check_row(template: Template, row: Row, target: Target, media: MediaFiles | None) -> RowResult:
@@ -173,7 +180,7 @@ def _check_row(template: Template, row: Row, target: Target, media: MediaFiles |
         return RowResult(row.number, status, payload, problems, files=files)
     if v3:
         return RowResult(row.number, "valid", with_engine(payload, target.engine), [], files=files)
-    return replace(_for_v3(payload, target, template, rendered, row), files=files)
+    return _for_v3(payload, target, template, rendered, row, files)
 
 
 def _validator(template: Template) -> Callable[[object], Validated]:
@@ -196,7 +203,12 @@ def _validator(template: Template) -> Callable[[object], Validated]:
 
 
 def _for_v3(
-    payload: dict[str, Any], target: Target, template: Template, rendered: Rendered, row: Row
+    payload: dict[str, Any],
+    target: Target,
+    template: Template,
+    rendered: Rendered,
+    row: Row,
+    files: dict[str, LocalFile],
 ) -> RowResult:
     """Translate a valid body for v3; what v3 cannot say stops the row unless `lossy`."""
     translation = translate(payload, target.engine)
@@ -205,8 +217,8 @@ def _for_v3(
     problems = gaps if target.lossy else gaps + losses
     warnings = losses if target.lossy else []
     if problems:
-        return RowResult(row.number, "invalid", payload, problems, warnings)
-    return RowResult(row.number, "valid", translation.body, [], warnings)
+        return RowResult(row.number, "invalid", payload, problems, warnings, files)
+    return RowResult(row.number, "valid", translation.body, [], warnings, files)
 
 
 def render_rows(
