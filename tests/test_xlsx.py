@@ -531,6 +531,19 @@ def test_xml_without_r_attributes_is_patched_in_place(
     assert openpyxl.load_workbook(dst, data_only=True)["S"]["A3"].value == 14
 
 
+def test_a_cell_without_r_is_found_beside_text_that_looks_like_one(tmp_path: Path) -> None:
+    """A row mixing cells with and without r, beside text that looks like a reference."""
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c></row>'
+        '<row r="2"><c t="inlineStr"><is><t>x</t></is></c>'
+        '<c r="B2" t="inlineStr"><is><t>say r="B9"</t></is></c></row>'
+    )
+    src = raw_xlsx(tmp_path / "t.xlsx", {"S": sheet(rows)})
+    dst = tmp_path / "out.xlsx"
+    annotate_workbook(src, dst, "S", [(0, "name"), (2, "status")], 1, {2: ["y", "ok"]})
+    assert calamine(dst, "S") == [["name", "", "status"], ["y", 'say r="B9"', "ok"]]
+
+
 def test_a_formula_showing_the_written_text_stays_a_formula(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

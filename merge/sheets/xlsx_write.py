@@ -156,7 +156,7 @@ class _Syntax:
     formula: re.Pattern[bytes]
     value: re.Pattern[bytes]
     value_tag: re.Pattern[bytes]
-    cell_start: re.Pattern[bytes]
+    cell_without_ref: re.Pattern[bytes]
     cell_open: bytes
 
 
@@ -175,7 +175,7 @@ def _syntax(prefix: bytes) -> _Syntax:
         formula=re.compile(rb"<%bf[\s/>]" % p),
         value=re.compile(rb"<%bv(?:\s[^>]*)?>[^<]" % p),
         value_tag=re.compile(rb"<%bv[\s/>]" % p),
-        cell_start=re.compile(rb"<%bc[\s/>]" % p),
+        cell_without_ref=re.compile(rb"""<%bc(?=[\s/>])(?![^>]*\sr\s*=)""" % p),
         cell_open=b"<%bc" % prefix,
     )
 
@@ -282,8 +282,8 @@ def _with_row_ref(element: _Row, row: int, syn: _Syntax) -> bytes:
 
 def _with_cell_refs(body: bytes, row: int, syn: _Syntax) -> bytes:
     """Write out the r of every cell of a row that lacks one: a cell follows the previous one."""
-    if len(syn.cell_start.findall(body)) == len(_REF.findall(body)):
-        return body  # every cell has its r already: the usual case, told in two C-speed scans
+    if syn.cell_without_ref.search(body) is None:
+        return body  # every cell has its r already: the usual case, told in one scan
     parts, pos, col = [], 0, -1
     for match in syn.cell.finditer(body):
         attrs = match.group(1) or b""
