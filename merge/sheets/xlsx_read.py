@@ -55,6 +55,8 @@ def check_unpacked_size(path: Path) -> None:
         ),
         None,
     )
+    if bomb is None and total <= MAX_UNPACKED_BYTES:
+        return
     unpacked = (
         f"{path}: unpacks to {total / 1024**2:,.0f} MB from {path.stat().st_size / 1024**2:,.1f} MB"
     )
@@ -63,12 +65,11 @@ def check_unpacked_size(path: Path) -> None:
             f"{unpacked}; a sheet of rows is never this large",
             "save only the rows and columns the videos need (or as CSV) and run again",
         )
-    if total > MAX_UNPACKED_BYTES:
-        raise SheetError(
-            f"{unpacked}; reading a workbook this large would take over 1 GB of memory",
-            "save it as CSV (read row by row, in steady memory), or split it into workbooks"
-            " of fewer rows, and run again",
-        )
+    raise SheetError(
+        f"{unpacked}; reading a workbook this large would take over 1 GB of memory",
+        "save it as CSV (read row by row, in steady memory), or split it into workbooks"
+        " of fewer rows, and run again",
+    )
 
 
 class WorkbookSheet:
