@@ -17,6 +17,7 @@ import orjson
 
 from merge.addresses import AddressError, checked_base_url, is_loopback
 from merge.api.pacing import backoff
+from merge.api.transport import AiohttpTransport
 from merge.errors import MergeError
 from merge.settings import READ_ATTEMPTS
 from merge.version import __version__
@@ -159,18 +160,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def open_http(base_url: str, api_key: str, timeout: float, connections: int) -> httpx.AsyncClient:
+def open_http(
+    base_url: str, api_key: str, timeout: float, connections: int, fast: bool = False
+) -> httpx.AsyncClient:
     """Make the one HTTP client of a run: keep-alive, the key in a header, no redirects.
 
     A loopback address never goes through a proxy from the environment: the key stays here;
-    plain HTTP anywhere else is refused, so no caller can send the key in clear text.
+    plain HTTP anywhere else is refused, so no caller can send the key in clear text. `fast`
+    carries the requests over aiohttp (merge.api.transport), for the run that sends the rows.
     """
     try:
         base_url = checked_base_url(base_url)
     except AddressError as error:
         raise MergeError(f"API address {error}") from None
+    trust_env = not is_loopback(urlsplit(base_url).hostname or "")
     return httpx.AsyncClient(
-        trust_env=not is_loopback(urlsplit(base_url).hostname or ""),
+        trust_env=trust_env,
+        transport=AiohttpTransport(connections, trust_env) if fast else None,
         base_url=base_url,
         headers={
             "X-Api-Key": api_key,
