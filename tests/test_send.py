@@ -41,8 +41,15 @@ def error(status: int, code: str, headers: dict[str, str] | None = None) -> http
 class Run:
     """One Sender against a scripted API, with a real journal in a temporary folder."""
 
-    def __init__(self, tmp_path: Path, handler: Handler, rate: float | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        handler: Handler,
+        rate: float | None = None,
+        journal_thread: bool = True,
+    ) -> None:
         self.clock = FakeClock()
+        self.journal_thread = journal_thread
         self.journal = Journal.open(tmp_path / "out.xlsx.journal", "test")
         self.ledger = Ledger(self.journal, self.clock)
         self.handler = handler
@@ -55,7 +62,12 @@ class Run:
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                 throttle = Throttle(self.rate, self.clock, self.clock.sleep)
                 self.sender = Sender(
-                    HeyGenClient(http), self.ledger, throttle, concurrency, self.clock.sleep
+                    HeyGenClient(http),
+                    self.ledger,
+                    throttle,
+                    concurrency,
+                    self.clock.sleep,
+                    journal_thread=self.journal_thread,
                 )
                 return await self.sender.send_all(todo)
 
