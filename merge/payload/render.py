@@ -171,6 +171,13 @@ class Template:
     """Whether the template has {% %} statements, whose time is bounded row by row."""
     validators: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """Per-template validation state (see merge.payload.shape), one per model class."""
+    plans: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Per-template bodies as bytes (see merge.payload.compiled), one book per target."""
+
+    @property
+    def plain(self) -> bool:
+        """Whether every leaf is text and plain column references (no filters, no blocks)."""
+        return self.kind == "json" and not self._needs_context and not self._loops
 
     def render(
         self, values: Mapping[str, str], number: int, raw: Mapping[str, str] | None = None
