@@ -19,17 +19,19 @@ any value JSON cannot hold, sends a row the whole way (`merge.payload.row.check_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from merge.payload.media import is_local, media_fields
 from merge.payload.render import Leaf
 from merge.payload.shape import (
     MISSING,
     ShapeValidator,
+    Slot,
     Structure,
     checked_values,
     compose,
@@ -98,22 +100,34 @@ for _name in [*dir(str), "__radd__"]:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One kind of row's body as bytes: `pieces`, with leaf values put between them."""
+    """One kind of row's body as bytes: `pieces`, with the row's checked values between them."""
 
     pieces: tuple[bytes, ...]
     leaves: tuple[int, ...]
-    """The leaf whose value follows each piece but the last."""
+    """The leaves whose values go in (each once), in the order of `checks`."""
+    checks: tuple[Callable[[Any], Any], ...]
+    """Each such leaf's check: its field's own validation (see merge.payload.shape)."""
+    places: tuple[int, ...]
+    """Which of those values follows each piece but the last (one value may go in twice)."""
     media: tuple[tuple[int, bool], ...]
     """Leaves in media fields, and whether each field takes an asset id: a local file there
     sends the row the whole way, to be checked and uploaded."""
 
-    def fill(self, values: list[Any]) -> bytes:
-        """Put a row's values (by leaf) between the pieces; TypeError if JSON cannot hold one."""
-        pieces = self.pieces
-        out = [pieces[0]]
-        for leaf, piece in zip(self.leaves, pieces[1:], strict=True):
-            out.append(orjson.dumps(values[leaf])[1:-1])
-            out.append(piece)
+    def fill(self, leaf_values: list[Any]) -> bytes | None:
+        """Check the row's values and put them in; None when one fails or is not non-empty
+        text (what the plan was learnt from), or JSON cannot hold it."""
+        encoded = []
+        try:
+            for leaf, check in zip(self.leaves, self.checks, strict=True):
+                value = check(leaf_values[leaf])
+                if type(value) is not str or not value:
+                    return None
+                encoded.append(orjson.dumps(value)[1:-1])
+        except (ValidationError, TypeError):  # TypeError: lone surrogates
+            return None
+        out = [b""] * (2 * len(self.places) + 1)
+        out[0::2] = self.pieces
+        out[1::2] = [encoded[k] for k in self.places]
         return b"".join(out)
 
 
@@ -143,45 +157,47 @@ class PlanBook:
 
         `media`: local files are looked for, so a row naming one goes the whole way.
         """
-        found = self._find(values)
-        if found is None:
+        leaf_values = self._leaf_values(values)
+        shape = self.validator.shape(leaf_values) if leaf_values is not None else None
+        if leaf_values is None or shape is None:
             return None
-        leaf_values, structure, key = found
+        key = (shape, tuple(leaf_values[i] for i in self.reads.get(shape, ())))
         plan = self.plans.get(key)
         if plan is None:
             return None
         if media and any(is_local(leaf_values[i], asset) for i, asset in plan.media):
             return None
-        checked = self._checked(structure, leaf_values)
-        if checked is None:
-            return None
-        try:
-            body = plan.fill(checked)
-        except TypeError:  # lone surrogates, integers beyond 64 bits
-            return None
-        self.made += 1
+        body = plan.fill(leaf_values)
+        if body is not None:
+            self.made += 1
         return body
 
     def learn(self, values: Mapping[str, str], rendered: Any, body: bytes) -> None:
         """Plan the kind of a valid row that went the whole way, from its rendered body and the
         body it became; keep the plan only if it makes that body again, byte for byte."""
-        found = self._find(values)
-        if found is None or found[2] in self.plans or len(self.plans) >= MAX_PLANS:
+        leaf_values = self._leaf_values(values)
+        if leaf_values is None or len(self.plans) >= MAX_PLANS:
             return
-        leaf_values, structure, (shape, _) = found
-        checked = self._checked(structure, leaf_values)
-        if checked is None:
+        shape = self.validator.shape(leaf_values)
+        structure = self.validator.learnt(shape) if shape is not None else None
+        checked = checked_values(structure, leaf_values) if structure is not None else None
+        if shape is None or structure is None or checked is None:
             return
+        by_leaf = {
+            slot.index: (slot, value) for slot, value in zip(structure.slots, checked, strict=True)
+        }
         # A value that is not text, or is empty, is put in as it is: always part of the key.
         reads = set(self.reads.get(shape, ())) | {
-            slot.index
-            for slot in structure.slots
-            if not _text(checked[slot.index]) or not _text(leaf_values[slot.index])
+            leaf
+            for leaf, (_, value) in by_leaf.items()
+            if not _text(value) or not _text(leaf_values[leaf])
         }
+        if (shape, tuple(leaf_values[i] for i in sorted(reads))) in self.plans:
+            return
         plan: Plan | None = None
         while True:
             try:
-                plan = self._plan(structure, leaf_values, checked, reads, rendered)
+                plan = self._plan(structure, by_leaf, reads, rendered)
                 break
             except Read as read:
                 if read.leaf in reads:
@@ -191,67 +207,40 @@ class PlanBook:
                 break  # the code took a way a real value would not: no plan for this kind
         self.reads[shape] = tuple(sorted(reads))
         key = (shape, tuple(leaf_values[i] for i in self.reads[shape]))
-        try:
-            fits = plan is not None and plan.fill(checked) == body
-        except TypeError:
-            fits = False
+        fits = plan is not None and plan.fill(leaf_values) == body
         self.plans[key] = plan if fits else NO_PLAN
 
-    def _find(
-        self, values: Mapping[str, str]
-    ) -> tuple[list[Any], Structure, tuple[Any, ...]] | None:
-        """A row's leaf values, its learnt structure and the key of its plan."""
+    def _leaf_values(self, values: Mapping[str, str]) -> list[Any] | None:
+        """Each leaf's text for this row, MISSING where a blank single placeholder leaves its
+        key out; None when a cell is missing."""
         try:
-            leaf_values = [
-                MISSING if blank and (value is None or value == "") else value
-                for render, blank in zip(self.renders, self.blankable, strict=True)
-                for value in (render(values, values),)
-            ]
+            leaf_values = [render(values, values) for render in self.renders]
         except (KeyError, TypeError):
             return None
-        shape = self.validator.shape(leaf_values)
-        if shape is None:
-            return None
-        structure = self.validator.learnt(shape)
-        if structure is None:
-            return None
-        key = (shape, tuple(leaf_values[i] for i in self.reads.get(shape, ())))
-        return leaf_values, structure, key
-
-    @staticmethod
-    def _checked(structure: Structure, leaf_values: list[Any]) -> list[Any] | None:
-        """A row's checked values by leaf (None for leaves left out), or None if one fails."""
-        checked = checked_values(structure, leaf_values)
-        if checked is None:
-            return None
-        by_leaf: list[Any] = [None] * len(leaf_values)
-        for slot, value in zip(structure.slots, checked, strict=True):
-            by_leaf[slot.index] = value
-        return by_leaf
+        for index, blankable in enumerate(self.blankable):
+            if blankable and leaf_values[index] == "":
+                leaf_values[index] = MISSING
+        return leaf_values
 
     def _plan(
         self,
         structure: Structure,
-        leaf_values: list[Any],
-        checked: list[Any],
+        by_leaf: dict[int, tuple[Slot, Any]],
         reads: set[int],
         rendered: Any,
     ) -> Plan | None:
         """Make the body with a Stand for each value nothing has looked at yet, and cut it."""
-        stood = {slot.index for slot in structure.slots if slot.index not in reads}
+        stood = [leaf for leaf in by_leaf if leaf not in reads]
         raw = orjson.loads(orjson.dumps(rendered))
-        for index in stood:
-            _put(raw, self.leaves[index].parts, Stand(index))
+        for leaf in stood:
+            _put(raw, self.leaves[leaf].parts, Stand(leaf))
         for union in structure.unions:
             tag = union.tag_of(lookup(raw, union.parts))
             if isinstance(tag, Stand):
                 raise Read(tag.leaf)
         body = compose(
             structure,
-            [
-                Stand(slot.index) if slot.index in stood else checked[slot.index]
-                for slot in structure.slots
-            ],
+            [Stand(leaf) if leaf in stood else value for leaf, (_, value) in by_leaf.items()],
         )
         if self.v3:
             translation = translate(body, self.engine)
@@ -267,7 +256,13 @@ class PlanBook:
         media = tuple(
             (where[path], asset) for path, asset in media_fields(rendered) if path in where
         )
-        return Plan(tuple(cut[0::2]), tuple(int(leaf) for leaf in cut[1::2]), media)
+        return Plan(
+            pieces=tuple(cut[0::2]),
+            leaves=tuple(stood),
+            checks=tuple(by_leaf[leaf][0].check for leaf in stood),
+            places=tuple(stood.index(int(leaf)) for leaf in cut[1::2]),
+            media=media,
+        )
 
 
 def _text(value: Any) -> bool:

@@ -74,7 +74,7 @@ class Unsupported(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
+class Slot:
     """A present leaf in a learnt structure: its place in the raw body and its field's checks."""
 
     index: int
@@ -109,7 +109,7 @@ class Structure:
     """What was learnt from one valid row: the body to fill in and how to check each leaf."""
 
     body: dict[str, Any]
-    slots: tuple[_Slot, ...]
+    slots: tuple[Slot, ...]
     unions: tuple[_Union, ...]
     trie: dict[Any, Any]
     raw: bytes | None
@@ -207,7 +207,7 @@ class ShapeValidator:
         self, payload: dict[str, Any], values: list[Any], body: dict[str, Any]
     ) -> Structure:
         instance = self.model.model_validate(payload)
-        slots: list[_Slot] = []
+        slots: list[Slot] = []
         unions: dict[Parts, _Union] = {}
         trie: dict[Any, Any] = {}
         for index, (parts, value) in enumerate(zip(self.leaves, values, strict=True)):
@@ -215,7 +215,7 @@ class ShapeValidator:
                 continue
             adapter, serialized = _field_adapter(instance, parts, payload, unions)
             dump = adapter.serializer.to_python if serialized else None
-            slot = _Slot(index, adapter.validator.validate_python, dump)
+            slot = Slot(index, adapter.validator.validate_python, dump)
             dumped = slot.check(value)
             kept = lookup(body, parts)
             if type(kept) is not type(dumped) or kept != dumped:
