@@ -245,7 +245,9 @@ def test_a_sheet_of_leads_is_filled_in_and_reports_problems_as_whole_validation_
         for n in range(300)
     ]
     fast = [check_row(template, row, V2) for row in rows]
-    assert template.validators[RequestBody].__self__.filled > 100  # most rows: the short way
+    # Most rows take a short way: filled in by shape, or made as bytes by a plan.
+    made = sum(book.made for book in template.plans.values())
+    assert template.validators[RequestBody].__self__.filled + made > 100
     for one, other in zip(fast, (check_row(whole, row, V2) for row in rows), strict=True):
         assert orjson.dumps(one.as_json()) == orjson.dumps(other.as_json())
     # Bound for v3 (the default), the V2 body validated by shape is translated as the whole one.

@@ -139,7 +139,7 @@ class MediaFiles:
             return found
         for spot in _spots(body):
             value = spot.node[spot.key]
-            if not _is_local(value, spot.is_asset):
+            if not is_local(value, spot.is_asset):
                 continue
             checked = self.check(value, spot.kind)
             if isinstance(checked, str):
@@ -189,14 +189,19 @@ class MediaFiles:
         path = Path(text).expanduser()
         if not path.is_absolute():
             path = self.folder / path
-        if not path.exists():
+        try:
+            if not path.exists():
+                return (
+                    f'"{value}": not a URL and no such file (looked for {path}; paths are'
+                    " relative to the sheet's folder)"
+                )
+            if path.is_dir():
+                return f'"{value}": is a folder, not a file'
+            return path.resolve()
+        except OSError as error:  # a name too long for the file system, say
             return (
-                f'"{value}": not a URL and no such file (looked for {path}; paths are relative'
-                " to the sheet's folder)"
+                f'"{_short(value)}": not a URL, and no file can have this name ({error.strerror})'
             )
-        if path.is_dir():
-            return f'"{value}": is a folder, not a file'
-        return path.resolve()
 
     def _inspect(self, value: str, path: Path, size: int) -> LocalFile | str:
         """Read a file's head and, if it will do, its whole content for the hash."""
@@ -257,6 +262,11 @@ def _v3_object(node: dict[str, Any], at: Where, parent: str | None, found: list[
         _fields(node.get(part), (*at, part), False, part, node.get("type"), found)
 
 
+def media_fields(body: Any) -> list[tuple[str, bool]]:
+    """Name a rendered body's media fields holding text: (path, whether it takes an asset id)."""
+    return [(spot.path, spot.is_asset) for spot in _spots(body)] if isinstance(body, dict) else []
+
+
 def _each(items: Any, at: Where) -> list[tuple[Where, dict[str, Any]]]:
     if not isinstance(items, list):
         return []
@@ -298,7 +308,7 @@ def _field(
     return None
 
 
-def _is_local(value: str, is_asset: bool) -> bool:
+def is_local(value: str, is_asset: bool) -> bool:
     """Whether a media field's text names a local file rather than a URL or an asset id."""
     text = value.strip()
     if not text or TOKEN.fullmatch(text):
@@ -341,6 +351,11 @@ def _mismatch(value: str, suffix: str, shows: str | None) -> str:
         )
     real = next(ext for ext, (_, mime) in TYPES.items() if mime == shows)
     return f'"{value}": is named {suffix} but holds a {real} file: rename it to match'
+
+
+def _short(value: str, shown: int = 60) -> str:
+    """A long value's start, so a message about it stays readable."""
+    return value if len(value) <= shown else f"{value[:shown]}… ({len(value):,} characters)"
 
 
 def _size(size: int) -> str:

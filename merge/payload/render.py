@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import re
 import signal
 import threading
@@ -171,6 +172,13 @@ class Template:
     """Whether the template has {% %} statements, whose time is bounded row by row."""
     validators: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """Per-template validation state (see merge.payload.shape), one per model class."""
+    plans: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Per-template bodies as bytes (see merge.payload.compiled), one book per target."""
+
+    @property
+    def plain(self) -> bool:
+        """Whether every leaf is text and plain column references (no filters, no blocks)."""
+        return self.kind == "json" and not self._needs_context and not self._loops
 
     def render(
         self, values: Mapping[str, str], number: int, raw: Mapping[str, str] | None = None
@@ -400,16 +408,21 @@ def _fast_render(
         return lambda values, _context: values[name]
     if len(ast.body) != 1 or not isinstance(ast.body[0], nodes.Output):
         return None
-    pieces: list[tuple[bool, str]] = []
+    text = ""
+    columns: list[str] = []
     for node in ast.body[0].nodes:
         if isinstance(node, nodes.TemplateData):
-            pieces.append((False, node.data))
+            text += node.data.replace("{", "{{").replace("}", "}}")
             continue
         column = _column_of(node)
         if column is None:
             return None
-        pieces.append((True, column))
-    return lambda values, _context: "".join(values[t] if is_col else t for is_col, t in pieces)
+        text += "{}"
+        columns.append(column)
+    if len(columns) < 2:  # itemgetter of one name gives the cell itself, not a tuple
+        return lambda values, _context: text.format(*(values[c] for c in columns))
+    cells = operator.itemgetter(*columns)
+    return lambda values, _context: text.format(*cells(values))
 
 
 def _jinja_render(

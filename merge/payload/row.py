@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from merge.errors import TemplateError
 from merge.payload.cell_checks import (
     DEFAULT_RULES,
@@ -17,6 +19,8 @@ from merge.payload.cell_checks import (
     placeholder_problems,
     with_did_you_mean,
 )
+from merge.payload.compiled import PlanBook
+from merge.payload.encode import dumps_strict
 from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Rendered, Template, compile_template
 from merge.payload.shape import ShapeValidator
@@ -133,7 +137,14 @@ def check_row(
         found = placeholder_problems(row.values, _in_order(template.columns), list(row.values))
         if found:
             row = replace(row, problems=row.problems + tuple(found))
+    book = _plans(template, target) if not row.problems else None
+    if book is not None:
+        body = book.body(row.values, media is not None)
+        if body is not None:
+            return RowResult(row.number, "valid", orjson.loads(body), [])
     result = _check_row(template, row, target, media)
+    if book is not None and result.status == "valid" and not (result.warnings or result.files):
+        _learn(book, template, row, result.payload)
     if result.problems and rules.decimal_comma:
         fixed = decimal_comma_cells(result.problems, row.values)
         if fixed:
@@ -181,6 +192,29 @@ def _check_row(template: Template, row: Row, target: Target, media: MediaFiles |
     if v3:
         return RowResult(row.number, "valid", with_engine(payload, target.engine), [], files=files)
     return _for_v3(payload, target, template, rendered, row, files)
+
+
+def _plans(template: Template, target: Target) -> PlanBook | None:
+    """The template's bodies as bytes for this target, once a V2 row has been validated by
+    shape (a template in v3's language is validated whole, and has none)."""
+    if target in template.plans:
+        return template.plans[target]  # type: ignore[no-any-return]
+    book = None
+    if template.plain:
+        validator = getattr(template.validators.get(RequestBody), "__self__", None)
+        if isinstance(validator, ShapeValidator) and validator.enabled:
+            leaves = list(template.leaves.values())
+            book = template.plans[target] = PlanBook(
+                leaves, validator, target.api == "v3", target.engine
+            )
+    return book
+
+
+def _learn(book: PlanBook, template: Template, row: Row, payload: Any) -> None:
+    """Plan a valid row's kind from the body it became, when JSON can hold that body."""
+    body = dumps_strict(payload)
+    if body is not None:
+        book.learn(row.values, template.render(row.values, row.number, row.raw).payload, body)
 
 
 def _validator(template: Template) -> Callable[[object], Validated]:

@@ -74,7 +74,7 @@ class Unsupported(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
+class Slot:
     """A present leaf in a learnt structure: its place in the raw body and its field's checks."""
 
     index: int
@@ -105,11 +105,11 @@ class _Union:
 
 
 @dataclass(frozen=True, slots=True)
-class _Structure:
+class Structure:
     """What was learnt from one valid row: the body to fill in and how to check each leaf."""
 
     body: dict[str, Any]
-    slots: tuple[_Slot, ...]
+    slots: tuple[Slot, ...]
     unions: tuple[_Union, ...]
     trie: dict[Any, Any]
     raw: bytes | None
@@ -120,7 +120,8 @@ _WHOLE = object()
 """A structure whose rows are always validated whole."""
 
 
-def _lookup(node: Any, parts: Parts) -> Any:
+def lookup(node: Any, parts: Parts) -> Any:
+    """The value at a leaf's path in a body, or MISSING."""
     for part in parts:
         try:
             node = node[part]
@@ -146,37 +147,47 @@ class ShapeValidator:
         """Validate one rendered body; the same outcome as `full(payload)`, mostly faster."""
         if not self.enabled or type(payload) is not dict:
             return self.full(payload)
-        values = []
-        key: list[Any] = []
-        for parts, read in zip(self.leaves, self.read, strict=True):
-            value = _lookup(payload, parts)
-            values.append(value)
-            if value is MISSING:
-                key.append(MISSING)
-                continue
-            kind = type(value)
-            if kind not in _SCALARS:
-                return self.full(payload)
-            key.append((kind, value) if read else kind)
-        structure = self._structures.get(shape := tuple(key))
+        values = [lookup(payload, parts) for parts in self.leaves]
+        shape = self.shape(values)
+        if shape is None:
+            return self.full(payload)
+        structure = self._structures.get(shape)
         if structure is None:
             return self._learn(shape, payload, values)
         if structure is _WHOLE:
             return self.full(payload)
         return self._fill(structure, payload, values)
 
-    def _fill(self, structure: _Structure, payload: dict[str, Any], values: list[Any]) -> Validated:
+    def shape(self, values: list[Any]) -> tuple[Any, ...] | None:
+        """Name a row's structure from its leaves' values (MISSING where a leaf is left out);
+        None when a leaf holds an object or a list, which only the whole validation reads."""
+        key: list[Any] = []
+        for value, read in zip(values, self.read, strict=True):
+            if value is MISSING:
+                key.append(MISSING)
+                continue
+            kind = type(value)
+            if kind not in _SCALARS:
+                return None
+            key.append((kind, value) if read else kind)
+        return tuple(key)
+
+    def learnt(self, shape: tuple[Any, ...]) -> Structure | None:
+        """The structure learnt for this shape, if one was (and is not validated whole)."""
+        structure = self._structures.get(shape)
+        return structure if isinstance(structure, Structure) else None
+
+    def _fill(self, structure: Structure, payload: dict[str, Any], values: list[Any]) -> Validated:
         for union in structure.unions:
-            node = _lookup(payload, union.parts)
+            node = lookup(payload, union.parts)
             tag = union.tag_of(node)
             if type(tag) is not type(union.tag) or tag != union.tag:
                 return self.full(payload)
-        try:
-            checked = [slot.check(values[slot.index]) for slot in structure.slots]
-        except ValidationError:
+        checked = checked_values(structure, values)
+        if checked is None:
             return self.full(payload)
         self.filled += 1
-        return Validated(_compose(structure, checked), [])
+        return Validated(compose(structure, checked), [])
 
     def _learn(
         self, shape: tuple[Any, ...], payload: dict[str, Any], values: list[Any]
@@ -194,9 +205,9 @@ class ShapeValidator:
 
     def _structure(
         self, payload: dict[str, Any], values: list[Any], body: dict[str, Any]
-    ) -> _Structure:
+    ) -> Structure:
         instance = self.model.model_validate(payload)
-        slots: list[_Slot] = []
+        slots: list[Slot] = []
         unions: dict[Parts, _Union] = {}
         trie: dict[Any, Any] = {}
         for index, (parts, value) in enumerate(zip(self.leaves, values, strict=True)):
@@ -204,9 +215,9 @@ class ShapeValidator:
                 continue
             adapter, serialized = _field_adapter(instance, parts, payload, unions)
             dump = adapter.serializer.to_python if serialized else None
-            slot = _Slot(index, adapter.validator.validate_python, dump)
+            slot = Slot(index, adapter.validator.validate_python, dump)
             dumped = slot.check(value)
-            kept = _lookup(body, parts)
+            kept = lookup(body, parts)
             if type(kept) is not type(dumped) or kept != dumped:
                 raise Unsupported(parts)
             slots.append(slot)
@@ -214,10 +225,19 @@ class ShapeValidator:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = len(slots) - 1
-        return _Structure(body, tuple(slots), tuple(unions.values()), trie, _frozen(body))
+        return Structure(body, tuple(slots), tuple(unions.values()), trie, _frozen(body))
 
 
-def _compose(structure: _Structure, values: list[Any]) -> Any:
+def checked_values(structure: Structure, values: list[Any]) -> list[Any] | None:
+    """Check a row's leaves against a learnt structure's fields: the values its body holds, in
+    the order of `structure.slots`; None when any fails (the whole validation says why)."""
+    try:
+        return [slot.check(values[slot.index]) for slot in structure.slots]
+    except ValidationError:
+        return None
+
+
+def compose(structure: Structure, values: list[Any]) -> Any:
     """A fresh copy of the kept body with this row's values put in: no two rows share a part."""
     # Reading the kept body's JSON back is the quickest deep copy of it.
     body = _copy(structure.body) if structure.raw is None else orjson.loads(structure.raw)
@@ -363,7 +383,7 @@ def _note_union(
 
     else:
         tag_of = tagged
-    unions.setdefault(parts, _Union(parts, tag_of, tag_of(_lookup(payload, parts))))
+    unions.setdefault(parts, _Union(parts, tag_of, tag_of(lookup(payload, parts))))
 
 
 def _members(annotation: Any) -> list[Any]:

@@ -1,0 +1,94 @@
+"""The review folder is the same whether its page is built in a forked process or in this one."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from merge.errors import OutputError
+from merge.payload.row import Target
+from merge.review import folder as review_folder
+from merge.review.offline import RenderOptions, render_to_folder
+from merge.sheets.sheet import open_sheet
+from tests.submitting import OUTREACH, lead, write_csv
+
+
+def leads(tmp_path: Path, count: int) -> Path:
+    """A sheet of leads with awkward cells, one row in seven invalid."""
+    rows = []
+    for n in range(count):
+        row = list(lead(n))
+        row[0] = ["Zoë", 'Bob "B"', "مرحبا", "😀\u2028", "</script>", "a & b"][n % 6]
+        if n % 7 == 3:
+            row[7] = "fast"  # the speed: an invalid row
+        rows.append(row)
+    return write_csv(tmp_path / "leads.csv", rows)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["folder", "split"])
+@pytest.mark.parametrize("target", [Target("v3"), Target("v2")], ids=["v3", "v2"])
+def test_the_page_built_in_a_forked_process_is_the_page_built_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: bool, target: Target
+) -> None:
+    if not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+    data = leads(tmp_path, 2_100)
+    options = RenderOptions(split=split, target=target, chunk_rows=700)
+    forked = render_to_folder(data, OUTREACH, tmp_path / "forked", options)
+    monkeypatch.setattr(review_folder, "can_fork", lambda: False)
+    here = render_to_folder(data, OUTREACH, tmp_path / "here", options)
+    assert (forked.total, forked.valid) == (here.total, here.valid) == (2_100, 1_800)
+    made, expected = files_of(tmp_path / "forked"), files_of(tmp_path / "here")
+    assert made.keys() == expected.keys()
+    assert len(made) == 3 + (1_800 if split else 0)
+    for name, content in expected.items():
+        assert made[name] == content, name
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
+def test_a_page_that_cannot_be_written_is_a_clear_error_and_no_half_folder(
+    tmp_path: Path, fork: bool
+) -> None:
+    if fork and not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
+    out = tmp_path / "review"
+    (out / "review.html").mkdir(parents=True)  # the page's name is taken by a folder
+    info = open_sheet(data).info
+    folder = review_folder.ReviewFolder.prepare(out, info, fork=fork)
+    with folder, pytest.raises(OutputError) as caught:
+        folder.finish()
+    assert "writing failed" in caught.value.message
+    assert "free some disk space or choose another folder" in str(caught.value.hint)
+    assert not (out / ".payloads.jsonl.tmp").exists()
+
+
+def test_an_interrupted_render_leaves_no_writer_behind(tmp_path: Path) -> None:
+    if not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(3_000)])
+    children: list[int] = []
+
+    def interrupt(rows: int) -> None:
+        children.extend(p.pid for p in multiprocessing.active_children() if p.pid)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
+    assert children, "the page was being built in a process of its own"
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (tmp_path / "review" / ".payloads.jsonl.tmp").exists()
+    assert not (tmp_path / "review" / "payloads.jsonl").exists()
