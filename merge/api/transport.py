@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
+import yarl
 
 KEEP_ALIVE_SECONDS = 5.0
 """How long an idle connection is kept (httpx's own default), well under any server's."""
@@ -62,7 +63,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with session.request(
                 request.method,
-                str(request.url),
+                yarl.URL(str(request.url), encoded=True),  # as httpx encoded it, not again
                 headers=headers,
                 data=body,
                 allow_redirects=False,
