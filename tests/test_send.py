@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ from merge.api.client import HeyGenClient
 from merge.api.pacing import Throttle
 from merge.batch.journal import Journal
 from merge.batch.results import Job, Ledger
-from merge.batch.send import Sender, SendReport
+from merge.batch.send import GroupCommit, Sender, SendReport
 from merge.settings import SEND_ATTEMPTS
 from tests.fakes import FakeClock
 
@@ -278,3 +280,28 @@ def test_paced_sending_keeps_the_rate(tmp_path: Path) -> None:
     start = run.clock.now
     run.send(jobs(11), concurrency=4)
     assert run.clock.now - start == pytest.approx(2.0)
+
+
+def test_a_cancelled_close_still_commits_every_record() -> None:
+    committed: list[int] = []
+    gate = threading.Event()
+
+    @contextlib.contextmanager
+    def transaction() -> Iterator[None]:
+        assert gate.wait(5), "the first commit was never let through"
+        yield
+
+    async def go() -> None:
+        commits = GroupCommit(transaction)
+        commits.later(lambda: committed.append(1))
+        await asyncio.sleep(0.01)  # the first commit is on the journal's thread, held
+        commits.later(lambda: committed.append(2))
+        closing = asyncio.create_task(commits.close())
+        await asyncio.sleep(0.01)
+        closing.cancel()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert committed == [1, 2]  # when close ends, however it ends, nothing is left
+
+    asyncio.run(go())

@@ -65,6 +65,7 @@ class GroupCommit:
         self._syncing: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._closed = False
 
     async def write(self, record: Callable[[], None]) -> None:
         """Make the record and return once it is committed."""
@@ -93,7 +94,7 @@ class GroupCommit:
 
     def _start(self) -> None:
         """Hand every record made so far to the journal's thread, as one commit."""
-        if self._syncing is not None or self._done is None:
+        if self._syncing is not None or self._done is None or self._closed:
             return  # one is on its way to the disk, and starts the next when it is done
         records, self._pending = self._pending, []
         done, self._done = self._done, None
@@ -144,16 +145,25 @@ class GroupCommit:
             raise
 
     async def close(self) -> None:
-        """Commit what is left, let the journal's thread go, and raise any commit that failed."""
+        """Commit what is left, let the journal's thread go, and raise any commit that failed.
+
+        Cancelled meanwhile, it still waits for the sync in flight and commits the rest on
+        the spot: an answer's record (a video_id) is never left behind.
+        """
         try:
             while self._syncing is not None or self._done is not None:
                 self._start()
                 if self._syncing is not None:
                     await asyncio.wait([self._syncing])
         finally:
+            self._closed = True
             if self._thread is not None:
-                self._thread.shutdown()
+                self._thread.shutdown()  # a sync in flight ends first
                 self._thread = None
+            records, self._pending = self._pending, []
+            if records:
+                with contextlib.suppress(Exception):  # kept in _error, raised below
+                    self._commit(records)
         if self._error is not None:
             raise self._error
 
