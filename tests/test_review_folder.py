@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
@@ -15,6 +14,7 @@ from merge.payload.row import Target
 from merge.review import folder as review_folder
 from merge.review.marked import ArrivingAnnotations, Stopped
 from merge.review.offline import RenderOptions, render_to_folder
+from merge.review.page import ReviewPage
 from merge.sheets.sheet import open_sheet
 from tests.submitting import OUTREACH, lead, write_csv
 
@@ -59,25 +59,30 @@ def test_the_page_built_in_a_forked_process_is_the_page_built_here(
         assert made[name] == content, name
 
 
-def test_an_interrupted_render_leaves_no_writer_behind(tmp_path: Path) -> None:
+def test_an_interrupted_render_leaves_no_writer_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not review_folder.can_fork():
         pytest.skip("the page is built in a forked process only on Linux")
     data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(3_000)])
     children: list[int] = []
+    fork = review_folder.ForkedWriter.__init__
+
+    def noted(writer: review_folder.ForkedWriter, folder: review_folder.ReviewFolder) -> None:
+        fork(writer, folder)
+        children.append(writer.pid)
 
     def interrupt(rows: int) -> None:
-        children.extend(p.pid for p in multiprocessing.active_children() if p.pid)
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(review_folder.ForkedWriter, "__init__", noted)
     with pytest.raises(KeyboardInterrupt):
         render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
     assert children, "the page was being built in a process of its own"
     for pid in children:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-    assert not (tmp_path / "review" / ".payloads.jsonl.tmp").exists()
-    assert not (tmp_path / "review" / "payloads.jsonl").exists()
-    assert sorted(p.name for p in (tmp_path / "review").iterdir()) == []  # no marked copy either
+        with pytest.raises(ChildProcessError):  # ended, and waited for
+            os.waitpid(pid, os.WNOHANG)
+    assert sorted(p.name for p in (tmp_path / "review").iterdir()) == []  # nothing half-written
 
 
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
@@ -144,3 +149,19 @@ def test_a_stopped_run_leaves_the_reader_of_its_marks_stopped() -> None:
     marks.end(complete=False)
     reader.join(timeout=5)
     assert len(raised) == 1
+
+
+def test_a_fault_in_the_writer_process_is_said_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+
+    def broken(page: object, card: object, encoded: object = None) -> None:
+        raise ValueError("a card that cannot be drawn")
+
+    monkeypatch.setattr(ReviewPage, "add", broken)
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
+    with pytest.raises(OutputError) as caught:
+        render_to_folder(data, OUTREACH, tmp_path / "review")
+    assert "ValueError: a card that cannot be drawn" in caught.value.message

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import TracebackType
 from typing import IO, NamedTuple
@@ -125,20 +126,28 @@ class PageWriter:
 
 class ForkedWriter:
     """A PageWriter in a forked process: this one renders while that one writes, on another
-    core. Chunks travel over a pipe, whose filling holds the render back."""
+    core. Chunks travel over a pipe, whose filling holds the render back.
+
+    A bare fork: the child runs only the writer and leaves with os._exit, so it never flushes
+    or closes what it inherited (a notebook's output streams, say), and runs no exit handlers.
+    """
+
+    STOP_SECONDS = 5.0
+    """How long a stopping child may take to clean up before it is killed."""
 
     def __init__(self, folder: ReviewFolder) -> None:
-        context = multiprocessing.get_context("fork")
-        self._here, there = context.Pipe()
-        for stream in (sys.stdout, sys.stderr):  # a forked child must not write them again
-            stream.flush()
-        self._process = context.Process(
-            target=_serve,
-            args=(PageWriter(folder), there, self._here),
-            name="review-writer",
-            daemon=True,
-        )
-        self._process.start()
+        self._here, there = Pipe()
+        writer = PageWriter(folder)
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            code = 0
+            try:
+                self._here.close()  # so that the parent closing its end ends the pipe
+                _serve(writer, there)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
         there.close()
 
     def add(self, chunk: Chunk) -> None:
@@ -160,18 +169,20 @@ class ForkedWriter:
             raise kind(message) if kind is OSError else kind(message, hint)
 
     def stop(self) -> None:
-        """Stop the child, whatever it was doing."""
+        """Close the pipe and wait for the child to end; kill it if it does not."""
         self._here.close()
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        deadline = time.monotonic() + self.STOP_SECONDS
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.005)
 
 
-def _serve(writer: PageWriter, there: Connection, here: Connection) -> None:
+def _serve(writer: PageWriter, there: Connection) -> None:
     """The child's loop: chunks until None, then the page and the copy; it answers None, or
     what failed as (kind, message, hint)."""
-    here.close()  # the parent's end, inherited: closed here, so the parent's close ends the pipe
     try:
         while (chunk := there.recv()) is not None:
             writer.add(chunk)
@@ -185,11 +196,15 @@ def _serve(writer: PageWriter, there: Connection, here: Connection) -> None:
         there.send((OSError, error.strerror or str(error), None))
     except (EOFError, KeyboardInterrupt):  # the run stopped: the main process cleans up
         writer.stop()
+    except Exception as error:  # a fault of ours: say what it was rather than go silent
+        writer.stop()
+        said = f"an unexpected error while writing: {type(error).__name__}: {error}"
+        there.send((OSError, said, None))
 
 
 def can_fork() -> bool:
     """Whether the writer may run in a forked process (Linux; elsewhere forking is unsafe)."""
-    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    return sys.platform == "linux" and hasattr(os, "fork")
 
 
 class ReviewFolder:

@@ -86,6 +86,8 @@ class ArrivingAnnotations(Annotations):
 
     def _settled(self, row: int | None = None) -> None:
         """Wait until the row (None: every row) can be answered; raise Stopped if it never can."""
+        if self._ended is None and row is not None and row <= self._last:
+            return  # the usual case, asked without the lock: the row has arrived
         with self._changed:
             while self._ended is None and (row is None or row > self._last):
                 self._changed.wait()
