@@ -113,7 +113,11 @@ def pair(text: str, columns: Any, target: Target) -> tuple[Template, Template]:
 
 
 def line(template: Template, row: Row, target: Target, media: MediaFiles | None) -> bytes:
-    return dumps(check_row(template, row, target, media=media).as_json())
+    """A row's payloads.jsonl line; a body made as bytes gives the same line without encoding."""
+    result = check_row(template, row, target, media=media)
+    encoded = dumps(result.as_json())
+    assert result.json_line() in (None, encoded)
+    return encoded
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from merge.errors import OutputError
 from merge.payload.row import Target
 from merge.review import folder as review_folder
+from merge.review.marked import ArrivingAnnotations, Stopped
 from merge.review.offline import RenderOptions, render_to_folder
+from merge.review.page import ReviewPage
 from merge.sheets.sheet import open_sheet
 from tests.submitting import OUTREACH, lead, write_csv
 
@@ -56,39 +59,109 @@ def test_the_page_built_in_a_forked_process_is_the_page_built_here(
         assert made[name] == content, name
 
 
+def test_an_interrupted_render_leaves_no_writer_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(3_000)])
+    children: list[int] = []
+    fork = review_folder.ForkedWriter.__init__
+
+    def noted(writer: review_folder.ForkedWriter, folder: review_folder.ReviewFolder) -> None:
+        fork(writer, folder)
+        children.append(writer.pid)
+
+    def interrupt(rows: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(review_folder.ForkedWriter, "__init__", noted)
+    with pytest.raises(KeyboardInterrupt):
+        render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
+    assert children, "the page was being built in a process of its own"
+    for pid in children:
+        with pytest.raises(ChildProcessError):  # ended, and waited for
+            os.waitpid(pid, os.WNOHANG)
+    assert sorted(p.name for p in (tmp_path / "review").iterdir()) == []  # nothing half-written
+
+
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
-def test_a_page_that_cannot_be_written_is_a_clear_error_and_no_half_folder(
-    tmp_path: Path, fork: bool
+@pytest.mark.parametrize(
+    ("taken", "said", "hint"),
+    [
+        ("review.html", "writing failed", "free some disk space or choose another folder"),
+        ("leads.csv", "leads.csv: cannot be written", "close it if it is open in another program"),
+    ],
+    ids=["page", "marked-copy"],
+)
+def test_an_output_that_cannot_be_written_is_a_clear_error_and_no_half_folder(
+    tmp_path: Path, fork: bool, taken: str, said: str, hint: str
 ) -> None:
     if fork and not review_folder.can_fork():
         pytest.skip("the page is built in a forked process only on Linux")
     data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
     out = tmp_path / "review"
-    (out / "review.html").mkdir(parents=True)  # the page's name is taken by a folder
-    info = open_sheet(data).info
-    folder = review_folder.ReviewFolder.prepare(out, info, fork=fork)
+    (out / taken).mkdir(parents=True)  # the output's name is taken by a folder
+    folder = review_folder.ReviewFolder.prepare(out, open_sheet(data).info, fork=fork)
     with folder, pytest.raises(OutputError) as caught:
         folder.finish()
-    assert "writing failed" in caught.value.message
-    assert "free some disk space or choose another folder" in str(caught.value.hint)
+    assert said in caught.value.message
+    assert hint in str(caught.value.hint)
     assert not (out / ".payloads.jsonl.tmp").exists()
 
 
-def test_an_interrupted_render_leaves_no_writer_behind(tmp_path: Path) -> None:
+def test_a_row_is_answered_once_every_row_up_to_it_has_arrived() -> None:
+    marks = ArrivingAnnotations()
+    answers: list[object] = []
+
+    def ask() -> None:
+        answers.append(3 in marks)  # row 3 is blank in the sheet: it never arrives
+        answers.append(marks[4])
+        answers.append(9 in marks)
+
+    reader = threading.Thread(target=ask)
+    reader.start()
+    marks.arrive([(2, "valid", "")])
+    time.sleep(0.05)
+    assert answers == []  # row 3 may still come
+    marks.arrive([(4, "invalid", "speed: too fast"), (5, "valid", "")])
+    time.sleep(0.05)
+    assert answers == [False, ("invalid", "speed: too fast")]  # row 9 may still come
+    marks.end()
+    reader.join(timeout=5)
+    assert answers == [False, ("invalid", "speed: too fast"), False]
+    assert list(marks) == [2, 4, 5]
+
+
+def test_a_stopped_run_leaves_the_reader_of_its_marks_stopped() -> None:
+    marks = ArrivingAnnotations()
+    raised: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            len(marks)
+        except Stopped as error:
+            raised.append(error)
+
+    reader = threading.Thread(target=ask)
+    reader.start()
+    marks.arrive([(2, "valid", "")])
+    marks.end(complete=False)
+    reader.join(timeout=5)
+    assert len(raised) == 1
+
+
+def test_a_fault_in_the_writer_process_is_said_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not review_folder.can_fork():
         pytest.skip("the page is built in a forked process only on Linux")
-    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(3_000)])
-    children: list[int] = []
 
-    def interrupt(rows: int) -> None:
-        children.extend(p.pid for p in multiprocessing.active_children() if p.pid)
-        raise KeyboardInterrupt
+    def broken(page: object, card: object, encoded: object = None) -> None:
+        raise ValueError("a card that cannot be drawn")
 
-    with pytest.raises(KeyboardInterrupt):
-        render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
-    assert children, "the page was being built in a process of its own"
-    for pid in children:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-    assert not (tmp_path / "review" / ".payloads.jsonl.tmp").exists()
-    assert not (tmp_path / "review" / "payloads.jsonl").exists()
+    monkeypatch.setattr(ReviewPage, "add", broken)
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
+    with pytest.raises(OutputError) as caught:
+        render_to_folder(data, OUTREACH, tmp_path / "review")
+    assert "ValueError: a card that cannot be drawn" in caught.value.message

@@ -79,6 +79,8 @@ class RowResult:
     warnings: list[Problem] = field(default_factory=list)
     files: dict[str, LocalFile] = field(default_factory=dict)
     """Local files the body names, by the token that stands for each until it is uploaded."""
+    body: bytes | None = field(default=None, compare=False, repr=False)
+    """The payload as JSON when it was made as bytes (merge.payload.compiled), else None."""
 
     def as_json(self) -> dict[str, Any]:
         """Return the line written to payloads.jsonl."""
@@ -91,6 +93,13 @@ class RowResult:
         if self.files:
             line["files"] = {token: file.shown for token, file in self.files.items()}
         return line
+
+    def json_line(self) -> bytes | None:
+        """The payloads.jsonl line of a row whose body was made as bytes, without encoding it
+        again (the same bytes as encoding `as_json()`); None for the others."""
+        if self.body is None:
+            return None
+        return b'{"row":%d,"status":"valid","payload":%b,"problems":[]}' % (self.row, self.body)
 
     def messages(self) -> list[str]:
         """Say each problem as the user reads it, row number first."""
@@ -141,7 +150,7 @@ def check_row(
     if book is not None:
         body = book.body(row.values, media is not None)
         if body is not None:
-            return RowResult(row.number, "valid", orjson.loads(body), [])
+            return RowResult(row.number, "valid", orjson.loads(body), [], body=body)
     result = _check_row(template, row, target, media)
     if book is not None and result.status == "valid" and not (result.warnings or result.files):
         _learn(book, template, row, result.payload)

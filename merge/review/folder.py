@@ -5,67 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
+import signal
 import sys
-from array import array
-from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
-from multiprocessing.connection import Connection
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, NamedTuple
 
 import orjson
 
-from merge.errors import OutputError
+from merge.errors import MergeError, OutputError
 from merge.payload.encode import dumps, dumps_strict
 from merge.payload.media import LocalFile
 from merge.payload.row import RowResult
+from merge.review.marked import MarkedCopy
 from merge.review.page import ReviewPage
 from merge.review.thumbs import add_files
-from merge.settings import (
-    PAYLOAD_FILE_DIGITS,
-    REVIEW_PAGE_NAME,
-    STATUS_COLUMNS,
-)
-from merge.sheets.sheet import SheetInfo, write_annotated
-
-STATUS_CODES = ("valid", "invalid")
-
-
-class Annotations(Mapping[int, Sequence[str]]):
-    """Each row's merge_status and merge_errors, kept compact so a million rows stay small."""
-
-    def __init__(self) -> None:
-        self._rows = array("q")
-        self._codes = bytearray()
-        self._errors: dict[int, str] = {}
-
-    def add(self, row: int, status: str, errors: str) -> None:
-        """Record one row; rows arrive in sheet order."""
-        self._rows.append(row)
-        self._codes.append(STATUS_CODES.index(status))
-        if errors:
-            self._errors[row] = errors
-
-    def __getitem__(self, row: int) -> Sequence[str]:
-        at = bisect_left(self._rows, row)
-        if at == len(self._rows) or self._rows[at] != row:
-            raise KeyError(row)
-        return (STATUS_CODES[self._codes[at]], self._errors.get(row, ""))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, row: object) -> bool:
-        if not isinstance(row, int):
-            return False
-        at = bisect_left(self._rows, row)
-        return at < len(self._rows) and self._rows[at] == row
+from merge.settings import PAYLOAD_FILE_DIGITS, REVIEW_PAGE_NAME
+from merge.sheets.sheet import SheetInfo
 
 
 def payload_file_name(row: int) -> str:
@@ -99,9 +59,23 @@ def write_page(path: Path, page: ReviewPage) -> None:
         temp.unlink(missing_ok=True)
 
 
+class Chunk(NamedTuple):
+    """What the writer gets of a chunk of rows."""
+
+    lines: bytes
+    """Their payloads.jsonl lines."""
+    strict: bytes
+    """One byte a line: 1 where orjson wrote it, so the page reuses its bytes."""
+    files: dict[str, LocalFile]
+    """The local files their bodies name, by token."""
+    marks: list[tuple[int, str, str]]
+    """Each row's number, status and errors, for the marked copy."""
+
+
 class PageWriter:
-    """Writes payloads.jsonl (and with `split` a file per valid body) and builds the review page
-    from the lines: in a process of its own where one can be forked, else in this one."""
+    """Writes payloads.jsonl (and with `split` a file per valid body), builds the review page
+    from the lines and writes the marked copy of the input as the rows' marks arrive: in a
+    process of its own where one can be forked, else in this one."""
 
     def __init__(self, folder: ReviewFolder) -> None:
         self.folder = folder
@@ -111,13 +85,20 @@ class PageWriter:
             f"Review: {page_title(folder.info)}",
             "every row's request body, rendered and checked offline; nothing has been sent",
         )
+        self._copy: MarkedCopy | None = None
 
-    def add(self, lines: bytes, strict: bytes, files: Mapping[str, LocalFile]) -> None:
-        """Write a chunk's lines and put each row on the page; `strict` marks (1 byte a line)
-        the lines orjson wrote, whose bytes the page reuses."""
-        self.jsonl.write(lines)
+    def marked_copy(self) -> MarkedCopy:
+        """The marked copy's writer, started in the process that writes (never before a fork)."""
+        if self._copy is None:
+            self._copy = MarkedCopy(self.folder.info, self.folder.annotated_path)
+        return self._copy
+
+    def add(self, chunk: Chunk) -> None:
+        """Write a chunk's lines, put each row on the page, and pass its marks to the copy."""
+        self.marked_copy().marks.arrive(chunk.marks)
+        self.jsonl.write(chunk.lines)
         split = self.folder.payloads if self.folder.split else None
-        for line, reuse in zip(lines.splitlines(), strict, strict=True):
+        for line, reuse in zip(chunk.lines.splitlines(), chunk.strict, strict=True):
             card = (
                 orjson.loads(line) if reuse else json.loads(line.decode("utf-8", "surrogatepass"))
             )
@@ -125,73 +106,105 @@ class PageWriter:
             if split is not None and card["status"] == "valid":
                 body = dumps(card["payload"], pretty=True) + b"\n"
                 _write_file(split / payload_file_name(card["row"]), body)
-        add_files(self.page, files)
+        add_files(self.page, chunk.files)
 
     def finish(self) -> None:
-        """Put payloads.jsonl in place and write the page."""
+        """Put payloads.jsonl in place and write the page, while the marked copy is finished."""
+        copy = self.marked_copy()
+        copy.marks.end()
         path = self.folder.path
         self.jsonl.close()
         os.replace(self.folder._jsonl_temp, path / "payloads.jsonl")
         write_page(path / REVIEW_PAGE_NAME, self.page)
+        copy.finish()
+
+    def stop(self) -> None:
+        """Stop before the last row: no marked copy is put in place."""
+        if self._copy is not None:
+            self._copy.stop()
 
 
 class ForkedWriter:
-    """A PageWriter in a forked process: this one renders while that one writes and builds the
-    page, on another core. Chunks travel over a pipe, whose filling holds the render back."""
+    """A PageWriter in a forked process: this one renders while that one writes, on another
+    core. Chunks travel over a pipe, whose filling holds the render back.
+
+    A bare fork: the child runs only the writer and leaves with os._exit, so it never flushes
+    or closes what it inherited (a notebook's output streams, say), and runs no exit handlers.
+    """
+
+    STOP_SECONDS = 5.0
+    """How long a stopping child may take to clean up before it is killed."""
 
     def __init__(self, folder: ReviewFolder) -> None:
-        context = multiprocessing.get_context("fork")
-        self._here, there = context.Pipe()
-        for stream in (sys.stdout, sys.stderr):  # a forked child must not write them again
-            stream.flush()
-        self._process = context.Process(
-            target=_serve, args=(PageWriter(folder), there), name="review-writer", daemon=True
-        )
-        self._process.start()
+        self._here, there = Pipe()
+        writer = PageWriter(folder)
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            code = 0
+            try:
+                self._here.close()  # so that the parent closing its end ends the pipe
+                _serve(writer, there)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
         there.close()
 
-    def add(self, lines: bytes, strict: bytes, files: Mapping[str, LocalFile]) -> None:
+    def add(self, chunk: Chunk) -> None:
         """Hand a chunk over; a child that has stopped shows at `finish`."""
         with contextlib.suppress(OSError):
-            self._here.send((lines, strict, dict(files)))
+            self._here.send(chunk)
 
     def finish(self) -> None:
-        """Ask for the page and wait for it; the child's failure comes back as an OSError."""
+        """Ask for the page and the marked copy and wait for them; raise what failed there."""
         with contextlib.suppress(OSError):  # a child that failed has said why, and stopped
             self._here.send(None)
         try:
             said = self._here.recv()
         except (OSError, EOFError):
-            said = "the writing process stopped"
-        self.close()
+            said = (OSError, "the writing process stopped", None)
+        self.stop()
         if said is not None:
-            raise OSError(said)
+            kind, message, hint = said
+            raise kind(message) if kind is OSError else kind(message, hint)
 
-    def close(self) -> None:
-        """Stop the child, whatever it was doing."""
+    def stop(self) -> None:
+        """Close the pipe and wait for the child to end; kill it if it does not."""
         self._here.close()
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        deadline = time.monotonic() + self.STOP_SECONDS
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.005)
 
 
 def _serve(writer: PageWriter, there: Connection) -> None:
-    """The child's loop: chunks until None, then the page; it answers None or what failed."""
+    """The child's loop: chunks until None, then the page and the copy; it answers None, or
+    what failed as (kind, message, hint)."""
     try:
         while (chunk := there.recv()) is not None:
-            writer.add(*chunk)
+            writer.add(chunk)
         writer.finish()
         there.send(None)
+    except MergeError as error:
+        writer.stop()
+        there.send((type(error), error.message, error.hint))
     except OSError as error:
-        there.send(error.strerror or str(error))
+        writer.stop()
+        there.send((OSError, error.strerror or str(error), None))
     except (EOFError, KeyboardInterrupt):  # the run stopped: the main process cleans up
-        pass
+        writer.stop()
+    except Exception as error:  # a fault of ours: say what it was rather than go silent
+        writer.stop()
+        said = f"an unexpected error while writing: {type(error).__name__}: {error}"
+        there.send((OSError, said, None))
 
 
 def can_fork() -> bool:
     """Whether the writer may run in a forked process (Linux; elsewhere forking is unsafe)."""
-    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    return sys.platform == "linux" and hasattr(os, "fork")
 
 
 class ReviewFolder:
@@ -199,8 +212,8 @@ class ReviewFolder:
     payloads/row-NNNN.json, one readable file per valid body.
 
     Each row is serialised once: its payloads.jsonl line is also its card on the page. The lines
-    go to a PageWriter, in a process of its own where possible (so the page is built on the
-    other core while the next chunk renders); the marked copy is written here, meanwhile.
+    and each row's marks go to a PageWriter, in a process of its own where possible, so the page
+    and the marked copy are written on the other core while the next chunk renders.
     """
 
     def __init__(self, path: Path, info: SheetInfo, split: bool = False) -> None:
@@ -209,7 +222,6 @@ class ReviewFolder:
         self.split = split
         self.annotated_path = path / info.path.name
         self.payloads = path / "payloads"
-        self.annotations = Annotations()
         self._jsonl_temp = path / ".payloads.jsonl.tmp"
         self._jsonl: IO[bytes] | None = None
         self._writer: PageWriter | ForkedWriter | None = None
@@ -257,8 +269,8 @@ class ReviewFolder:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if isinstance(self._writer, ForkedWriter):
-            self._writer.close()
+        if self._writer is not None:
+            self._writer.stop()
         self._writer = None
         if self._jsonl is not None:
             self._jsonl.close()
@@ -266,38 +278,32 @@ class ReviewFolder:
             self._jsonl_temp.unlink(missing_ok=True)
 
     def add(self, results: Sequence[RowResult]) -> None:
-        """Hand a chunk of results to the writer: one JSON line each, and note each row's status."""
-        rows = [r.as_json() for r in results]
-        strict = [dumps_strict(row) for row in rows]
+        """Hand a chunk of results to the writer: one JSON line each, and each row's marks."""
+        strict = [r.json_line() or dumps_strict(r.as_json()) for r in results]
         encoded = [
-            dumps(row) if line is None else line for row, line in zip(rows, strict, strict=True)
+            dumps(r.as_json()) if line is None else line
+            for r, line in zip(results, strict, strict=True)
         ]
         lines = b"\n".join(encoded) + b"\n" if encoded else b""
         files: dict[str, LocalFile] = {}
-        annotations = self.annotations
+        marks = []
         for result in results:
             problems = result.problems
             errors = "; ".join(p.describe() for p in problems) if problems else ""
-            annotations.add(result.row, result.status, errors)
+            marks.append((result.row, result.status, errors))
             files.update(result.files)
         assert self._writer is not None
         try:
-            self._writer.add(lines, bytes(line is not None for line in strict), files)
+            self._writer.add(Chunk(lines, bytes(line is not None for line in strict), files, marks))
         except OSError as error:
             raise self._failed(error) from None
 
     def finish(self) -> None:
-        """Write the marked copy of the input while the writer puts payloads.jsonl in place and
-        writes the page; then wait for it."""
+        """Have the writer put payloads.jsonl in place and finish the page and the marked copy."""
         assert self._writer is not None
         writer, self._writer = self._writer, None
         try:
-            if isinstance(writer, ForkedWriter):
-                write_annotated(self.info, self.annotated_path, STATUS_COLUMNS, self.annotations)
-                writer.finish()
-            else:
-                writer.finish()
-                write_annotated(self.info, self.annotated_path, STATUS_COLUMNS, self.annotations)
+            writer.finish()
         except OSError as error:
             raise self._failed(error) from None
         finally:

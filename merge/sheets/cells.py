@@ -197,9 +197,10 @@ def row_from_cells(number: int, cells: Sequence[str], info: SheetInfo, first_pos
     if info.positions and info.positions[-1] - info.positions[0] != count - 1:
         return _row_with_gaps(number, cells, info, first_position)
     values = dict(zip(info.columns, cells, strict=False))
-    if len(cells) < count:
+    if len(cells) <= count:
         for name in info.columns[len(cells) :]:
             values[name] = ""
+        return Row(number, values)
     problems = tuple(
         Problem("", f"a value in column {info.column_letter(first_position + i)} has no header")
         for i in range(count, len(cells))

@@ -410,10 +410,11 @@ def _annotated_record(
         return record
     if number == info.header_row:
         cells = [name for _, name in columns]
-    elif number in values:
-        cells = [_csv_safe(text) for text in values[number]]
     else:
-        return record
+        texts = values.get(number)
+        if texts is None:
+            return record
+        cells = [_csv_safe(text) for text in texts]
     record = list(record)
     for (position, _), text in zip(columns, cells, strict=True):
         while len(record) <= position:
