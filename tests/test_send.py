@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -305,3 +306,17 @@ def test_a_cancelled_close_still_commits_every_record() -> None:
         assert committed == [1, 2]  # when close ends, however it ends, nothing is left
 
     asyncio.run(go())
+
+
+def test_a_closed_group_commit_serves_the_next_round_of_sending() -> None:
+    committed: list[int] = []
+
+    async def go() -> None:
+        commits = GroupCommit(contextlib.nullcontext)
+        for round_ in (1, 2):  # a run sends again the rows in doubt, with the same sender
+            await asyncio.wait_for(commits.write(partial(committed.append, round_)), 5)
+            commits.later(partial(committed.append, -round_))
+            await commits.close()
+
+    asyncio.run(go())
+    assert committed == [1, -1, 2, -2]

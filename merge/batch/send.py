@@ -65,7 +65,6 @@ class GroupCommit:
         self._syncing: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self._closed = False
 
     async def write(self, record: Callable[[], None]) -> None:
         """Make the record and return once it is committed."""
@@ -94,7 +93,7 @@ class GroupCommit:
 
     def _start(self) -> None:
         """Hand every record made so far to the journal's thread, as one commit."""
-        if self._syncing is not None or self._done is None or self._closed:
+        if self._syncing is not None or self._done is None:
             return  # one is on its way to the disk, and starts the next when it is done
         records, self._pending = self._pending, []
         done, self._done = self._done, None
@@ -116,7 +115,8 @@ class GroupCommit:
         syncing.add_done_callback(partial(self._committed, done))
 
     def _committed(self, done: asyncio.Future[None], syncing: asyncio.Future[None]) -> None:
-        self._syncing = None
+        if self._syncing is syncing:  # not already let go by a cancelled close
+            self._syncing = None
         error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
         if not done.done():
             if error is None:
@@ -156,14 +156,21 @@ class GroupCommit:
                 if self._syncing is not None:
                     await asyncio.wait([self._syncing])
         finally:
-            self._closed = True
             if self._thread is not None:
                 self._thread.shutdown()  # a sync in flight ends first
                 self._thread = None
+            self._syncing = None
             records, self._pending = self._pending, []
+            done, self._done = self._done, None
             if records:
                 with contextlib.suppress(Exception):  # kept in _error, raised below
                     self._commit(records)
+            if done is not None and not done.done():
+                if self._error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(self._error)
+                    done.exception()  # nobody may be waiting for it any more
         if self._error is not None:
             raise self._error
 
