@@ -8,7 +8,8 @@ output and journal:
   rate        simulator --rate-limit 50 --latency 0.3; client --rate 50 --concurrency 20:
               the achieved rate as a fraction of the limit (target >= 0.95)
   throughput  simulator with no limit and no latency; client --concurrency 3, 8 and 16:
-              rows per second the client sustains on loopback (target >= 300/s)
+              rows per second the client sustains on loopback (target >= 1,000/s at 8 and
+              at 16 in flight; 3, the default, is shown without one)
   faults      simulator with 5% 429s, 5% 500s, 2% resets after accepting, 2% late answers
               (3 s late, seed 1); client --timeout 1 --concurrency 8: duplicates and ids
               missing from the output (target 0 and 0). If that run leaves rows not
@@ -56,7 +57,9 @@ RATE_LATENCY = 0.3
 RATE_CONCURRENCY = 20
 """50/s with answers taking 0.3 s needs at least 15 requests in flight."""
 RATE_TARGET = 0.95
-THROUGHPUT_TARGET = 300.0
+THROUGHPUT_TARGET = 1_000.0
+THROUGHPUT_TARGET_FROM = 8
+"""The target holds from this many requests in flight; the default 3 is shown without one."""
 FAULTS = {
     "--fail-429": "0.05",
     "--fail-5xx": "0.05",
@@ -263,14 +266,15 @@ def throughput_figures(outcomes: list[Outcome]) -> list[Figure]:
     figures: list[Figure] = []
     for outcome in outcomes:
         run = outcome.run
+        judged = int(outcome.label.split()[-1]) >= THROUGHPUT_TARGET_FROM
         figures.append(
             Figure(
                 f"s.throughput_{outcome.label.replace(' ', '_')}",
                 f"submit: rows/s, no limit, no latency ({run.rows:,} rows, --{outcome.label})",
                 run.rate,
                 "rows/s",
-                f">= {THROUGHPUT_TARGET:.0f}",
-                None if run.rate is None else run.rate >= THROUGHPUT_TARGET,
+                f">= {THROUGHPUT_TARGET:,.0f}" if judged else "",
+                None if run.rate is None or not judged else run.rate >= THROUGHPUT_TARGET,
                 f"{run.sent or 0:,} rows sent in {run.seconds or 0:.2f} s; whole command"
                 f" {run.wall:.1f} s; CPU: client {run.cpu:.1f} s, simulator"
                 f" {_seconds(outcome.simulator_cpu)} ({os.cpu_count()} cores); exit {run.code};"

@@ -17,8 +17,10 @@ from merge.api.client import (
     NotSent,
     Refused,
     classify,
+    open_http,
     parse_retry_after,
 )
+from merge.api.v3 import VIDEOS_PATH, HeyGenV3Client
 from merge.settings import READ_ATTEMPTS
 from tests.fakes import FakeClock
 
@@ -209,3 +211,40 @@ def test_list_returns_page_and_next_token() -> None:
             return [first, token, second, end]
 
     assert asyncio.run(go()) == [[{"video_id": "1"}], "t2", [{"video_id": "2"}], None]
+
+
+@pytest.mark.parametrize(
+    "base", ["http://127.0.0.1:8", "http://127.0.0.1:8/", "http://h.test/api/"]
+)
+def test_the_create_url_is_joined_once_as_httpx_joins_it(base: str) -> None:
+    async def go() -> tuple[httpx.URL, httpx.URL, httpx.URL]:
+        async with httpx.AsyncClient(base_url=base) as http:
+            client = HeyGenV3Client(http)
+            first = client.create_url()
+            http.base_url = "http://other.test/"
+            return first, http.build_request("POST", VIDEOS_PATH).url, client.create_url()
+
+    first, joined, moved = asyncio.run(go())
+    assert first == httpx.AsyncClient(base_url=base).build_request("POST", VIDEOS_PATH).url
+    assert moved == joined == httpx.URL("http://other.test/v3/videos")
+
+
+def test_cookies_an_answer_sets_go_back_with_later_requests() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        if len(seen) == 2:
+            return httpx.Response(200, headers={"Set-Cookie": "lb=a1; Path=/"}, json={})
+        return httpx.Response(200, json={"error": None, "data": {"video_id": ID}})
+
+    async def go() -> None:
+        async with open_http("http://127.0.0.1:9", "k", 5.0, 1) as http:
+            http._transport = httpx.MockTransport(handler)
+            client = HeyGenClient(http)
+            for _ in range(3):
+                await client.create_video(b"{}")
+            assert dict(http.cookies) == {"lb": "a1"}
+
+    asyncio.run(go())
+    assert seen == [None, None, "lb=a1"]

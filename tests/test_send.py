@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -16,7 +19,7 @@ from merge.api.client import HeyGenClient
 from merge.api.pacing import Throttle
 from merge.batch.journal import Journal
 from merge.batch.results import Job, Ledger
-from merge.batch.send import Sender, SendReport
+from merge.batch.send import GroupCommit, Sender, SendReport
 from merge.settings import SEND_ATTEMPTS
 from tests.fakes import FakeClock
 
@@ -41,8 +44,15 @@ def error(status: int, code: str, headers: dict[str, str] | None = None) -> http
 class Run:
     """One Sender against a scripted API, with a real journal in a temporary folder."""
 
-    def __init__(self, tmp_path: Path, handler: Handler, rate: float | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        handler: Handler,
+        rate: float | None = None,
+        journal_thread: bool = True,
+    ) -> None:
         self.clock = FakeClock()
+        self.journal_thread = journal_thread
         self.journal = Journal.open(tmp_path / "out.xlsx.journal", "test")
         self.ledger = Ledger(self.journal, self.clock)
         self.handler = handler
@@ -55,7 +65,12 @@ class Run:
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                 throttle = Throttle(self.rate, self.clock, self.clock.sleep)
                 self.sender = Sender(
-                    HeyGenClient(http), self.ledger, throttle, concurrency, self.clock.sleep
+                    HeyGenClient(http),
+                    self.ledger,
+                    throttle,
+                    concurrency,
+                    self.clock.sleep,
+                    journal_thread=self.journal_thread,
                 )
                 return await self.sender.send_all(todo)
 
@@ -266,3 +281,42 @@ def test_paced_sending_keeps_the_rate(tmp_path: Path) -> None:
     start = run.clock.now
     run.send(jobs(11), concurrency=4)
     assert run.clock.now - start == pytest.approx(2.0)
+
+
+def test_a_cancelled_close_still_commits_every_record() -> None:
+    committed: list[int] = []
+    gate = threading.Event()
+
+    @contextlib.contextmanager
+    def transaction() -> Iterator[None]:
+        assert gate.wait(5), "the first commit was never let through"
+        yield
+
+    async def go() -> None:
+        commits = GroupCommit(transaction)
+        commits.later(lambda: committed.append(1))
+        await asyncio.sleep(0.01)  # the first commit is on the journal's thread, held
+        commits.later(lambda: committed.append(2))
+        closing = asyncio.create_task(commits.close())
+        await asyncio.sleep(0.01)
+        closing.cancel()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert committed == [1, 2]  # when close ends, however it ends, nothing is left
+
+    asyncio.run(go())
+
+
+def test_a_closed_group_commit_serves_the_next_round_of_sending() -> None:
+    committed: list[int] = []
+
+    async def go() -> None:
+        commits = GroupCommit(contextlib.nullcontext)
+        for round_ in (1, 2):  # a run sends again the rows in doubt, with the same sender
+            await asyncio.wait_for(commits.write(partial(committed.append, round_)), 5)
+            commits.later(partial(committed.append, -round_))
+            await commits.close()
+
+    asyncio.run(go())
+    assert committed == [1, -1, 2, -2]

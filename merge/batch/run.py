@@ -102,7 +102,7 @@ def submit_sheet(
     target = journal_target(base_url)
     plan = plan_submit(data, template, output, target, options or SubmitOptions(), warn=warn)
     try:
-        http = open_http(base_url, api_key, settings.timeout, settings.concurrency)
+        http = open_http(base_url, api_key, settings.timeout, settings.concurrency, fast=True)
         return run_plan(plan, http, settings, progress, warn)
     finally:
         plan.journal.close()

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -42,19 +43,28 @@ class Stop:
 
 
 class GroupCommit:
-    """Journal records made in the same turn of the event loop share one commit.
+    """Journal records share commits, made on a thread of their own while the sending goes on.
 
     `write` is for a request about to leave: the worker waits until its `sending` record is
-    committed, so write-ahead holds for every request; the rows of workers ready in the same
-    turn are committed together. `later` is for an answer: it joins the next commit (within
-    the same turn, or the next), with the answers and sendings around it, in the order made.
+    committed, so write-ahead holds for every request. `later` is for an answer: it joins the
+    next commit, without waiting. One commit is on the disk at a time; what is recorded while it
+    syncs waits, in the order made, and goes as one transaction as soon as it is done, so the
+    busier the run, the more rows share each sync, and the event loop never waits for the disk.
+    `threaded=False` commits on the event loop instead, for clocks that cannot see a thread.
     """
 
-    def __init__(self, transaction: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
+    def __init__(
+        self,
+        transaction: Callable[[], contextlib.AbstractContextManager[None]],
+        threaded: bool = True,
+    ) -> None:
         self.transaction = transaction
+        self.threaded = threaded
         self._pending: list[Callable[[], None]] = []
         self._done: asyncio.Future[None] | None = None
+        self._syncing: asyncio.Future[None] | None = None
         self._error: Exception | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
     async def write(self, record: Callable[[], None]) -> None:
         """Make the record and return once it is committed."""
@@ -73,20 +83,56 @@ class GroupCommit:
         self._schedule()
 
     def _schedule(self) -> asyncio.Future[None]:
-        if self._done is None:
+        done = self._done
+        if done is None:
             loop = asyncio.get_running_loop()
-            self._done = loop.create_future()
-            loop.call_soon(self.flush)
-        return self._done
+            self._done = done = loop.create_future()
+            if self._syncing is None:  # the records of this turn of the loop go together
+                loop.call_soon(self._start)
+        return done
 
-    def flush(self) -> None:
-        """Commit every record made so far, in order, as one transaction.
-
-        A failed commit fails the requests waiting for it, and is raised again by every later
-        `write` and by `close`, so no answer's record is lost without a word.
-        """
+    def _start(self) -> None:
+        """Hand every record made so far to the journal's thread, as one commit."""
+        if self._syncing is not None or self._done is None:
+            return  # one is on its way to the disk, and starts the next when it is done
         records, self._pending = self._pending, []
         done, self._done = self._done, None
+        loop = asyncio.get_running_loop()
+        if self.threaded:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
+            syncing = asyncio.ensure_future(
+                loop.run_in_executor(self._thread, self._commit, records)
+            )
+        else:
+            syncing = loop.create_future()
+            try:
+                self._commit(records)
+                syncing.set_result(None)
+            except Exception as error:
+                syncing.set_exception(error)
+        self._syncing = syncing
+        syncing.add_done_callback(partial(self._committed, done))
+
+    def _committed(self, done: asyncio.Future[None], syncing: asyncio.Future[None]) -> None:
+        if self._syncing is syncing:  # not already let go by a cancelled close
+            self._syncing = None
+        error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+                done.exception()  # the waiters re-raise it; the loop need not report it
+        if self._done is not None:  # recorded while this one synced: the next commit
+            self._start()
+
+    def _commit(self, records: list[Callable[[], None]]) -> None:
+        """Commit the records in order as one transaction (on the journal's thread).
+
+        A failed commit fails the requests waiting for it, and is raised again by every later
+        commit and by `close`, so no answer's record is lost without a word.
+        """
         try:
             if self._error is not None:
                 raise self._error
@@ -96,16 +142,35 @@ class GroupCommit:
                         record()
         except Exception as error:
             self._error = error
-            if done is not None and not done.done():
-                done.set_exception(error)
-                done.exception()  # the waiters re-raise it; the loop need not report it
-            return
-        if done is not None and not done.done():
-            done.set_result(None)
+            raise
 
-    def close(self) -> None:
-        """Commit what is left, and raise any commit that failed."""
-        self.flush()
+    async def close(self) -> None:
+        """Commit what is left, let the journal's thread go, and raise any commit that failed.
+
+        Cancelled meanwhile, it still waits for the sync in flight and commits the rest on
+        the spot: an answer's record (a video_id) is never left behind.
+        """
+        try:
+            while self._syncing is not None or self._done is not None:
+                self._start()
+                if self._syncing is not None:
+                    await asyncio.wait([self._syncing])
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()  # a sync in flight ends first
+                self._thread = None
+            self._syncing = None
+            records, self._pending = self._pending, []
+            done, self._done = self._done, None
+            if records:
+                with contextlib.suppress(Exception):  # kept in _error, raised below
+                    self._commit(records)
+            if done is not None and not done.done():
+                if self._error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(self._error)
+                    done.exception()  # nobody may be waiting for it any more
         if self._error is not None:
             raise self._error
 
@@ -131,6 +196,7 @@ class Sender:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         progress: Callable[[int], None] | None = None,
+        journal_thread: bool = True,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -142,7 +208,7 @@ class Sender:
         self.stopped: Stop | None = None
         self._waiting: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
-        self._commits = GroupCommit(ledger.journal.transaction)
+        self._commits = GroupCommit(ledger.journal.transaction, journal_thread)
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
@@ -169,7 +235,7 @@ class Sender:
             if self.stopped is None:
                 await self._run_workers(queue, self.concurrency, report)
         finally:
-            self._commits.close()
+            await self._commits.close()
         return report
 
     async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:

@@ -156,7 +156,9 @@ def show_requests(http: httpx.AsyncClient, stream: TextIO | None = None) -> http
     return http
 
 
-def http_for(args: argparse.Namespace, url: str, key: str) -> httpx.AsyncClient:
-    """Open the run's HTTP client; with --verbose, it prints each request on stderr."""
-    http = open_http(url, key, args.timeout, args.concurrency)
+def http_for(args: argparse.Namespace, url: str, key: str, fast: bool = False) -> httpx.AsyncClient:
+    """Open the run's HTTP client; with --verbose, it prints each request on stderr.
+
+    `fast`: over aiohttp (merge.api.transport), for the run that sends the rows."""
+    http = open_http(url, key, args.timeout, args.concurrency, fast)
     return show_requests(http) if getattr(args, "verbose", False) else http

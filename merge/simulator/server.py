@@ -153,6 +153,7 @@ class _Runner:
             lifespan="off",
             log_config=None,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            http="httptools",  # the C parser: a fifth less CPU per request than h11
         )
         self.server = uvicorn.Server(config)
         self.webhooks = app.state.webhooks
