@@ -17,7 +17,6 @@ are read from the campaign file's folder, so the command works from anywhere.
 from __future__ import annotations
 
 import argparse
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,8 @@ def load_campaign(path: Path) -> dict[str, Any]:
         raise MergeError(f"{path}: no such campaign file", "check the path") from None
     except OSError as error:
         raise MergeError(f"{path}: cannot be read ({error.strerror})") from None
+    import tomllib  # only when a campaign file is named: every command starts a little sooner
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
