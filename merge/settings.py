@@ -6,6 +6,9 @@ import os
 
 DEFAULT_CHUNK_ROWS = 2_000
 """Rows read, rendered and written per chunk: bounds memory on huge sheets."""
+FIRST_CHUNK_ROWS = 250
+"""The first chunk of a render; each next one is twice the last, up to DEFAULT_CHUNK_ROWS, so
+the writer process starts on the page almost at once."""
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 """Delimiters the CSV sniffer chooses among (European Excel writes `;`)."""

@@ -15,7 +15,8 @@ from merge.review import folder as review_folder
 from merge.review.marked import ArrivingAnnotations, Stopped
 from merge.review.offline import RenderOptions, render_to_folder
 from merge.review.page import ReviewPage
-from merge.sheets.sheet import open_sheet
+from merge.sheets.selection import chunked
+from merge.sheets.sheet import Row, open_sheet
 from tests.submitting import OUTREACH, lead, write_csv
 
 
@@ -165,3 +166,12 @@ def test_a_fault_in_the_writer_process_is_said_not_swallowed(
     with pytest.raises(OutputError) as caught:
         render_to_folder(data, OUTREACH, tmp_path / "review")
     assert "ValueError: a card that cannot be drawn" in caught.value.message
+
+
+def test_a_render_hands_over_a_small_first_chunk_then_ever_larger_ones() -> None:
+    rows = [Row(n, {}) for n in range(2, 2_000)]
+    sizes = [len(chunk) for chunk in chunked(rows, 700, first=100)]
+    assert sizes == [100, 200, 400, 700, 598]
+    assert [len(chunk) for chunk in chunked(rows[:5], 700, first=100)] == [5]
+    assert [len(chunk) for chunk in chunked(rows, 700)] == [700, 700, 598]
+    assert [row for chunk in chunked(rows, 700, first=100) for row in chunk] == rows

@@ -11,7 +11,7 @@ from merge.payload.media import LocalFile, MediaFiles
 from merge.payload.render import Template
 from merge.payload.row import V3, RowResult, Target, check_row, load_template
 from merge.review.folder import ReviewFolder
-from merge.settings import DEFAULT_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
+from merge.settings import DEFAULT_CHUNK_ROWS, FIRST_CHUNK_ROWS, SUMMARY_PROBLEMS_SHOWN
 from merge.sheets.selection import RowSelection, ShownRows, chunked, select_rows
 from merge.sheets.sheet import Sheet, SheetInfo, open_sheet
 
@@ -105,7 +105,7 @@ def render_to_folder(
     rules = options.cells.for_sheet(sheet.info)
     media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:
-        for chunk in chunked(rows, options.chunk_rows):
+        for chunk in chunked(rows, options.chunk_rows, first=FIRST_CHUNK_ROWS):
             results = [check_row(template, row, options.target, rules, media) for row in chunk]
             folder.add(results)
             for result in results:

@@ -58,11 +58,15 @@ def select_rows(rows: Iterable[Row], selection: RowSelection, limit: int | None)
     return islice(picked, limit) if limit is not None else picked
 
 
-def chunked(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Cut a stream of rows into lists of at most `size`."""
+def chunked(items: Iterable[Row], size: int, first: int | None = None) -> Iterator[list[Row]]:
+    """Cut a stream of rows into lists of at most `size`; with `first`, the first list is that
+    long and each next one twice the last, up to `size` (work waiting on the first chunk
+    starts sooner)."""
     iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
+    length = min(first or size, size)
+    while chunk := list(islice(iterator, length)):
         yield chunk
+        length = min(length * 2, size)
 
 
 ALWAYS_READ = frozenset({"callback_id", "video_id", "merge_status", "submitted_at"})
