@@ -175,3 +175,26 @@ def test_a_render_hands_over_a_small_first_chunk_then_ever_larger_ones() -> None
     assert [len(chunk) for chunk in chunked(rows[:5], 700, first=100)] == [5]
     assert [len(chunk) for chunk in chunked(rows, 700)] == [700, 700, 598]
     assert [row for chunk in chunked(rows, 700, first=100) for row in chunk] == rows
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
+def test_a_disk_that_fills_mid_run_is_a_clear_error_and_leaves_no_half_written_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    if fork and not review_folder.can_fork():
+        pytest.skip("the page is built in a forked process only on Linux")
+    write = review_folder.PageWriter.add
+
+    def full(writer: review_folder.PageWriter, chunk: review_folder.Chunk) -> None:
+        write(writer, chunk)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(review_folder.PageWriter, "add", full)  # the forked child has it too
+    monkeypatch.setattr(review_folder, "can_fork", lambda: fork)
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
+    with pytest.raises(OutputError) as caught:
+        render_to_folder(data, OUTREACH, tmp_path / "review")
+    assert "No space left on device" in caught.value.message
+    left = {p.name for p in (tmp_path / "review").iterdir()}
+    # The marked copy of a CSV whose every row was checked may be complete; nothing else is.
+    assert left <= {"leads.csv"}

@@ -310,6 +310,7 @@ class ReviewFolder:
             if self._jsonl is not None:
                 self._jsonl.close()  # this process's copy; the writer wrote and closed its own
                 self._jsonl = None
+            self._jsonl_temp.unlink(missing_ok=True)  # put in place, or half-written: gone
 
     def _failed(self, error: OSError) -> OutputError:
         return OutputError(

@@ -138,6 +138,7 @@ class MarkedCopy:
             raise self._error
 
     def stop(self) -> None:
-        """Stop before the last row: the thread ends without putting a copy in place."""
+        """Stop before the last row: the thread ends without putting a copy in place (a CSV
+        copy whose rows had all arrived is already complete, and stays)."""
         self.marks.end(complete=False)
         self._thread.join()
