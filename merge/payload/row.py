@@ -203,12 +203,17 @@ def _check_row(template: Template, row: Row, target: Target, media: MediaFiles |
     return _for_v3(payload, target, template, rendered, row, files)
 
 
+NOT_YET = object()
+"""No book was made for this target yet (None: the template cannot have one)."""
+
+
 def _plans(template: Template, target: Target) -> PlanBook | None:
     """The template's bodies as bytes for this target, once a V2 row has been validated by
     shape (a template in v3's language is validated whole, and has none)."""
-    if target in template.plans:
-        return template.plans[target]  # type: ignore[no-any-return]
-    book = None
+    made = template.plans.get(target, NOT_YET)
+    if made is not NOT_YET:
+        return made  # type: ignore[no-any-return]
+    book: PlanBook | None = None
     if template.plain:
         validator = getattr(template.validators.get(RequestBody), "__self__", None)
         if isinstance(validator, ShapeValidator) and validator.enabled:
