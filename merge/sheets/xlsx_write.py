@@ -394,9 +394,11 @@ def _mentions_formula(stream: IO[bytes]) -> bool:
     """Scan the raw bytes for any <f> tag, so sheets without formulas cost one quick pass."""
     edge = b""
     while chunk := stream.read(_CHUNK):
-        if _ANY_FORMULA.search(edge + chunk[:64]) or _ANY_FORMULA.search(chunk):
+        window = edge + chunk
+        # Any <f> tag holds "<f" or (prefixed) ":f": most chunks are told apart without a regex.
+        if (b"<f" in window or b":f" in window) and _ANY_FORMULA.search(window):
             return True
-        edge = (edge + chunk)[-64:]
+        edge = window[-64:]
     return False
 
 
