@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter
 
 from merge.errors import TemplateError
 from merge.payload.render import compile_template
@@ -484,3 +485,25 @@ def test_v3_shape_and_whole_body_validation_agree(
     skeleton: dict[str, Any], cells: list[dict[str, str]], order: list[int]
 ) -> None:
     agree(skeleton, cells, order, V3Body, validate_v3_payload)
+
+
+class _Left(BaseModel):
+    kind: str
+    text: str
+
+
+class _Right(BaseModel):
+    kind: int
+
+
+def test_an_untagged_union_of_bodies_is_validated_whole_every_row() -> None:
+    adapter: TypeAdapter[Any] = TypeAdapter(_Left | _Right)
+
+    def whole(payload: object) -> Validated:
+        return Validated(adapter.dump_python(adapter.validate_python(payload)), [])
+
+    shape = ShapeValidator(_Left | _Right, whole, [("text",)])
+    assert not shape.enabled
+    for text in ["a", "b", "a"]:
+        assert shape.validate({"kind": "x", "text": text}).payload == {"kind": "x", "text": text}
+    assert shape.filled == 0

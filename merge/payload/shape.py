@@ -132,7 +132,8 @@ def lookup(node: Any, parts: Parts) -> Any:
 
 
 class ShapeValidator:
-    """Validate the bodies of one compiled JSON template against one model class."""
+    """Validate the bodies of one compiled JSON template against one model class (or tagged
+    union of them)."""
 
     def __init__(self, model: Any, full: Full, leaves: Iterable[Parts]) -> None:
         """`model`: a model class, or a union of models tagged by a key (the body's own kind)."""
@@ -411,6 +412,10 @@ def _roots(
     return members, tag_of, TypeAdapter(model).validate_python
 
 
+def _unsupported(payload: Any) -> Any:
+    raise Unsupported("an untagged union")
+
+
 def _members(annotation: Any) -> list[Any]:
     """The alternatives of a union, through Annotated wrappers and lists."""
     while get_origin(annotation) is Annotated:
@@ -427,10 +432,6 @@ def _members(annotation: Any) -> list[Any]:
 
 
 # --- which leaves a model's cross-field rules read -----------------------------------------
-
-
-def _unsupported(payload: Any) -> Any:
-    raise Unsupported("an untagged union")
 
 
 def _is_read(roots: list[type[BaseModel]], parts: Parts) -> bool:
