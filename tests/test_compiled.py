@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,19 @@ from merge.payload.compiled import Read, Stand
 from merge.payload.encode import dumps
 from merge.payload.media import MediaFiles
 from merge.payload.render import Template, compile_template
-from merge.payload.row import V2, V3, Target, check_row
+from merge.payload.row import V2, V3, V3_BODY, Target, check_row
+from merge.payload.v2_models import RequestBody
+from merge.payload.validate import validate_payload, validate_v3_payload
 from merge.sheets.sheet import Row
-from tests.test_shape import CELLS, COLUMNS, LEADS_COLUMNS, LEADS_TEMPLATE, templates
+from tests.test_shape import (
+    CELLS,
+    COLUMNS,
+    LEADS_COLUMNS,
+    LEADS_TEMPLATE,
+    templates,
+    v3_rows,
+    v3_templates,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 FOLDER = Path(tempfile.mkdtemp(prefix="am-compiled-"))
@@ -138,8 +149,20 @@ def test_a_planned_body_is_the_body_the_whole_way_makes(
     target: Target,
     with_media: bool,
 ) -> None:
+    both_ways(skeleton, cells, order, target, with_media, pair)
+
+
+def both_ways(
+    skeleton: dict[str, Any],
+    cells: list[dict[str, str]],
+    order: list[int],
+    target: Target,
+    with_media: bool,
+    make: Callable[[str, Any, Target], tuple[Template, Template]],
+) -> None:
+    """Rows of the template, planned and not (`make` gives the pair): the same lines."""
     try:
-        planned, whole = pair(json.dumps(skeleton), COLUMNS, target)
+        planned, whole = make(json.dumps(skeleton), COLUMNS, target)
     except TemplateError:  # a key the body does not have is the template's own mistake
         assume(False)
         return
@@ -241,3 +264,212 @@ def test_a_stand_answers_only_what_its_not_being_empty_text_decides() -> None:
     assert stand != 1
     assert stand not in (None, 0)
     assert {"a": stand}["a"] is stand
+
+
+# --- templates written in v3's language ----------------------------------------------------
+
+V3_TARGETS = [V3, Target("v3", engine="avatar_v"), Target("v3", engine="avatar_iii"), V2]
+
+V3_GOOD = st.sampled_from(
+    [
+        *["1"] * 16,
+        *["Anna", "Zoë O'Brien", 'say "hi"\n', "שלום", "Ω 😀", "\u2028</script>", "007", "0.5"],
+        *["", "NA", "#0e1b2c", "https://example.com/c.png", "pic.png", "avatar_v", "eleven_v3"],
+        *["\ud800", "\ue0001\ue001", "a\\b"],
+    ]
+)
+
+
+def whole_pair(text: str, columns: Any, target: Target) -> tuple[Template, Template]:
+    """The template twice: by shape with plans, and validating every body whole (V2's and
+    v3's) with no plans."""
+    planned, whole = pair(text, columns, target)
+    whole.validators[RequestBody] = validate_payload
+    whole.validators[V3_BODY] = validate_v3_payload
+    return planned, whole
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(v3_templates(), v3_templates(filters=False)),
+    st.one_of(
+        v3_rows,
+        st.lists(st.fixed_dictionaries(dict.fromkeys(COLUMNS, V3_GOOD)), min_size=1, max_size=5),
+    ),
+    st.lists(st.integers(0, 9), min_size=6, max_size=20),
+    st.sampled_from(V3_TARGETS),
+    st.booleans(),
+)
+def test_a_v3_body_by_shape_and_plan_is_the_body_validating_whole_makes(
+    skeleton: dict[str, Any],
+    cells: list[dict[str, str]],
+    order: list[int],
+    target: Target,
+    with_media: bool,
+) -> None:
+    both_ways(skeleton, cells, order, target, with_media, whole_pair)
+
+
+def _avatar(**fields: Any) -> dict[str, Any]:
+    return {"type": "avatar", "avatar_id": "look1", "script": "Hi {{ name }}", **fields}
+
+
+def _studio(scene: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "studio", "title": "Hi {{ name }}", "scenes": [scene]}
+
+
+_ELEVEN = {"engine_type": "elevenlabs", "model": "eleven_v3", "stability": "{{ x }}"}
+_PICTURE = {"type": "url", "url": "https://example.com/p.png"}
+
+# Each cross-field rule of the v3 models: a template, cells of valid rows, the cell that breaks
+# the rule, and the problem (path, message, column) the whole validation reports.
+RULES = {
+    "eleven_v3 stability": (
+        _avatar(voice_id="v1", voice_settings={"engine_settings": _ELEVEN}),
+        ["0.5", "1", "0", "0.50", "1.0"],
+        "0.3",
+        ("voice_settings.engine_settings.stability", "must be 0, 0.5 or 1 with eleven_v3", "x"),
+    ),
+    "eleven model": (
+        _avatar(
+            voice_settings={"engine_settings": {**_ELEVEN, "model": "{{ x }}", "stability": 0.3}}
+        ),
+        ["eleven_turbo_v2_5", "eleven_flash_v2_5", "eleven_multilingual_v2"],
+        "eleven_v3",
+        ("voice_settings.engine_settings.stability", "must be 0, 0.5 or 1 with eleven_v3", None),
+    ),
+    "webm and background": (
+        _avatar(output_format="{{ x }}", background={"type": "color", "value": "#0e1b2c"}),
+        ["mp4"],
+        "webm",
+        ("background", 'cannot be given with output_format "webm"', None),
+    ),
+    "webm and image background": (
+        {
+            "type": "image",
+            "image": _PICTURE,
+            "audio_asset_id": "a-{{ name }}",
+            "output_format": "{{ x }}",
+            "background": {"type": "image", "asset_id": "b1"},
+        },
+        ["mp4"],
+        "webm",
+        ("background", 'cannot be given with output_format "webm"', None),
+    ),
+    "expressiveness and avatar_v": (
+        _avatar(engine={"type": "{{ x }}"}, expressiveness="low"),
+        ["avatar_iv"],
+        "avatar_v",
+        ("expressiveness", "cannot be used with engine avatar_v", None),
+    ),
+    "expressiveness and avatar_iii": (
+        _avatar(engine={"type": "{{ x }}"}, expressiveness="medium"),
+        ["avatar_iv"],
+        "avatar_iii",
+        ("expressiveness", "cannot be used with engine avatar_iii", None),
+    ),
+    "motion_prompt and avatar_iii": (
+        _avatar(engine={"type": "{{ x }}"}, motion_prompt="nod {{ name }}"),
+        ["avatar_iv", "avatar_v"],
+        "avatar_iii",
+        ("motion_prompt", "cannot be used with engine avatar_iii", "name"),
+    ),
+    "scene input expressiveness": (
+        _studio(
+            {
+                "type": "avatar_video",
+                "input": {
+                    "type": "avatar",
+                    "avatar_id": "look1",
+                    "script": "Hi",
+                    "engine": {"type": "{{ x }}"},
+                    "expressiveness": "high",
+                },
+            }
+        ),
+        ["avatar_iv"],
+        "avatar_v",
+        ("scenes[0].input.expressiveness", "cannot be used with engine avatar_v", None),
+    ),
+    "scene input motion_prompt": (
+        _studio(
+            {
+                "type": "avatar_video",
+                "input": {
+                    "type": "avatar",
+                    "avatar_id": "look1",
+                    "audio_url": "https://example.com/a.mp3",
+                    "engine": {"type": "{{ x }}"},
+                    "motion_prompt": "nod",
+                },
+            }
+        ),
+        ["avatar_v", "avatar_iv"],
+        "avatar_iii",
+        ("scenes[0].input.motion_prompt", "cannot be used with engine avatar_iii", None),
+    ),
+    "two audio sources": (
+        _avatar(audio_url="{{ x }}"),
+        [""],
+        "https://example.com/a.mp3",
+        ("audio_url", "cannot be given with script: give one audio source", "x"),
+    ),
+    "no audio source": (
+        {"type": "avatar", "avatar_id": "look1", "script": "{{ x }}", "title": "Hi {{ name }}"},
+        ["Hello", "Zoë"],
+        "",
+        ("script", "is required (or give audio_url or audio_asset_id)", "x"),
+    ),
+    "voice with script": (
+        {"type": "image", "image": _PICTURE, "script": "Hi {{ name }}", "voice_id": "{{ x }}"},
+        ["v1", "NA"],
+        "",
+        ("voice_id", "is required with script", "x"),
+    ),
+    "one background source": (
+        _avatar(background={"type": "image", "url": "https://e.x/b.png", "asset_id": "{{ x }}"}),
+        [""],
+        "b1",
+        ("background.url", "give exactly one of url, asset_id", None),
+    ),
+    "silent scene with audio": (
+        _studio({"type": "image", "source": _PICTURE, "duration": 5, "audio_asset_id": "{{ x }}"}),
+        [""],
+        "a1",
+        ("scenes[0].audio_asset_id", "cannot be given with duration (a silent scene)", "x"),
+    ),
+    "scene with neither": (
+        _studio({"type": "image", "source": _PICTURE, "duration": "{{ x }}"}),
+        ["5", "300", "0.5"],
+        "",
+        ("scenes[0].duration", "is required for a scene without script or audio", "x"),
+    ),
+    "clip voice-over without voice": (
+        _studio({"type": "video", "source": _PICTURE, "script": "Hi", "voice_id": "{{ x }}"}),
+        ["v1"],
+        "",
+        ("scenes[0].voice_id", "is required with script", "x"),
+    ),
+}
+
+
+@pytest.mark.parametrize("target", [V3, Target("v3", engine="avatar_v")], ids=["v3", "engine"])
+@pytest.mark.parametrize("rule", list(RULES))
+def test_a_v3_row_breaking_a_rule_after_valid_rows_of_its_kind_is_caught(
+    rule: str, target: Target
+) -> None:
+    skeleton, goods, bad, (path, message, column) = RULES[rule]
+    planned, whole = whole_pair(json.dumps(skeleton), ["name", "x"], target)
+    names = ["Ann", "Zoë", "שלום", "😀"]
+    rows = [Row(n + 2, {"name": names[n % 4], "x": goods[n % len(goods)]}) for n in range(8)]
+    for row in rows:
+        assert line(planned, row, target, None) == line(whole, row, target, None)
+    # The valid rows took the short ways: filled in by shape, then made by a plan.
+    shape = planned.validators[V3_BODY].__self__
+    assert shape.filled > 0
+    assert planned.plans[target].made > 0
+    broken = Row(10, {"name": "Ann", "x": bad})
+    result = check_row(planned, broken, target)
+    assert result.status == "invalid"
+    assert [(p.path, p.message, p.column) for p in result.problems] == [(path, message, column)]
+    assert line(planned, broken, target, None) == line(whole, broken, target, None)

@@ -2,10 +2,11 @@
 
 Pure. Rows whose body has a structure `ShapeValidator` has learnt differ only in the values
 their leaves put in. Where the way from those values to the body that is sent (the tagged
-unions that pick a model, the v3 translation, the JSON encoding) carries a value along without
-looking at it, that body's JSON is the same bytes for every such row but for those values. A
-`Plan` keeps those bytes, cut where the values go. It is learnt once, from a body whose values
-are `Stand`s: text that refuses to be looked at (compared, measured, split, hashed, printed).
+unions that pick a model, the v3 translation of a V2 body or the engine `--engine` gives a v3
+one, the JSON encoding) carries a value along without looking at it, that body's JSON is the
+same bytes for every such row but for those values. A `Plan` keeps those bytes, cut where the
+values go. It is learnt once, from a body whose values are `Stand`s: text that refuses to be
+looked at (compared, measured, split, hashed, printed).
 A leaf whose value is looked at has its value in the plan's key, as a leaf a model's rule reads
 has its value in the structure's key; the same values take the same way through the code, so a
 plan fits every row of its key.
@@ -37,7 +38,7 @@ from merge.payload.shape import (
     compose,
     lookup,
 )
-from merge.payload.translate_v3 import translate
+from merge.payload.translate_v3 import translate, with_engine
 
 MAX_PLANS = 512
 """Plans kept per template and target; rows of any further kind go the whole way."""
@@ -139,7 +140,12 @@ class PlanBook:
     """The plans of one JSON template (its leaves all plain column references) for one target."""
 
     def __init__(
-        self, leaves: list[Leaf], validator: ShapeValidator, v3: bool, engine: str | None
+        self,
+        leaves: list[Leaf],
+        validator: ShapeValidator,
+        v3: bool,
+        engine: str | None,
+        native: bool = False,
     ) -> None:
         self.leaves = leaves
         self.renders = [leaf.render for leaf in leaves]
@@ -147,6 +153,9 @@ class PlanBook:
         self.validator = validator
         self.v3 = v3
         self.engine = engine
+        self.native = native
+        """The bodies are written in v3's language (sent as they are, with `engine` put in
+        where they name none); else in V2's (translated for v3 when `v3`)."""
         self.reads: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.plans: dict[tuple[Any, ...], Plan | None] = {}
         self.made = 0
@@ -242,7 +251,9 @@ class PlanBook:
             structure,
             [Stand(leaf) if leaf in stood else value for leaf, (_, value) in by_leaf.items()],
         )
-        if self.v3:
+        if self.native:
+            body = with_engine(body, self.engine)
+        elif self.v3:
             translation = translate(body, self.engine)
             if translation.losses or translation.gaps:
                 return None

@@ -192,7 +192,7 @@ def _check_row(template: Template, row: Row, target: Target, media: MediaFiles |
         # A body whose local files now stand as asset tokens has left the template's shape
         # (a path became an asset field), so it is validated whole, never by shape.
         if v3:
-            checked = validate_v3_payload(payload)
+            checked = (validate_v3_payload if files else _v3_validator(template))(payload)
         else:
             checked = (validate_payload if files else _validator(template))(payload)
         failed = {p.path for p in rendered.problems}
@@ -214,45 +214,77 @@ NOT_YET = object()
 
 
 def _plans(template: Template, target: Target) -> PlanBook | None:
-    """The template's bodies as bytes for this target, once a V2 row has been validated by
-    shape (a template in v3's language is validated whole, and has none)."""
+    """The template's bodies as bytes for this target, once a row has been validated by shape:
+    for the language (V2 or v3's own) of the first such row; a template in v3's language has
+    none for the V2 API, which refuses its rows."""
     made = template.plans.get(target, NOT_YET)
     if made is not NOT_YET:
         return made  # type: ignore[no-any-return]
     book: PlanBook | None = None
     if template.plain:
-        validator = getattr(template.validators.get(RequestBody), "__self__", None)
-        if isinstance(validator, ShapeValidator) and validator.enabled:
-            leaves = list(template.leaves.values())
-            book = template.plans[target] = PlanBook(
-                leaves, validator, target.api == "v3", target.engine
-            )
+        for key, native in ((RequestBody, False), (V3_BODY, True)):
+            validator = getattr(template.validators.get(key), "__self__", None)
+            if isinstance(validator, ShapeValidator) and validator.enabled:
+                if native and target.api == "v2":
+                    template.plans[target] = None
+                    break
+                leaves = list(template.leaves.values())
+                book = template.plans[target] = PlanBook(
+                    leaves, validator, target.api == "v3", target.engine, native
+                )
+                break
     return book
 
 
 def _learn(book: PlanBook, template: Template, row: Row, payload: Any) -> None:
-    """Plan a valid row's kind from the body it became, when JSON can hold that body."""
+    """Plan a valid row's kind from the body it became, when JSON can hold that body and the
+    row is written in the book's language."""
     body = dumps_strict(payload)
-    if body is not None:
-        book.learn(row.values, template.render(row.values, row.number, row.raw).payload, body)
+    if body is None:
+        return
+    rendered = template.render(row.values, row.number, row.raw).payload
+    if is_v3_body(rendered) == book.native:
+        book.learn(row.values, rendered, body)
 
 
 def _validator(template: Template) -> Callable[[object], Validated]:
     """The template's V2 validation: by shape for a JSON template, whole for a .json.j2 one.
 
-    A body in v3's language is always validated whole (`validate_v3_payload`): its models'
-    cross-field rules name no `rule_reads`, so by shape every row would be a structure of its
-    own, slower than validating it whole. Such rows never reach this validator, so a template
+    Bodies in v3's language never reach this validator (see `_v3_validator`), so a template
     whose `type` is fed by a cell teaches it only its V2 rows.
     """
-    validate = template.validators.get(RequestBody)
+    return _by_shape(template, RequestBody, lambda: RequestBody, validate_payload)
+
+
+V3_BODY = "v3 body"
+"""The key of a template's validation of bodies in v3's language, in `Template.validators`."""
+
+
+def _v3_validator(template: Template) -> Callable[[object], Validated]:
+    """The template's validation of bodies in v3's language, as `_validator`: by shape, the
+    union of v3 bodies being tagged by `type` and each model's rule naming what it reads."""
+
+    def model() -> Any:
+        from merge.payload.v3_models import V3Body
+
+        return V3Body
+
+    return _by_shape(template, V3_BODY, model, validate_v3_payload)
+
+
+def _by_shape(
+    template: Template, key: Any, model: Callable[[], Any], whole: Callable[[object], Validated]
+) -> Callable[[object], Validated]:
+    """The template's validation kept under `key`: by shape against `model()` for a JSON
+    template, `whole` for a .json.j2 one."""
+    validate = template.validators.get(key)
     if validate is None:
         if template.kind == "json":
             leaves = [leaf.parts for leaf in template.leaves.values()]
-            validate = ShapeValidator(RequestBody, validate_payload, leaves).validate
+            validate = ShapeValidator(model(), whole, leaves).validate
         else:
-            validate = validate_payload
-        template.validators[RequestBody] = validate
+            validate = whole
+        template.validators[key] = validate
     return validate
 
 

@@ -12,8 +12,9 @@ body with the leaves' validated values put in. Anything else (a leaf that fails,
 never seen valid, a leaf holding an object or a list) goes through `full`, so every problem,
 path, column and message is exactly the whole-body validation's.
 
-The validator knows nothing of V2: it is built from a model class and a compiled template.
-What it relies on of the model, and checks:
+The validator knows nothing of V2: it is built from a model class (or a union of model classes
+tagged by a key, as v3's body is by `type`) and a compiled template. What it relies on of the
+model, and checks:
 
 * a model with a model validator names, in a class variable `rule_reads`, the keys (anywhere
   in its subtree) whose values its rule reads beyond their JSON type; without it, every leaf
@@ -131,14 +132,17 @@ def lookup(node: Any, parts: Parts) -> Any:
 
 
 class ShapeValidator:
-    """Validate the bodies of one compiled JSON template against one model class."""
+    """Validate the bodies of one compiled JSON template against one model class (or tagged
+    union of them)."""
 
-    def __init__(self, model: type[BaseModel], full: Full, leaves: Iterable[Parts]) -> None:
+    def __init__(self, model: Any, full: Full, leaves: Iterable[Parts]) -> None:
+        """`model`: a model class, or a union of models tagged by a key (the body's own kind)."""
         self.model = model
         self.full = full
         self.leaves = tuple(leaves)
-        self.read = tuple(_is_read(model, parts) for parts in self.leaves)
-        self.enabled = bool(self.leaves) and all(self.leaves)
+        roots, self._root_tag, self._instance = _roots(model)
+        self.read = tuple(_is_read(roots, parts) for parts in self.leaves)
+        self.enabled = bool(self.leaves) and all(self.leaves) and bool(roots)
         self._structures: dict[tuple[Any, ...], Any] = {}
         self.filled = 0
         """Bodies made by filling a learnt structure in (the rest were validated whole)."""
@@ -206,9 +210,11 @@ class ShapeValidator:
     def _structure(
         self, payload: dict[str, Any], values: list[Any], body: dict[str, Any]
     ) -> Structure:
-        instance = self.model.model_validate(payload)
+        instance = self._instance(payload)
         slots: list[Slot] = []
         unions: dict[Parts, _Union] = {}
+        if self._root_tag is not None:  # the body's own kind picks its model
+            unions[()] = _Union((), self._root_tag, self._root_tag(payload))
         trie: dict[Any, Any] = {}
         for index, (parts, value) in enumerate(zip(self.leaves, values, strict=True)):
             if value is MISSING:
@@ -367,23 +373,47 @@ def _note_union(
     members = [m for m in _members(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
     if len(members) < 2:
         return
-    tagged: Any = info.discriminator
+    tag_of = _tag_of(annotation, info.discriminator)
+    if tag_of is None:
+        raise Unsupported(parts)
+    unions.setdefault(parts, _Union(parts, tag_of, tag_of(lookup(payload, parts))))
+
+
+def _tag_of(annotation: Any, tagged: Any = None) -> Callable[[Any], Any] | None:
+    """How a tagged union names its member from the raw value; None for an untagged union."""
     for item in _metadata(annotation):
         if isinstance(item, Discriminator | FieldInfo) and tagged is None:
             tagged = item.discriminator if isinstance(item, FieldInfo) else item
     if isinstance(tagged, Discriminator):
         tagged = tagged.discriminator
     if tagged is None:
-        raise Unsupported(parts)
-    if isinstance(tagged, str):
-        key = tagged
+        return None
+    if not isinstance(tagged, str):
+        return tagged  # type: ignore[no-any-return]
+    key = tagged
 
-        def tag_of(node: Any) -> Any:
-            return node.get(key, MISSING) if isinstance(node, dict) else MISSING
+    def tag_of(node: Any) -> Any:
+        return node.get(key, MISSING) if isinstance(node, dict) else MISSING
 
-    else:
-        tag_of = tagged
-    unions.setdefault(parts, _Union(parts, tag_of, tag_of(lookup(payload, parts))))
+    return tag_of
+
+
+def _roots(
+    model: Any,
+) -> tuple[list[type[BaseModel]], Callable[[Any], Any] | None, Callable[[Any], Any]]:
+    """The model classes a body can be, how a tagged union of them picks one (None for a
+    model class) and how to validate a body into one; no classes for an untagged union."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [model], None, model.model_validate
+    members = _members(model)
+    tag_of = _tag_of(model)
+    if tag_of is None or not all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+        return [], None, _unsupported
+    return members, tag_of, TypeAdapter(model).validate_python
+
+
+def _unsupported(payload: Any) -> Any:
+    raise Unsupported("an untagged union")
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -404,10 +434,10 @@ def _members(annotation: Any) -> list[Any]:
 # --- which leaves a model's cross-field rules read -----------------------------------------
 
 
-def _is_read(model: type[BaseModel], parts: Parts) -> bool:
+def _is_read(roots: list[type[BaseModel]], parts: Parts) -> bool:
     """Say whether a model validator on the way to this leaf may read its value."""
     leaf = parts[-1] if parts else None
-    candidates = [model]
+    candidates = list(roots)
     for part in parts:
         if isinstance(part, int):
             continue

@@ -10,7 +10,7 @@ colour is `#RRGGBB` (the only form the contract shows).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -77,6 +77,9 @@ class ElevenLabsSettings(Model):
     similarity_boost: float | None = None
     style: float | None = None
     use_speaker_boost: bool | None = None
+
+    rule_reads: ClassVar[frozenset[str]] = frozenset({"model", "stability"})
+    """Keys whose values (beyond their JSON type) the rule reads (see merge.payload.shape)."""
 
     @model_validator(mode="after")
     def _v3_stability(self) -> Self:
@@ -175,6 +178,9 @@ class ImageBackground(Model):
     url: Https | None = None
     asset_id: str | None = None
 
+    rule_reads: ClassVar[frozenset[str]] = frozenset()
+    """None: the rule reads only whether each source is null (see merge.payload.shape)."""
+
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.url is None) == (self.asset_id is None):
@@ -257,6 +263,10 @@ class AvatarBody(_Single):
     avatar_id: Id
     engine: Engine | None = None
 
+    rule_reads: ClassVar[frozenset[str]] = frozenset({"type", "output_format"})
+    """Keys whose values the rules read: the engine's `type` and `output_format`; of the others
+    only whether they are null (see merge.payload.shape)."""
+
     @model_validator(mode="after")
     def _rules(self) -> Self:
         self._check_voice(needed=True, voice_needed=False)
@@ -270,6 +280,9 @@ class ImageBody(_Single):
 
     type: Literal["image"]
     image: AssetInput
+
+    rule_reads: ClassVar[frozenset[str]] = frozenset({"output_format"})
+    """Keys whose values the rules read; of the others only whether they are null."""
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -293,6 +306,10 @@ class AvatarInput(_Voice):
     motion_prompt: str | None = None
     background: SceneColour | None = None
 
+    rule_reads: ClassVar[frozenset[str]] = frozenset({"type"})
+    """Keys whose values the rules read: the engine's `type`; of the others only whether they
+    are null (see merge.payload.shape)."""
+
     @model_validator(mode="after")
     def _rules(self) -> Self:
         self._check_voice(needed=True, voice_needed=False)
@@ -313,6 +330,9 @@ class ImageScene(_Voice):
     type: Literal["image"]
     source: AssetInput
     duration: Annotated[float, Field(gt=0, le=300)] | None = None
+
+    rule_reads: ClassVar[frozenset[str]] = frozenset()
+    """None: the rules read only whether `duration` and each audio source are null."""
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -341,6 +361,9 @@ class VideoScene(_Voice):
     type: Literal["video"]
     source: AssetInput
     playback: Playback | None = None
+
+    rule_reads: ClassVar[frozenset[str]] = frozenset()
+    """None: the rules read only whether the voice's keys are null (see merge.payload.shape)."""
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
