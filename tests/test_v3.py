@@ -411,3 +411,38 @@ def test_a_retired_v2_stops_submit_and_status_with_the_way_out(
     assert "HeyGen's V2 API is retired" in status.err
     assert "drop --api v2" in status.err
     assert moved.code == 0, moved.out + moved.err
+
+
+def test_an_engine_given_by_flag_is_checked_with_the_body_it_is_put_in(tmp_path: Path) -> None:
+    template_path = tmp_path / "t.json"
+    template_path.write_text(
+        json.dumps(
+            {
+                "type": "avatar",
+                "avatar_id": "{{ avatar_id }}",
+                "script": "Hi {{ name }}",
+                "voice_id": "v1",
+                "motion_prompt": "{{ motion }}",
+            }
+        )
+    )
+    template = load_template(template_path, ["avatar_id", "name", "motion"])
+    rows = [
+        Row(n + 2, {"avatar_id": f"a{n}", "name": f"N{n}", "motion": "" if n % 3 else "wave"})
+        for n in range(60)  # enough rows for the bodies to be made by plans
+    ]
+    for engine, refused in (("avatar_iii", True), ("avatar_iv", False), (None, False)):
+        target = Target("v3", engine=engine)
+        for row in rows:
+            result = check_row(template, row, target)
+            with_prompt = row.values["motion"] != ""
+            if refused and with_prompt:
+                assert result.status == "invalid"
+                assert [(p.path, p.column, p.message) for p in result.problems] == [
+                    ("motion_prompt", "motion", "cannot be used with engine avatar_iii")
+                ]
+            else:
+                assert result.status == "valid", result.problems
+                assert result.payload.get("engine") == (
+                    None if engine is None else {"type": engine}
+                )

@@ -205,8 +205,27 @@ def _check_row(template: Template, row: Row, target: Target, media: MediaFiles |
         status = "invalid" if problems else "valid"
         return RowResult(row.number, status, payload, problems, files=files)
     if v3:
-        return RowResult(row.number, "valid", with_engine(payload, target.engine), [], files=files)
+        return _with_engine(payload, target, template, rendered, row, files)
     return _for_v3(payload, target, template, rendered, row, files)
+
+
+def _with_engine(
+    payload: dict[str, Any],
+    target: Target,
+    template: Template,
+    rendered: Rendered,
+    row: Row,
+    files: dict[str, LocalFile],
+) -> RowResult:
+    """Give a valid v3 body the engine `--engine` names where it names none, and check the
+    body that is sent: an engine refuses some settings (avatar_iii takes no motion_prompt)."""
+    body = with_engine(payload, target.engine)
+    if target.engine is not None:
+        checked = validate_v3_payload(body)
+        if checked.problems:
+            problems = [_attribute(p, template, rendered, row) for p in checked.problems]
+            return RowResult(row.number, "invalid", body, problems, files=files)
+    return RowResult(row.number, "valid", body, [], files=files)
 
 
 NOT_YET = object()
