@@ -9,6 +9,7 @@ outcome is unknown, never a row that was not sent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -373,6 +374,17 @@ class Journal:
     def unsent(self, key: str, error: str) -> None:
         """Record that this row's request was certainly not acted on (it may go again freely)."""
         self._update(key, "unsent", error=error)
+
+    def withdraw(self, key: str, before: Entry | None) -> None:
+        """Take back a `sending` record whose request never left: the row is again exactly what
+        it was before it (a row the journal did not know is forgotten, as never sent)."""
+        if before is None:
+            self._execute("delete from rows where key = ? and state = 'sending'", (key,))
+            return
+        self._execute(
+            f"insert or replace into rows ({FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            dataclasses.astuple(before),
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -20,7 +20,7 @@ from typing import Any
 from merge.api.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.api.pacing import Sleep, Throttle, backoff
 from merge.api.v3 import idempotency_key
-from merge.batch.results import Job, Ledger
+from merge.batch.results import Before, Job, Ledger
 from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SERVER_ERROR_TRIES
 
 
@@ -65,11 +65,14 @@ class GroupCommit:
         self._syncing: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._batch: list[Callable[[], None]] = []
+        """The records of the commit on its way to the disk."""
+        self._taken_back: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        """Records of that commit taken back meanwhile: each one's undo, and its show."""
 
     async def write(self, record: Callable[[], None]) -> None:
         """Make the record and return once it is committed."""
-        self._pending.append(record)
-        done = self._schedule()
+        done = self.mark(record)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -77,10 +80,34 @@ class GroupCommit:
                 self._pending.remove(record)
             raise
 
+    def mark(self, record: Callable[[], None]) -> asyncio.Future[None]:
+        """Make the record with the next commit; the future is done once it is committed."""
+        self._pending.append(record)
+        return self._schedule()
+
     def later(self, record: Callable[[], None]) -> None:
         """Make the record with the next commit, without waiting for it."""
         self._pending.append(record)
         self._schedule()
+
+    def withdraw(
+        self, record: Callable[[], None], undo: Callable[[], None], show: Callable[[], None]
+    ) -> None:
+        """Take back a record made by `mark` (a request that never left), without waiting.
+
+        Still waiting for its commit: dropped, as if never made. Committed: `undo` joins the
+        next commit. On its way to the disk: `undo` joins the commit after it, should it land;
+        should it fail, it was rolled back, and only `show` runs (the output's cells). With the
+        journal failed, only `show` runs too. `undo` and `show` must bear a record that never ran.
+        """
+        if record in self._pending:
+            self._pending.remove(record)
+        elif any(made is record for made in self._batch):
+            self._taken_back.append((undo, show))
+        elif self._error is None:
+            self.later(undo)
+        else:
+            show()
 
     def _schedule(self) -> asyncio.Future[None]:
         done = self._done
@@ -112,12 +139,15 @@ class GroupCommit:
             except Exception as error:
                 syncing.set_exception(error)
         self._syncing = syncing
+        self._batch = records
         syncing.add_done_callback(partial(self._committed, done))
 
     def _committed(self, done: asyncio.Future[None], syncing: asyncio.Future[None]) -> None:
+        error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
         if self._syncing is syncing:  # not already let go by a cancelled close
             self._syncing = None
-        error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
+            self._batch = []
+            self._settle_taken_back(landed=error is None)
         if not done.done():
             if error is None:
                 done.set_result(None)
@@ -126,6 +156,15 @@ class GroupCommit:
                 done.exception()  # the waiters re-raise it; the loop need not report it
         if self._done is not None:  # recorded while this one synced: the next commit
             self._start()
+
+    def _settle_taken_back(self, landed: bool) -> None:
+        """Once the commit on its way has landed (or failed), undo what was taken back of it."""
+        taken_back, self._taken_back = self._taken_back, []
+        for undo, show in taken_back:
+            if landed and self._error is None:
+                self.later(undo)
+            else:
+                show()
 
     def _commit(self, records: list[Callable[[], None]]) -> None:
         """Commit the records in order as one transaction (on the journal's thread).
@@ -160,6 +199,13 @@ class GroupCommit:
                 self._thread.shutdown()  # a sync in flight ends first
                 self._thread = None
             self._syncing = None
+            self._batch = []
+            taken_back, self._taken_back = self._taken_back, []
+            for undo, show in taken_back:  # its commit is over: landed unless the journal failed
+                if self._error is None:
+                    self._pending.append(undo)
+                else:
+                    show()
             records, self._pending = self._pending, []
             done, self._done = self._done, None
             if records:
@@ -173,6 +219,46 @@ class GroupCommit:
                     done.exception()  # nobody may be waiting for it any more
         if self._error is not None:
             raise self._error
+
+
+@dataclass(eq=False, slots=True)
+class _Mark:
+    """A row's `sending` record, made before its request leaves; called within a commit."""
+
+    ledger: Ledger
+    job: Job
+    committed: asyncio.Future[None] | None = None
+    before: Before | None = None
+    """What the row was before the record, once the record has run."""
+
+    def __call__(self) -> None:
+        self.before = self.ledger.sending(self.job)
+
+    def undo(self, reason: str) -> None:
+        """Make the row again what it was: its request never left."""
+        if self.before is not None:
+            self.ledger.withdraw(self.job, self.before, reason)
+
+    def show(self, reason: str) -> None:
+        """Show the row as it was, in the output alone (the journal failed, or rolled it back)."""
+        if self.before is not None:
+            self.ledger.show_withdrawn(self.job, self.before, reason)
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One worker's rows: the one it sends, and the next one, marked `sending` while the
+    current request is out, so that it can leave the moment the answer is in."""
+
+    queue: Iterator[Job]
+    upcoming: Job | None = None
+    marks: dict[str, _Mark] = field(default_factory=dict)
+    """Rows marked `sending` whose request has not left, by key."""
+
+    def take(self) -> Job | None:
+        """The next row to send: the one marked ahead, else the next in the queue."""
+        job, self.upcoming = self.upcoming, None
+        return job if job is not None else next(self.queue, None)
 
 
 @dataclass
@@ -247,12 +333,25 @@ class Sender:
         self._workers = []
 
     async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
-        for job in queue:
-            if self.stopped is not None:
-                return
-            await self._send(job, report)
+        lane = _Lane(queue)
+        try:
+            while self.stopped is None and (job := lane.take()) is not None:
+                await self._send(job, report, lane)
+        finally:  # stopped, failed or cancelled: the rows marked whose request never left
+            why = self.stopped.reason if self.stopped is not None else "the run ended first"
+            reason = f"not sent: {why}"
+            for mark in lane.marks.values():
+                undo, show = partial(mark.undo, reason), partial(mark.show, reason)
+                self._commits.withdraw(mark, undo, show)
+            lane.marks.clear()
 
-    async def _send(self, job: Job, report: SendReport) -> None:
+    def _mark(self, job: Job, lane: _Lane) -> _Mark:
+        """Have a row's `sending` record committed with the next commit."""
+        mark = lane.marks[job.key] = _Mark(self.ledger, job)
+        mark.committed = self._commits.mark(mark)
+        return mark
+
+    async def _send(self, job: Job, report: SendReport, lane: _Lane) -> None:
         """Send one row until it has an outcome the journal can keep."""
         doubtful = False  # an earlier try of this row may have made its video
         attempt = -1
@@ -261,7 +360,15 @@ class Sender:
             attempt += 1
             if not await self._wait_turn():
                 return
-            await self._commits.write(partial(self.ledger.sending, job))
+            mark = lane.marks.get(job.key) or self._mark(job, lane)
+            assert mark.committed is not None
+            await asyncio.shield(mark.committed)  # write-ahead: `sending` is on the disk
+            if self.stopped is not None:
+                return  # stopped while it was committed: it does not leave
+            if lane.upcoming is None and (upcoming := next(lane.queue, None)) is not None:
+                lane.upcoming = upcoming  # its record is committed while this request is out
+                self._mark(upcoming, lane)
+            del lane.marks[job.key]  # it leaves
             try:
                 outcome = await self.client.create_video(job.body, self._key(job))
             except asyncio.CancelledError:
