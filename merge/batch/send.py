@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from merge.api.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.api.pacing import Sleep, Throttle, backoff
 from merge.api.v3 import idempotency_key
 from merge.batch.results import Before, Job, Ledger
-from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SERVER_ERROR_TRIES
+from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SENDING_AHEAD, SERVER_ERROR_TRIES
 
 
 def _tries(refused: Refused) -> int:
@@ -231,6 +232,9 @@ class _Mark:
     before: Before | None = None
     """What the row was before the record, once the record has run."""
 
+    withdrawn: bool = False
+    """Taken back: its request must not leave."""
+
     def __call__(self) -> None:
         self.before = self.ledger.sending(self.job)
 
@@ -243,22 +247,6 @@ class _Mark:
         """Show the row as it was, in the output alone (the journal failed, or rolled it back)."""
         if self.before is not None:
             self.ledger.show_withdrawn(self.job, self.before, reason)
-
-
-@dataclass(eq=False)
-class _Lane:
-    """One worker's rows: the one it sends, and the next one, marked `sending` while the
-    current request is out, so that it can leave the moment the answer is in."""
-
-    queue: Iterator[Job]
-    upcoming: Job | None = None
-    marks: dict[str, _Mark] = field(default_factory=dict)
-    """Rows marked `sending` whose request has not left, by key."""
-
-    def take(self) -> Job | None:
-        """The next row to send: the one marked ahead, else the next in the queue."""
-        job, self.upcoming = self.upcoming, None
-        return job if job is not None else next(self.queue, None)
 
 
 @dataclass
@@ -295,6 +283,12 @@ class Sender:
         self._waiting: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
         self._commits = GroupCommit(ledger.journal.transaction, journal_thread)
+        self.ahead = SENDING_AHEAD
+        """Rows marked ahead per worker (0: each request waits for its own record's commit)."""
+        self._ready: deque[Job] = deque()
+        """Rows marked `sending` ahead, for the next worker whose request is answered."""
+        self._marks: dict[str, _Mark] = {}
+        """Every row marked `sending` whose request has not left, by key."""
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
@@ -325,33 +319,43 @@ class Sender:
         return report
 
     async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:
-        self._workers = [asyncio.create_task(self._work(queue, report)) for _ in range(workers)]
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = [
+            asyncio.create_task(self._work(queue, report, workers)) for _ in range(workers)
+        ]
+        try:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        finally:
+            self._withdraw()
         for task in self._workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
         self._workers = []
 
-    async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
-        lane = _Lane(queue)
-        try:
-            while self.stopped is None and (job := lane.take()) is not None:
-                await self._send(job, report, lane)
-        finally:  # stopped, failed or cancelled: the rows marked whose request never left
-            why = self.stopped.reason if self.stopped is not None else "the run ended first"
-            reason = f"not sent: {why}"
-            for mark in lane.marks.values():
-                undo, show = partial(mark.undo, reason), partial(mark.show, reason)
-                self._commits.withdraw(mark, undo, show)
-            lane.marks.clear()
+    async def _work(self, queue: Iterator[Job], report: SendReport, workers: int) -> None:
+        while self.stopped is None:
+            job = self._ready.popleft() if self._ready else next(queue, None)
+            if job is None:
+                return
+            await self._send(job, report, queue, workers * self.ahead)
 
-    def _mark(self, job: Job, lane: _Lane) -> _Mark:
-        """Have a row's `sending` record committed with the next commit."""
-        mark = lane.marks[job.key] = _Mark(self.ledger, job)
+    def _mark(self, job: Job) -> _Mark:
+        """Have a row's `sending` record made with the next commit."""
+        mark = self._marks[job.key] = _Mark(self.ledger, job)
         mark.committed = self._commits.mark(mark)
         return mark
 
-    async def _send(self, job: Job, report: SendReport, lane: _Lane) -> None:
+    def _withdraw(self) -> None:
+        """Take back the rows marked `sending` whose request never left (stopped, failed or
+        cancelled): each is again what it was before, a new row not sent."""
+        why = self.stopped.reason if self.stopped is not None else "the run ended first"
+        reason = f"not sent: {why}"
+        for mark in self._marks.values():
+            mark.withdrawn = True
+            self._commits.withdraw(mark, partial(mark.undo, reason), partial(mark.show, reason))
+        self._marks.clear()
+        self._ready.clear()
+
+    async def _send(self, job: Job, report: SendReport, queue: Iterator[Job], ahead: int) -> None:
         """Send one row until it has an outcome the journal can keep."""
         doubtful = False  # an earlier try of this row may have made its video
         attempt = -1
@@ -360,15 +364,15 @@ class Sender:
             attempt += 1
             if not await self._wait_turn():
                 return
-            mark = lane.marks.get(job.key) or self._mark(job, lane)
+            mark = self._marks.get(job.key) or self._mark(job)
             assert mark.committed is not None
             await asyncio.shield(mark.committed)  # write-ahead: `sending` is on the disk
-            if self.stopped is not None:
+            if self.stopped is not None or mark.withdrawn:
                 return  # stopped while it was committed: it does not leave
-            if lane.upcoming is None and (upcoming := next(lane.queue, None)) is not None:
-                lane.upcoming = upcoming  # its record is committed while this request is out
-                self._mark(upcoming, lane)
-            del lane.marks[job.key]  # it leaves
+            while len(self._ready) < ahead and (upcoming := next(queue, None)) is not None:
+                self._ready.append(upcoming)  # committed while this request is out
+                self._mark(upcoming)
+            del self._marks[job.key]  # it leaves
             try:
                 outcome = await self.client.create_video(job.body, self._key(job))
             except asyncio.CancelledError:
