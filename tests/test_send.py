@@ -343,43 +343,77 @@ def key_of(request: httpx.Request) -> str:
     return f"key-{json.loads(request.content)['n']}"
 
 
-@pytest.mark.parametrize("journal_thread", [True, False])
+def refused_key(request: httpx.Request) -> httpx.Response:
+    return error(401, "unauthorized")
+
+
+def spent_quota(request: httpx.Request) -> httpx.Response:
+    return error(429, "trial_video_limit_exceeded")
+
+
+def endless_429(request: httpx.Request) -> httpx.Response:
+    return error(429, "rate_limit_exceeded")
+
+
+def retired(request: httpx.Request) -> httpx.Response:
+    return error(410, "gone")
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused")
+
+
+STOPS: dict[str, tuple[Handler | None, str]] = {
+    "interrupted": (None, "interrupted (Ctrl-C)"),
+    "auth": (refused_key, "HTTP 401"),
+    "quota": (spent_quota, "HTTP 429 trial_video_limit_exceeded"),
+    "rate": (endless_429, "the API kept refusing for the rate"),
+    "retired": (retired, "retired"),
+    "unreachable": (unreachable, "the API cannot be reached"),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "journal_thread"), [*((kind, True) for kind in STOPS), ("interrupted", False)]
+)
 def test_a_row_marked_sending_ahead_whose_request_never_leaves_is_put_back_as_not_sent(
-    tmp_path: Path, journal_thread: bool
+    tmp_path: Path, kind: str, journal_thread: bool
 ) -> None:
+    """However the run stops, a row whose `sending` was committed while the requests before it
+    were out, and whose own request never left, is as if never marked."""
     requested: list[str] = []
     numbers = itertools.count(1)
+    failure, said = STOPS[kind]
 
     async def handler(request: httpx.Request) -> httpx.Response:
         requested.append(key_of(request))
-        if len(requested) == 6:
+        if len(requested) == 6 and failure is None:
             assert run.sender is not None
-            run.sender.stop("interrupted (Ctrl-C)", "interrupted")
+            run.sender.stop(said, kind)
         await asyncio.sleep(0.005)  # rows marked while this request is out are committed
+        if len(requested) > 6 and failure is not None:
+            return failure(request)
         return created(next(numbers))
 
-    run = Run(tmp_path, handler, journal_thread=journal_thread)  # type: ignore[arg-type]
+    run = Run(tmp_path, handler, 50.0 if kind == "rate" else None, journal_thread)  # type: ignore[arg-type]
     marked = watch_marks(run)
-    todo = jobs(40)
+    todo = jobs(60)
     run.send(todo, concurrency=4)
+    assert run.sender is not None
+    assert run.sender.stopped is not None
+    assert run.sender.stopped.kind == kind
+    assert said in run.sender.stopped.reason
     never_left = [key for key in marked if key not in requested]
     assert never_left, "no row was marked ahead of its request"
     states = run.states()
-    # Write-ahead held for every request, and every answer is kept.
-    assert {key: states[key] for key in requested} == {
-        key: ("submitted", states[key][1]) for key in requested
-    }
-    # A row marked ahead and never sent is as if never marked: no journal row, shown not sent.
+    # Every request's record is kept, and every answer: none is left `sending`.
     assert set(states) == set(requested)
+    assert "sending" not in {state for state, _ in states.values()}
+    # A row marked ahead and never sent is as if never marked: no journal row, shown not sent.
     rows = {job.key: job.row for job in todo}
+    reason = f"not sent: {run.sender.stopped.reason}"
     for key in never_left:
-        assert run.ledger.values[rows[key]] == (
-            "",
-            "skipped",
-            "not sent: interrupted (Ctrl-C)",
-            key,
-            "",
-        )
+        assert run.ledger.values[rows[key]] == ("", "skipped", reason, key, "")
     assert "sending" not in {cells.status for cells in run.ledger.values.values()}
 
 
