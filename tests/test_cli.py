@@ -334,6 +334,20 @@ def test_python_dash_m_runs_the_cli_as_a_real_process(tmp_path: Path):
     assert done.stderr == ""
 
 
+@pytest.mark.parametrize(("given", "seen"), [(None, "__all__"), ("logfire", "logfire")])
+def test_the_command_skips_pydantic_plugins_unless_the_user_says_otherwise(
+    given: str | None, seen: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    probe = "import os, merge.cli; print(os.environ['PYDANTIC_DISABLE_PLUGINS'])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip() == seen
+
+
 def test_warnings_go_to_stderr_before_rows_are_rendered(cli, tmp_path: Path):
     data = tmp_path / "cp.csv"
     data.write_bytes(b'first_name\n"Caf\xe9"\n')

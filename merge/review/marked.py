@@ -3,8 +3,9 @@ are still being checked.
 
 The copy is written by a thread that reads the input from the top and asks for each row's marks
 as it reaches the row; a row is answered once every row up to it has arrived (rows arrive in
-sheet order), so a CSV copy is written alongside the render. A workbook's copy needs every row
-first (its column widths fit the longest text), so its thread waits for the last one.
+sheet order), so the copy is written alongside the render. A workbook's rows are patched as
+their marks arrive, and its head (column widths that fit the longest text, the dimension) is
+written once the last has.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ class Annotations(Mapping[int, Sequence[str]]):
         at = bisect_left(self._rows, row)
         return at < len(self._rows) and self._rows[at] == row
 
+    def in_row_order(self) -> Iterator[tuple[int, Sequence[str]]]:
+        """Each row with its marks, in sheet order."""
+        return self._marks(0, len(self._rows))
+
+    def _marks(self, start: int, end: int) -> Iterator[tuple[int, Sequence[str]]]:
+        rows, codes, errors = self._rows, self._codes, self._errors
+        for at in range(start, end):
+            row = rows[at]
+            yield row, (STATUS_CODES[codes[at]], errors.get(row, ""))
+
 
 class Stopped(Exception):
     """The run stopped before its last row: the copy must not be put in place."""
@@ -97,6 +108,21 @@ class ArrivingAnnotations(Annotations):
     def __getitem__(self, row: int) -> Sequence[str]:
         self._settled(row)
         return super().__getitem__(row)
+
+    def in_row_order(self) -> Iterator[tuple[int, Sequence[str]]]:
+        """Each row with its marks as it arrives, in sheet order; Stopped if the run stops."""
+        done = 0
+        while True:
+            with self._changed:
+                while self._ended is None and done == len(self._rows):
+                    self._changed.wait()
+                if self._ended is False:
+                    raise Stopped
+                arrived = len(self._rows)
+            if done == arrived:
+                return  # every row has arrived, and has been given
+            yield from self._marks(done, arrived)
+            done = arrived
 
     def __contains__(self, row: object) -> bool:
         self._settled(row if isinstance(row, int) else None)

@@ -160,7 +160,7 @@ class WorkbookSheet:
                 if index <= self._header_index:
                     continue
                 shown = layout if layout is not None and layout.number == index + 1 else None
-                cells = [cell_text(c) for c in raw]
+                cells = [c if type(c) is str else cell_text(c) for c in raw]
                 stored = _apply_formats(raw, cells, shown.formats, self._first) if shown else {}
                 if merged.sources:
                     merged.fill(index, cells)

@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import stat
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from copy import copy
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 _CHUNK = 1 << 20
+_SPOOL = 64 << 20  # the patched rows stay in memory up to this size, then go to a file
 _MAX_TEXT = 32_767  # Excel's cell limit, counted in UTF-16 code units
 _MAX_ROW, _MAX_COL = 1_048_576, 16_384
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted OOXML and legacy .xls are OLE compound files
@@ -43,6 +45,7 @@ _STYLES = "xl/styles.xml"
 
 _REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]+)["']""")
 _ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
+_USUAL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
 _STYLE = re.compile(rb"""\ss\s*=\s*["']([0-9]+)["']""")
 _STRING_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
 _SPANS = re.compile(rb"""\sspans\s*=\s*(["'])([^"']*)\1""")
@@ -264,6 +267,10 @@ class _Sheet:
 
 def _row_number(row: _Row, previous: int | None = None) -> int:
     """Read a row's r attribute; without one, a row follows the previous (as Excel reads it)."""
+    if row.attrs.startswith(b' r="'):  # the usual form, read without a search
+        digits = row.attrs[4 : row.attrs.find(b'"', 4)]
+        if digits.isdigit():
+            return int(digits)
     number = _ROW_NUMBER.search(row.attrs)
     if number is None:
         if previous is None:
@@ -387,9 +394,11 @@ def _mentions_formula(stream: IO[bytes]) -> bool:
     """Scan the raw bytes for any <f> tag, so sheets without formulas cost one quick pass."""
     edge = b""
     while chunk := stream.read(_CHUNK):
-        if _ANY_FORMULA.search(edge + chunk[:64]) or _ANY_FORMULA.search(chunk):
+        window = edge + chunk
+        # Any <f> tag holds "<f" or (prefixed) ":f": most chunks are told apart without a regex.
+        if (b"<f" in window or b":f" in window) and _ANY_FORMULA.search(window):
             return True
-        edge = (edge + chunk)[-64:]
+        edge = window[-64:]
     return False
 
 
@@ -455,55 +464,102 @@ def _formula_problems_slow(stream: IO[bytes]) -> dict[tuple[int, int], str]:
 # -- writing the annotated copy -----------------------------------------------------------------
 
 
+@runtime_checkable
+class InRowOrder(Protocol):
+    """Values that can be read in row order while they are still coming (the rows are patched
+    as they arrive)."""
+
+    def in_row_order(self) -> Iterator[tuple[int, Sequence[str]]]: ...
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """The cells to write: target columns in ascending order and each row's texts for them."""
+    """The cells to write: target columns in ascending order, and how each is shown."""
 
     cols: tuple[int, ...]
     header_row: int
-    rows: dict[int, tuple[str, ...]]
-    size_hint: int
     kinds: tuple[str, ...] = ()
     """Each column's kind (xlsx_kinds): how a result cell is shown, not only as text."""
     date_style: int | None = None
     links: typed.Links | None = None
-    widths: tuple[float, ...] = ()
-    """Each written column's width in characters, enough to read its longest text."""
 
 
-def _plan(
-    columns: Sequence[tuple[int, str]], header_row: int, values: Mapping[int, Sequence[str]]
-) -> _Plan:
-    """Check the arguments and put every row's texts in column order, header included."""
+@dataclass
+class _Written:
+    """What the head of the sheet needs to know of the rows written: widths, span, size."""
+
+    longest: list[int]
+    """Each written column's longest text, header included."""
+    top: int = 0
+    bottom: int = 0
+    """The first and last row given a text (0: none)."""
+    size_hint: int = 0
+
+    def add(self, row: int, texts: tuple[str, ...]) -> None:
+        longest = self.longest
+        for k, text in enumerate(texts):
+            if len(text) > longest[k]:
+                longest[k] = len(text)
+        if any(texts):
+            self.top = min(self.top or row, row)
+            self.bottom = max(self.bottom, row)
+
+    @property
+    def widths(self) -> tuple[float, ...]:
+        """Each written column's width in characters, enough to read its longest text."""
+        return tuple(float(min(max(n + 2, _MIN_WIDTH), _MAX_WIDTH)) for n in self.longest)
+
+
+def _plan(columns: Sequence[tuple[int, str]], header_row: int) -> _Plan:
+    """Check the columns and put them in ascending order."""
     order = sorted(range(len(columns)), key=lambda i: columns[i][0])
     cols = tuple(columns[i][0] for i in order)
     if len(set(cols)) != len(cols) or not all(0 <= col < _MAX_COL for col in cols):
         raise ValueError(f"columns must be distinct indexes below {_MAX_COL}: {cols}")
-    rows = {}
-    size = 0
-    for row, texts in values.items():
-        if not 1 <= row <= _MAX_ROW or len(texts) != len(columns):
-            raise ValueError(f"row {row}: need a row number and {len(columns)} texts")
-        rows[row] = tuple(_clean(texts[i]) for i in order)
-        size += 80 * len(texts) + 6 * sum(map(len, texts))
     if not 1 <= header_row <= _MAX_ROW:
         raise ValueError(f"header_row {header_row} is not a row number")
-    rows[header_row] = tuple(_clean(columns[i][1]) for i in order)
-    longest = [0] * len(cols)
-    for texts in rows.values():
-        for k, text in enumerate(texts):
-            longest[k] = max(longest[k], len(text))
-    widths = tuple(float(min(max(n + 2, _MIN_WIDTH), _MAX_WIDTH)) for n in longest)
-    kinds = typed.kinds_of([columns[i][1] for i in order])
-    return _Plan(cols, header_row, rows, size, kinds, widths=widths)
+    return _Plan(cols, header_row, typed.kinds_of([columns[i][1] for i in order]))
+
+
+def _texts_in_order(
+    columns: Sequence[tuple[int, str]],
+    header_row: int,
+    values: Mapping[int, Sequence[str]],
+    written: _Written,
+) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Each row's texts in column order, cleaned, rows ascending with the header in its place;
+    values that are still coming are read as they come."""
+    order = sorted(range(len(columns)), key=lambda i: columns[i][0])
+    header = tuple(_clean(columns[i][1]) for i in order)
+    source = values.in_row_order() if isinstance(values, InRowOrder) else sorted(values.items())
+    header_due, previous = True, 0
+    for row, texts in source:
+        if not 1 <= row <= _MAX_ROW or len(texts) != len(columns) or row <= previous:
+            raise ValueError(
+                f"row {row}: need a row number after {previous} and {len(columns)} texts"
+            )
+        previous = row
+        written.size_hint += 80 * len(texts) + 6 * sum(map(len, texts))
+        if header_due and header_row <= row:
+            header_due = False
+            written.add(header_row, header)
+            yield header_row, header
+            if row == header_row:
+                continue  # the header row holds the column names
+        cleaned = tuple(_clean(texts[i]) for i in order)
+        written.add(row, cleaned)
+        yield row, cleaned
+    if header_due:
+        written.add(header_row, header)
+        yield header_row, header
 
 
 _MIN_WIDTH, _MAX_WIDTH = 10, 60
 
 
-def _patch_widths(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
+def _patch_widths(head: bytes, plan: _Plan, widths: tuple[float, ...], syn: _Syntax) -> bytes:
     """Give each written column without a width of its own one wide enough to read it."""
-    if not plan.widths:
+    if not widths:
         return head
     p = re.escape(syn.prefix)
     block = re.search(rb"<%bcols(?:\s[^>]*)?>(.*?)</%bcols\s*>" % (p, p), head, re.S)
@@ -524,7 +580,7 @@ def _patch_widths(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
             b'<%bcol min="%d" max="%d" width="%.1f" customWidth="1"/>'
             % (syn.prefix, col + 1, col + 1, width),
         )
-        for col, width in zip(plan.cols, plan.widths, strict=True)
+        for col, width in zip(plan.cols, widths, strict=True)
         if not any(low <= col + 1 <= high for low, high, _ in spans)
     ]
     if not added:
@@ -665,10 +721,9 @@ def _unescape(text: str) -> str:
     return html.unescape(text) if "&" in text else text
 
 
-def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
+def _patch_row(element: _Row, row: int, texts: tuple[str, ...], plan: _Plan, syn: _Syntax) -> bytes:
     """Rewrite one <row> element with the planned cells."""
     space, attrs, body = element.space, element.attrs, element.body or b""
-    texts = plan.rows[row]
     new_body = _patch_cells(_with_cell_refs(body, row, syn), row, texts, plan, syn)
     if not _ROW_NUMBER.search(attrs):
         attrs = b' r="%d"%b' % (row, attrs)
@@ -676,20 +731,63 @@ def _patch_row(element: _Row, row: int, plan: _Plan, syn: _Syntax) -> bytes:
     return b"%b<%brow%b>%b</%brow>" % (space, p, _widen_spans(attrs, plan), new_body, p)
 
 
-def _new_row(row: int, plan: _Plan, syn: _Syntax) -> bytes:
+class _UsualRows:
+    """Patch the usual data row without the general parse, to the same bytes.
+
+    Usual: every cell has its r, the last cell lies left of the written columns (so the new
+    cells go right after it) and the row's attributes repeat from row to row. Any other row
+    gets None and goes the general way.
+    """
+
+    def __init__(self, plan: _Plan, syn: _Syntax) -> None:
+        self.plan = plan
+        self.syn = syn
+        self._widened: dict[bytes, bytes] = {}
+        """Row attributes after r (usually only spans) → the same, widened to the new cells."""
+
+    def patch(self, element: _Row, row: int, texts: tuple[str, ...]) -> bytes | None:
+        """The row with its cells written, or None if it is not of the usual form."""
+        plan, syn, body = self.plan, self.syn, element.body
+        if body is None or row == plan.header_row:
+            return None
+        number = b' r="%d"' % row
+        cells_with_ref = syn.cell_open + b' r="'
+        if not element.attrs.startswith(number) or body.count(syn.cell_open) != body.count(
+            cells_with_ref
+        ):
+            return None  # a cell without r, or r not first: the general path sees to it
+        after = 0
+        last = body.rfind(cells_with_ref)
+        if last >= 0:
+            cell = syn.cell.match(body, last)
+            ref = _USUAL_REF.match(cell.group(1) or b"") if cell else None
+            if ref is None or int(ref.group(2)) != row or _col_index(ref.group(1)) >= plan.cols[0]:
+                return None
+            after = cell.end()  # type: ignore[union-attr]
+        rest = element.attrs[len(number) :]
+        widened = self._widened.get(rest)
+        if widened is None:
+            widened = self._widened[rest] = _widen_spans(rest, plan)
+        cells = b"".join(
+            _result_cell(plan, at, row, b"", text, syn) for at, text in enumerate(texts) if text
+        )
+        p = syn.prefix
+        return b"%b<%brow%b%b>%b%b%b</%brow>" % (
+            element.space, p, number, widened, body[:after], cells, body[after:], p
+        )  # fmt: skip
+
+
+def _new_row(row: int, texts: tuple[str, ...], plan: _Plan, syn: _Syntax) -> bytes:
     """Build a <row> that the sheet did not have."""
     cells = b"".join(
-        _result_cell(plan, at, row, b"", text, syn)
-        for at, text in enumerate(plan.rows[row])
-        if text
+        _result_cell(plan, at, row, b"", text, syn) for at, text in enumerate(texts) if text
     )
     return b'<%brow r="%d">%b</%brow>' % (syn.prefix, row, cells, syn.prefix)
 
 
-def _patch_dimension(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
+def _patch_dimension(head: bytes, plan: _Plan, written: _Written, syn: _Syntax) -> bytes:
     """Grow the <dimension ref> so it covers the written cells."""
-    written = [row for row, texts in plan.rows.items() if any(texts)]
-    if not written:
+    if not written.top:
         return head
 
     def grow(match: re.Match[bytes]) -> bytes:
@@ -699,15 +797,20 @@ def _patch_dimension(head: bytes, plan: _Plan, syn: _Syntax) -> bytes:
         first, last = _col_index(old.group(1)), _col_index(old.group(3) or old.group(1))
         top, bottom = int(old.group(2)), int(old.group(4) or old.group(2))
         left, right = min(first, plan.cols[0]), max(last, plan.cols[-1])
-        top, bottom = min(top, *written), max(bottom, *written)
+        top, bottom = min(top, written.top), max(bottom, written.bottom)
         corner = b"%b%d:%b%d" % (_col_letters(left), top, _col_letters(right), bottom)
         return match.group(1) + corner
 
     return syn.dimension.sub(grow, head, count=1)
 
 
-def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -> None:
-    """Stream the patched worksheet XML to write, in batches of about a megabyte."""
+def _patch_rows(
+    sheet: _Sheet,
+    plan: _Plan,
+    texts: Iterator[tuple[int, tuple[str, ...]]],
+    write: Callable[[bytes], object],
+) -> None:
+    """Stream the patched rows to write, as their texts come, in batches of about a megabyte."""
     syn = sheet.syntax
     parts: list[bytes] = []
     size = 0
@@ -721,29 +824,43 @@ def _patch_sheet(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -
             parts.clear()
             size = 0
 
-    head = _patch_widths(_patch_dimension(sheet.head, plan, syn), plan, syn)
-    emit(head[:-2] + b">" if sheet.empty else head)
-    create = sorted(row for row, texts in plan.rows.items() if any(texts))
-    i, previous = 0, 0
+    usual = _UsualRows(plan, syn)
+    due = next(texts, None)  # the next row with texts
+    previous = 0
     for element in sheet.rows():
         row = _row_number(element, previous)
         if row <= previous:
             raise _Unsupported("rows out of order")
         previous = row
-        while i < len(create) and create[i] < row:
-            emit(_new_row(create[i], plan, syn))
-            i += 1
-        if i < len(create) and create[i] == row:
-            i += 1
-        if row in plan.rows:
-            emit(_patch_row(element, row, plan, syn))
+        while due is not None and due[0] < row:  # rows the sheet does not have
+            if any(due[1]):
+                emit(_new_row(*due, plan, syn))
+            due = next(texts, None)
+        if due is not None and due[0] == row:
+            emit(usual.patch(element, *due) or _patch_row(element, *due, plan, syn))
+            due = next(texts, None)
         else:
             emit(_with_row_ref(element, row, syn))
-    for row in create[i:]:
-        emit(_new_row(row, plan, syn))
+    while due is not None:
+        if any(due[1]):
+            emit(_new_row(*due, plan, syn))
+        due = next(texts, None)
     if sheet.empty:
         emit(b"</%bsheetData>" % syn.prefix)
     write(b"".join(parts))
+
+
+def _patched_head(sheet: _Sheet, plan: _Plan, written: _Written) -> bytes:
+    """The sheet's XML before the rows, its dimension and widths fitted to what was written."""
+    syn = sheet.syntax
+    head = _patch_widths(
+        _patch_dimension(sheet.head, plan, written, syn), plan, written.widths, syn
+    )
+    return head[:-2] + b">" if sheet.empty else head
+
+
+def _copy_rest(sheet: _Sheet, plan: _Plan, write: Callable[[bytes], object]) -> None:
+    """Copy what follows the rows, with the links' part of it where links were written."""
     if plan.links is None:
         sheet.copy_rest(write)
         return
@@ -761,27 +878,46 @@ def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
     return clone
 
 
-def _write_fast(src: Path, tmp: Path, member: str, plan: _Plan) -> None:
-    """Copy every member of src to tmp, streaming the patched sheet in place of the old one."""
-    with open_package(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+def _write_fast(
+    src: Path,
+    tmp: Path,
+    member: str,
+    plan: _Plan,
+    texts: Iterator[tuple[int, tuple[str, ...]]],
+    written: _Written,
+) -> None:
+    """Patch the sheet's rows as their texts come, then copy every member of src to tmp with
+    the patched sheet, its head fitted to the rows, in place of the old one."""
+    with open_package(src) as zin:
         names = set(zin.namelist())
         patched, plan = _typed_parts(zin, names, member, plan)
-        rels = typed.rels_path(member)
-        for info in zin.infolist():
-            if info.filename == rels and plan.links is not None:
-                continue
-            is_sheet = info.filename == member
-            clone = _clone(info, info.file_size + (plan.size_hint if is_sheet else 0))
-            with zin.open(info) as source, zout.open(clone, "w") as target:
-                if is_sheet:
-                    _patch_sheet(_Sheet(source), plan, target.write)
-                elif info.filename in patched:
-                    target.write(patched[info.filename])
-                else:
-                    shutil.copyfileobj(source, target, _CHUNK)
-        if plan.links is not None:
-            old = zin.read(rels) if rels in names else None
-            zout.writestr(rels, typed.patch_rels(old, plan.links), zipfile.ZIP_DEFLATED)
+        with (
+            zin.open(member) as source,
+            tempfile.SpooledTemporaryFile(_SPOOL, dir=str(tmp.parent)) as rows,
+        ):
+            sheet = _Sheet(source)
+            _patch_rows(sheet, plan, texts, rows.write)
+            rows.seek(0)
+            with zipfile.ZipFile(tmp, "w") as zout:
+                rels = typed.rels_path(member)
+                for info in zin.infolist():
+                    if info.filename == rels and plan.links is not None:
+                        continue
+                    is_sheet = info.filename == member
+                    clone = _clone(info, info.file_size + (written.size_hint if is_sheet else 0))
+                    with zout.open(clone, "w") as target:
+                        if is_sheet:
+                            target.write(_patched_head(sheet, plan, written))
+                            shutil.copyfileobj(rows, target, _CHUNK)
+                            _copy_rest(sheet, plan, target.write)
+                        elif info.filename in patched:
+                            target.write(patched[info.filename])
+                        else:
+                            with zin.open(info) as other:
+                                shutil.copyfileobj(other, target, _CHUNK)
+                if plan.links is not None:
+                    old = zin.read(rels) if rels in names else None
+                    zout.writestr(rels, typed.patch_rels(old, plan.links), zipfile.ZIP_DEFLATED)
 
 
 def _typed_parts(
@@ -964,13 +1100,19 @@ def annotate_workbook(
     header_row: int,
     values: Mapping[int, Sequence[str]],
 ) -> None:
-    """Write the result columns into a copy of src, keeping every other part of it intact."""
-    plan = _plan(columns, header_row, values)
+    """Write the result columns into a copy of src, keeping every other part of it intact.
+
+    Values that can be read in row order as they come (`InRowOrder`) are patched in as they
+    arrive; the head of the sheet (its widths and dimension) is written once the last has.
+    """
+    plan = _plan(columns, header_row)
     with open_package(src) as zf:
         member = sheet_xml_path(zf, sheet_name)
     with _atomic_output(dst) as tmp:
+        written = _Written([0] * len(columns))
+        texts = _texts_in_order(columns, header_row, values, written)
         try:
-            _write_fast(src, tmp, member, plan)
+            _write_fast(src, tmp, member, plan, texts, written)
         except _Unsupported:
             _annotate_with_openpyxl(src, tmp, sheet_name, columns, header_row, values)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -1010,8 +1152,8 @@ def sheet_layout(path: Path, sheet_name: str, header_row: int, try_patch: bool) 
         if try_patch:
             try:
                 with zf.open(member) as stream:
-                    plan = _Plan((_MAX_COL - 1,), header_row, {header_row: ("x",)}, 0)
-                    _patch_sheet(_Sheet(stream), plan, lambda _: None)
+                    plan = _Plan((_MAX_COL - 1,), header_row)
+                    _patch_rows(_Sheet(stream), plan, iter([(header_row, ("x",))]), len)
             except _Unsupported:
                 patchable = False
         with zf.open(member) as stream:
@@ -1031,7 +1173,9 @@ def _after_rows(stream: IO[bytes]) -> bytes:
     tail, found = b"", False
     while chunk := stream.read(_CHUNK):
         tail = tail + chunk if found else tail[-64:] + chunk
-        if not found and (end := _ROWS_END.search(tail)) is not None:
+        if found or b"sheetData" not in tail:  # told apart in one scan, not a regex's
+            continue
+        if (end := _ROWS_END.search(tail)) is not None:
             tail, found = tail[end.start() :], True
     return tail
 
