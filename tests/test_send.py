@@ -315,7 +315,7 @@ def test_a_closed_group_commit_serves_the_next_round_of_sending() -> None:
     async def go() -> None:
         commits = GroupCommit(contextlib.nullcontext)
         for round_ in (1, 2):  # a run sends again the rows in doubt, with the same sender
-            await asyncio.wait_for(commits.write(partial(committed.append, round_)), 5)
+            await asyncio.wait_for(commits.mark(partial(committed.append, round_)), 5)
             commits.later(partial(committed.append, -round_))
             await commits.close()
 

@@ -46,11 +46,13 @@ class Stop:
 class GroupCommit:
     """Journal records share commits, made on a thread of their own while the sending goes on.
 
-    `write` is for a request about to leave: the worker waits until its `sending` record is
-    committed, so write-ahead holds for every request. `later` is for an answer: it joins the
-    next commit, without waiting. One commit is on the disk at a time; what is recorded while it
-    syncs waits, in the order made, and goes as one transaction as soon as it is done, so the
-    busier the run, the more rows share each sync, and the event loop never waits for the disk.
+    `mark` is for a request about to leave: it gives the future of the commit its `sending`
+    record joins, which the worker awaits before the request leaves, so write-ahead holds for
+    every request; `withdraw` takes such a record back when its request never leaves. `later`
+    is for an answer: it joins the next commit, without waiting. One commit is on the disk at a
+    time; what is recorded while it syncs waits, in the order made, and goes as one transaction
+    as soon as it is done, so the busier the run, the more rows share each sync, and the event
+    loop never waits for the disk.
     `threaded=False` commits on the event loop instead, for clocks that cannot see a thread.
     """
 
@@ -70,16 +72,6 @@ class GroupCommit:
         """The records of the commit on its way to the disk."""
         self._taken_back: list[tuple[Callable[[], None], Callable[[], None]]] = []
         """Records of that commit taken back meanwhile: each one's undo, and its show."""
-
-    async def write(self, record: Callable[[], None]) -> None:
-        """Make the record and return once it is committed."""
-        done = self.mark(record)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            if record in self._pending:  # never committed: as if it had not been asked for
-                self._pending.remove(record)
-            raise
 
     def mark(self, record: Callable[[], None]) -> asyncio.Future[None]:
         """Make the record with the next commit; the future is done once it is committed."""
