@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -643,3 +644,25 @@ def test_the_first_request_goes_alone_and_marks_no_row_ahead(tmp_path: Path) -> 
     run.send(jobs(20), concurrency=8)
     assert requested == marked == ["key-2"]
     assert run.states() == {"key-2": ("unsent", None)}
+
+
+def test_a_row_given_its_video_by_a_webhook_while_marked_ahead_keeps_it(tmp_path: Path) -> None:
+    """The listener may adopt a video for a row in doubt (its earlier request's) while this
+    run has the row marked `sending` ahead; taking the mark back must not drop that id."""
+    journal = Journal.open(tmp_path / "out.xlsx.journal", "test")
+    journal.sending("doubt", 2, "h", 500.0)
+    journal.unknown("doubt", "read timeout", 501.0)
+    before = journal.entry("doubt")
+    assert before is not None
+    journal.sending("doubt", 2, "h", 900.0)  # marked ahead by this run
+    journal.adopt("doubt", "v" * 32, 901.0)  # a signed webhook for the earlier request
+    journal.sending("new", 3, "h", 900.0)
+    journal.withdraw("doubt", before)
+    journal.withdraw("new", None)
+    entries = journal.entries()
+    assert (entries["doubt"].state, entries["doubt"].video_id) == ("submitted", "v" * 32)
+    assert "new" not in entries
+    journal.sending("other", 4, "h", 902.0)
+    journal.withdraw("other", replace(before, key="other", row=4))
+    assert journal.entries()["other"] == replace(before, key="other", row=4)
+    journal.close()

@@ -377,14 +377,15 @@ class Journal:
 
     def withdraw(self, key: str, before: Entry | None) -> None:
         """Take back a `sending` record whose request never left: the row is again exactly what
-        it was before it (a row the journal did not know is forgotten, as never sent)."""
+        it was before it (a row the journal did not know is forgotten, as never sent). A row
+        given a video meanwhile (a webhook for an earlier request, by the listener) keeps it."""
+        still = "key = ? and state = 'sending' and video_id is null"
         if before is None:
-            self._execute("delete from rows where key = ? and state = 'sending'", (key,))
+            self._execute(f"delete from rows where {still}", (key,))
             return
-        self._execute(
-            f"insert or replace into rows ({FIELDS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            dataclasses.astuple(before),
-        )
+        names = ", ".join(f"{name} = ?" for name in FIELDS.split(", ")[1:])
+        values = dataclasses.astuple(before)[1:]
+        self._execute(f"update rows set {names} where {still}", (*values, key))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
