@@ -7,10 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from merge.errors import OutputError
-from merge.payload.row import Target
+from merge.payload.row import Target, check_row, load_template
 from merge.review import folder as review_folder
 from merge.review.marked import ArrivingAnnotations, Stopped
 from merge.review.offline import RenderOptions, render_to_folder
@@ -198,3 +199,20 @@ def test_a_disk_that_fills_mid_run_is_a_clear_error_and_leaves_no_half_written_l
     left = {p.name for p in (tmp_path / "review").iterdir()}
     # The marked copy of a CSV whose every row was checked may be complete; nothing else is.
     assert left <= {"leads.csv"}
+
+
+def test_a_render_does_not_read_a_body_made_as_bytes_back(tmp_path: Path) -> None:
+    sheet = open_sheet(leads(tmp_path, 30))
+    template = load_template(OUTREACH, sheet.info.columns)
+    made = 0
+    for row in sheet.rows():
+        kept = check_row(template, row)
+        bare = check_row(template, row, payload=False)
+        assert bare.json_line() == kept.json_line()
+        if bare.body is not None:
+            made += 1
+            assert bare.payload is None
+            assert orjson.loads(bare.body) == kept.payload
+        else:
+            assert bare.payload == kept.payload
+    assert made > 10  # most rows: the body was made as bytes

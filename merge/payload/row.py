@@ -80,7 +80,8 @@ class RowResult:
     files: dict[str, LocalFile] = field(default_factory=dict)
     """Local files the body names, by the token that stands for each until it is uploaded."""
     body: bytes | None = field(default=None, compare=False, repr=False)
-    """The payload as JSON when it was made as bytes (merge.payload.compiled), else None."""
+    """The payload as JSON when it was made as bytes (merge.payload.compiled), else None; the
+    payload itself is then None if check_row was asked not to read it back."""
 
     def as_json(self) -> dict[str, Any]:
         """Return the line written to payloads.jsonl."""
@@ -136,11 +137,14 @@ def check_row(
     target: Target = V3,
     rules: CellRules = DEFAULT_RULES,
     media: MediaFiles | None = None,
+    payload: bool = True,
 ) -> RowResult:
     """Render one row and validate the body; every problem names its column where it can.
 
     With `media`, local files in media fields are checked and stand as asset tokens in the body
     from here on (validation, translation, the journal's hash); submit uploads them.
+    `payload=False`: a body made as bytes is not read back into `payload` (None then; the
+    bytes are in `body`), for a caller that only writes the JSON.
     """
     if not rules.allow_placeholders:
         found = placeholder_problems(row.values, _in_order(template.columns), list(row.values))
@@ -150,7 +154,9 @@ def check_row(
     if book is not None:
         body = book.body(row.values, media is not None)
         if body is not None:
-            return RowResult(row.number, "valid", orjson.loads(body), [], body=body)
+            return RowResult(
+                row.number, "valid", orjson.loads(body) if payload else None, [], body=body
+            )
     result = _check_row(template, row, target, media)
     if book is not None and result.status == "valid" and not (result.warnings or result.files):
         _learn(book, template, row, result.payload)

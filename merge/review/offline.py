@@ -106,7 +106,10 @@ def render_to_folder(
     media = MediaFiles(sheet.info.path.parent, options.target.api)
     with folder:
         for chunk in chunked(rows, options.chunk_rows, first=FIRST_CHUNK_ROWS):
-            results = [check_row(template, row, options.target, rules, media) for row in chunk]
+            results = [
+                check_row(template, row, options.target, rules, media, payload=False)
+                for row in chunk
+            ]
             folder.add(results)
             for result in results:
                 summary.count(result)

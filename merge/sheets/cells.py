@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from merge.errors import SheetError
 from merge.problems import Problem
@@ -46,6 +46,21 @@ class SheetInfo:
     def column_letter(self, position: int) -> str:
         """Name a 0-based column as the user sees it: a letter in a workbook, a number in a CSV."""
         return column_letter(position) if self.kind == "xlsx" else str(position + 1)
+
+
+@runtime_checkable
+class InRowOrder(Protocol):
+    """Values that can be read in row order while they are still coming: a copy of the input
+    is written as they arrive."""
+
+    def in_row_order(self) -> Iterator[tuple[int, Sequence[str]]]: ...
+
+
+def in_row_order(values: Mapping[int, Sequence[str]]) -> Iterator[tuple[int, Sequence[str]]]:
+    """Each row with its values, rows ascending; values still coming are read as they come."""
+    if isinstance(values, InRowOrder):
+        return values.in_row_order()
+    return iter(sorted(values.items()))
 
 
 class Sheet(Protocol):

@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +22,7 @@ from merge.sheets.cells import (
     check_title_row,
     check_unchanged,
     header_columns,
+    in_row_order,
     lock_file_warning,
     row_from_cells,
     title_hint,
@@ -346,9 +347,10 @@ def used_width(info: SheetInfo) -> int:
     try:
         with info.path.open(encoding=info.encoding, newline="") as src:
             for record in csv.reader(src, delimiter=info.delimiter or ","):
-                while record and not record[-1]:
-                    record.pop()
-                width = max(width, len(record))
+                if len(record) > width:  # most records are no wider: told without a look
+                    while record and not record[-1]:
+                        record.pop()
+                    width = max(width, len(record))
     except OSError:
         pass  # annotate_csv meets the same error and reports it
     return width
@@ -383,8 +385,17 @@ def annotate_csv(
             temp.open("x", encoding=out_encoding, newline="") as out,
         ):
             writer = csv.writer(out, delimiter=info.delimiter, lineterminator=info.line_terminator)
+            marks = in_row_order(values)  # read as they come
+            appended_at = _appended_at(columns)
+            due = next(marks, None)
             for index, record in enumerate(csv.reader(src, delimiter=info.delimiter)):
-                writer.writerow(_annotated_record(index + 1, record, info, columns, values))
+                number = index + 1
+                while due is not None and due[0] < number:
+                    due = next(marks, None)
+                texts = due[1] if due is not None and due[0] == number else None
+                writer.writerow(
+                    _annotated_record(number, record, info, columns, texts, appended_at)
+                )
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, dst)
@@ -404,23 +415,33 @@ def _annotated_record(
     record: list[str],
     info: SheetInfo,
     columns: Sequence[tuple[int, str]],
-    values: Mapping[int, Sequence[str]],
+    texts: Sequence[str] | None,
+    appended_at: int | None = None,
 ) -> list[str]:
+    """The record with the row's texts (the column names on the header row) in their columns."""
     if number < info.header_row:
         return record
     if number == info.header_row:
         cells = [name for _, name in columns]
+    elif texts is None:
+        return record
     else:
-        texts = values.get(number)
-        if texts is None:
-            return record
         cells = [_csv_safe(text) for text in texts]
+    if len(record) == appended_at:
+        return record + cells  # the usual row: the columns go right after its last cell
     record = list(record)
     for (position, _), text in zip(columns, cells, strict=True):
         while len(record) <= position:
             record.append("")
         record[position] = text
     return record
+
+
+def _appended_at(columns: Sequence[tuple[int, str]]) -> int | None:
+    """Where the columns start, when they are next to one another left to right (a record that
+    ends just there takes them appended); else None."""
+    side_by_side = all(b[0] == a[0] + 1 for a, b in pairwise(columns))
+    return columns[0][0] if columns and side_by_side else None
 
 
 def _csv_safe(text: str) -> str:

@@ -23,13 +23,14 @@ from copy import copy
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from merge.errors import OutputError, SheetError
 from merge.problems import did_you_mean
 from merge.sheets import xlsx_kinds as typed
+from merge.sheets.cells import in_row_order
 from merge.sheets.numfmt import to_serial
 
 if TYPE_CHECKING:
@@ -464,14 +465,6 @@ def _formula_problems_slow(stream: IO[bytes]) -> dict[tuple[int, int], str]:
 # -- writing the annotated copy -----------------------------------------------------------------
 
 
-@runtime_checkable
-class InRowOrder(Protocol):
-    """Values that can be read in row order while they are still coming (the rows are patched
-    as they arrive)."""
-
-    def in_row_order(self) -> Iterator[tuple[int, Sequence[str]]]: ...
-
-
 @dataclass(frozen=True)
 class _Plan:
     """The cells to write: target columns in ascending order, and how each is shown."""
@@ -531,7 +524,7 @@ def _texts_in_order(
     values that are still coming are read as they come."""
     order = sorted(range(len(columns)), key=lambda i: columns[i][0])
     header = tuple(_clean(columns[i][1]) for i in order)
-    source = values.in_row_order() if isinstance(values, InRowOrder) else sorted(values.items())
+    source = in_row_order(values)
     header_due, previous = True, 0
     for row, texts in source:
         if not 1 <= row <= _MAX_ROW or len(texts) != len(columns) or row <= previous:
@@ -1102,7 +1095,7 @@ def annotate_workbook(
 ) -> None:
     """Write the result columns into a copy of src, keeping every other part of it intact.
 
-    Values that can be read in row order as they come (`InRowOrder`) are patched in as they
+    Values that can be read in row order as they come (`cells.InRowOrder`) are patched in as they
     arrive; the head of the sheet (its widths and dimension) is written once the last has.
     """
     plan = _plan(columns, header_row)

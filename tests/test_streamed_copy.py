@@ -1,8 +1,8 @@
-"""The workbook copy written as its rows' texts arrive, and the usual row's shortcut.
+"""Marked copies written as their rows' texts arrive, and the usual rows' shortcuts.
 
-The shortcut (`_UsualRows`) must give the general patch's bytes or step aside; the streamed
-copy must be the copy written from a finished mapping, and must not wait for the last row to
-start.
+The workbook shortcut (`_UsualRows`) must give the general patch's bytes or step aside; a
+streamed copy (workbook or CSV) must be the copy written from a finished mapping, and must not
+wait for the last row to start.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from merge.review.marked import MarkedCopy
 from merge.sheets import xlsx_kinds as typed
 from merge.sheets import xlsx_write as xlsx
 from merge.sheets.cells import SheetInfo
+from merge.sheets.delimited import annotate_csv
+from merge.sheets.sheet import open_sheet
 from merge.sheets.xlsx_write import annotate_workbook
 from tests.test_xlsx import raw_xlsx, sheet
 
@@ -242,3 +244,25 @@ def xlsx_member(path: Path) -> bytes:
 
     with zipfile.ZipFile(path) as zf:
         return zf.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_csv_copy_is_written_as_the_rows_arrive_into_the_same_copy(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    lines = ["name,n,note"] + [f"name {r},{r},x" for r in range(2, 41)]
+    lines[6] = "short"  # row 7: a record that needs padding goes the general way
+    src.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    info = open_sheet(src).info
+    columns = [(3, "merge_status"), (4, "merge_errors")]
+    whole = tmp_path / "whole.csv"
+    annotate_csv(info, whole, columns, values())
+
+    arriving = Arriving(values(), split=20)
+    streamed = tmp_path / "streamed.csv"
+    writer = threading.Thread(target=annotate_csv, args=(info, streamed, columns, arriving))
+    writer.start()
+    assert arriving.first_half_read.wait(10), "the copy waited for every row before starting"
+    arriving.second_half_given.set()
+    writer.join(10)
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert b"name,n,note,merge_status,merge_errors\r\nname 2,2,x,valid,\r\n" in whole.read_bytes()
+    assert b"\r\nshort,,,invalid,row 7: script is empty" in whole.read_bytes()
