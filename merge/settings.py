@@ -65,6 +65,10 @@ OUTPUT_WRITE_SECONDS = 5.0
 SEND_ATTEMPTS = 8
 """Tries per row while the API answers 429 for the rate (nothing was made, so retrying is safe)."""
 
+SENDING_AHEAD = 2
+"""Rows per request in flight whose `sending` record is committed before a request is free for
+them: on loopback a commit takes longer than a request, and one row ahead hid only half of it."""
+
 CONNECT_ATTEMPTS = 5
 """Tries per row while no connection can be made (about 8 s of backoff); then the run stops."""
 

@@ -345,7 +345,7 @@ def test_a_rerun_that_skips_failed_rows_says_so_and_does_not_exit_0(cli, tmp_pat
         assert fixed.accepted() == {}
     assert rerun.code == ExitCode.FAILED_ROWS
     # A 5xx may have made a video: such rows are checked first, never resent blindly.
-    assert "  to check first: 2 (sent before, outcome unknown" in rerun.out
+    assert "  to check first: 2 (may have been sent before, outcome unknown" in rerun.out
     assert "  output rows: 2 failed" in rerun.out
     assert "Rows that need a next step (2):" in rerun.out
     assert (

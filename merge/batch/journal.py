@@ -9,6 +9,7 @@ outcome is unknown, never a row that was not sent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -373,6 +374,18 @@ class Journal:
     def unsent(self, key: str, error: str) -> None:
         """Record that this row's request was certainly not acted on (it may go again freely)."""
         self._update(key, "unsent", error=error)
+
+    def withdraw(self, key: str, before: Entry | None) -> None:
+        """Take back a `sending` record whose request never left: the row is again exactly what
+        it was before it (a row the journal did not know is forgotten, as never sent). A row
+        given a video meanwhile (a webhook for an earlier request, by the listener) keeps it."""
+        still = "key = ? and state = 'sending' and video_id is null"
+        if before is None:
+            self._execute(f"delete from rows where {still}", (key,))
+            return
+        names = ", ".join(f"{name} = ?" for name in FIELDS.split(", ")[1:])
+        values = dataclasses.astuple(before)[1:]
+        self._execute(f"update rows set {names} where {still}", (*values, key))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

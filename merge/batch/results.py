@@ -74,6 +74,13 @@ class RowCells(NamedTuple):
     at: str
 
 
+class Before(NamedTuple):
+    """A row as the journal and the output had it before its `sending` record."""
+
+    entry: Entry | None
+    cells: RowCells | None
+
+
 class Ledger:
     """Write every change of a row's state to the journal first, then to the output's values.
 
@@ -116,11 +123,26 @@ class Ledger:
             timestamp(at),
         )
 
-    def sending(self, job: Job) -> None:
-        """Commit that the request is about to go out, before it does."""
+    def sending(self, job: Job) -> Before:
+        """Commit that the request is about to go out, before it does; return what the row was,
+        should the request never leave after all."""
         now = self.clock()
+        before = Before(self.journal.entry(job.key), self.values.get(job.row))
         self.journal.sending(job.key, job.row, job.payload_hash, now)
         self.values[job.row] = RowCells("", "sending", "", job.key, timestamp(now))
+        return before
+
+    def withdraw(self, job: Job, before: Before, reason: str) -> None:
+        """Commit that a request marked `sending` never left: the row is again what it was."""
+        self.show_withdrawn(job, before, reason)
+        self.journal.withdraw(job.key, before.entry)
+
+    def show_withdrawn(self, job: Job, before: Before, reason: str) -> None:
+        """Show a row whose request never left as it was before (a new row: not sent, why)."""
+        if before.cells is None:
+            self.values[job.row] = RowCells("", "skipped", redact(reason), job.key, "")
+        else:
+            self.values[job.row] = before.cells
 
     def submitted(self, job: Job, video_id: str) -> None:
         """Commit the id the moment it is known (shown first: should the journal fail, the output

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from typing import Any
 from merge.api.client import Created, HeyGenClient, NoAnswer, NotSent, Refused
 from merge.api.pacing import Sleep, Throttle, backoff
 from merge.api.v3 import idempotency_key
-from merge.batch.results import Job, Ledger
-from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SERVER_ERROR_TRIES
+from merge.batch.results import Before, Job, Ledger
+from merge.settings import CONNECT_ATTEMPTS, SEND_ATTEMPTS, SENDING_AHEAD, SERVER_ERROR_TRIES
 
 
 def _tries(refused: Refused) -> int:
@@ -45,11 +46,13 @@ class Stop:
 class GroupCommit:
     """Journal records share commits, made on a thread of their own while the sending goes on.
 
-    `write` is for a request about to leave: the worker waits until its `sending` record is
-    committed, so write-ahead holds for every request. `later` is for an answer: it joins the
-    next commit, without waiting. One commit is on the disk at a time; what is recorded while it
-    syncs waits, in the order made, and goes as one transaction as soon as it is done, so the
-    busier the run, the more rows share each sync, and the event loop never waits for the disk.
+    `mark` is for a request about to leave: it gives the future of the commit its `sending`
+    record joins, which the worker awaits before the request leaves, so write-ahead holds for
+    every request; `withdraw` takes such a record back when its request never leaves. `later`
+    is for an answer: it joins the next commit, without waiting. One commit is on the disk at a
+    time; what is recorded while it syncs waits, in the order made, and goes as one transaction
+    as soon as it is done, so the busier the run, the more rows share each sync, and the event
+    loop never waits for the disk.
     `threaded=False` commits on the event loop instead, for clocks that cannot see a thread.
     """
 
@@ -65,22 +68,39 @@ class GroupCommit:
         self._syncing: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._batch: list[Callable[[], None]] = []
+        """The records of the commit on its way to the disk."""
+        self._taken_back: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        """Records of that commit taken back meanwhile: each one's undo, and its show."""
 
-    async def write(self, record: Callable[[], None]) -> None:
-        """Make the record and return once it is committed."""
+    def mark(self, record: Callable[[], None]) -> asyncio.Future[None]:
+        """Make the record with the next commit; the future is done once it is committed."""
         self._pending.append(record)
-        done = self._schedule()
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            if record in self._pending:  # never committed: as if it had not been asked for
-                self._pending.remove(record)
-            raise
+        return self._schedule()
 
     def later(self, record: Callable[[], None]) -> None:
         """Make the record with the next commit, without waiting for it."""
         self._pending.append(record)
         self._schedule()
+
+    def withdraw(
+        self, record: Callable[[], None], undo: Callable[[], None], show: Callable[[], None]
+    ) -> None:
+        """Take back a record made by `mark` (a request that never left), without waiting.
+
+        Still waiting for its commit: dropped, as if never made. Committed: `undo` joins the
+        next commit. On its way to the disk: `undo` joins the commit after it, should it land;
+        should it fail, it was rolled back, and only `show` runs (the output's cells). With the
+        journal failed, only `show` runs too. `undo` and `show` must bear a record that never ran.
+        """
+        if record in self._pending:
+            self._pending.remove(record)
+        elif any(made is record for made in self._batch):
+            self._taken_back.append((undo, show))
+        elif self._error is None:
+            self.later(undo)
+        else:
+            show()
 
     def _schedule(self) -> asyncio.Future[None]:
         done = self._done
@@ -112,12 +132,15 @@ class GroupCommit:
             except Exception as error:
                 syncing.set_exception(error)
         self._syncing = syncing
+        self._batch = records
         syncing.add_done_callback(partial(self._committed, done))
 
     def _committed(self, done: asyncio.Future[None], syncing: asyncio.Future[None]) -> None:
+        error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
         if self._syncing is syncing:  # not already let go by a cancelled close
             self._syncing = None
-        error = asyncio.CancelledError() if syncing.cancelled() else syncing.exception()
+            self._batch = []
+            self._settle_taken_back(landed=error is None)
         if not done.done():
             if error is None:
                 done.set_result(None)
@@ -126,6 +149,15 @@ class GroupCommit:
                 done.exception()  # the waiters re-raise it; the loop need not report it
         if self._done is not None:  # recorded while this one synced: the next commit
             self._start()
+
+    def _settle_taken_back(self, landed: bool) -> None:
+        """Once the commit on its way has landed (or failed), undo what was taken back of it."""
+        taken_back, self._taken_back = self._taken_back, []
+        for undo, show in taken_back:
+            if landed and self._error is None:
+                self.later(undo)
+            else:
+                show()
 
     def _commit(self, records: list[Callable[[], None]]) -> None:
         """Commit the records in order as one transaction (on the journal's thread).
@@ -160,6 +192,13 @@ class GroupCommit:
                 self._thread.shutdown()  # a sync in flight ends first
                 self._thread = None
             self._syncing = None
+            self._batch = []
+            taken_back, self._taken_back = self._taken_back, []
+            for undo, show in taken_back:  # its commit is over: landed unless the journal failed
+                if self._error is None:
+                    self._pending.append(undo)
+                else:
+                    show()
             records, self._pending = self._pending, []
             done, self._done = self._done, None
             if records:
@@ -173,6 +212,33 @@ class GroupCommit:
                     done.exception()  # nobody may be waiting for it any more
         if self._error is not None:
             raise self._error
+
+
+@dataclass(eq=False, slots=True)
+class _Mark:
+    """A row's `sending` record, made before its request leaves; called within a commit."""
+
+    ledger: Ledger
+    job: Job
+    committed: asyncio.Future[None] | None = None
+    before: Before | None = None
+    """What the row was before the record, once the record has run."""
+
+    withdrawn: bool = False
+    """Taken back: its request must not leave."""
+
+    def __call__(self) -> None:
+        self.before = self.ledger.sending(self.job)
+
+    def undo(self, reason: str) -> None:
+        """Make the row again what it was: its request never left."""
+        if self.before is not None:
+            self.ledger.withdraw(self.job, self.before, reason)
+
+    def show(self, reason: str) -> None:
+        """Show the row as it was, in the output alone (the journal failed, or rolled it back)."""
+        if self.before is not None:
+            self.ledger.show_withdrawn(self.job, self.before, reason)
 
 
 @dataclass
@@ -209,6 +275,12 @@ class Sender:
         self._waiting: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
         self._commits = GroupCommit(ledger.journal.transaction, journal_thread)
+        self.ahead = SENDING_AHEAD
+        """Rows marked ahead per worker (0: each request waits for its own record's commit)."""
+        self._ready: deque[Job] = deque()
+        """Rows marked `sending` ahead, for the next worker whose request is answered."""
+        self._marks: dict[str, _Mark] = {}
+        """Every row marked `sending` whose request has not left, by key."""
 
     def stop(self, reason: str, kind: str) -> None:
         """Start no more requests; those in flight finish and are recorded."""
@@ -239,20 +311,43 @@ class Sender:
         return report
 
     async def _run_workers(self, queue: Iterator[Job], workers: int, report: SendReport) -> None:
-        self._workers = [asyncio.create_task(self._work(queue, report)) for _ in range(workers)]
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = [
+            asyncio.create_task(self._work(queue, report, workers)) for _ in range(workers)
+        ]
+        try:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        finally:
+            self._withdraw()
         for task in self._workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
         self._workers = []
 
-    async def _work(self, queue: Iterator[Job], report: SendReport) -> None:
-        for job in queue:
-            if self.stopped is not None:
+    async def _work(self, queue: Iterator[Job], report: SendReport, workers: int) -> None:
+        while self.stopped is None:
+            job = self._ready.popleft() if self._ready else next(queue, None)
+            if job is None:
                 return
-            await self._send(job, report)
+            await self._send(job, report, queue, workers * self.ahead)
 
-    async def _send(self, job: Job, report: SendReport) -> None:
+    def _mark(self, job: Job) -> _Mark:
+        """Have a row's `sending` record made with the next commit."""
+        mark = self._marks[job.key] = _Mark(self.ledger, job)
+        mark.committed = self._commits.mark(mark)
+        return mark
+
+    def _withdraw(self) -> None:
+        """Take back the rows marked `sending` whose request never left (stopped, failed or
+        cancelled): each is again what it was before, a new row not sent."""
+        why = self.stopped.reason if self.stopped is not None else "the run ended first"
+        reason = f"not sent: {why}"
+        for mark in self._marks.values():
+            mark.withdrawn = True
+            self._commits.withdraw(mark, partial(mark.undo, reason), partial(mark.show, reason))
+        self._marks.clear()
+        self._ready.clear()
+
+    async def _send(self, job: Job, report: SendReport, queue: Iterator[Job], ahead: int) -> None:
         """Send one row until it has an outcome the journal can keep."""
         doubtful = False  # an earlier try of this row may have made its video
         attempt = -1
@@ -261,7 +356,15 @@ class Sender:
             attempt += 1
             if not await self._wait_turn():
                 return
-            await self._commits.write(partial(self.ledger.sending, job))
+            mark = self._marks.get(job.key) or self._mark(job)
+            assert mark.committed is not None
+            await asyncio.shield(mark.committed)  # write-ahead: `sending` is on the disk
+            if self.stopped is not None or mark.withdrawn:
+                return  # stopped while it was committed: it does not leave
+            while len(self._ready) < ahead and (upcoming := next(queue, None)) is not None:
+                self._ready.append(upcoming)  # committed while this request is out
+                self._mark(upcoming)
+            del self._marks[job.key]  # it leaves
             try:
                 outcome = await self.client.create_video(job.body, self._key(job))
             except asyncio.CancelledError:

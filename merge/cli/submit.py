@@ -153,8 +153,8 @@ def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
     print(f"  to send:        {len(plan.send):,}{renewed}", file=out)
     if plan.check:
         print(
-            f"  to check first: {len(plan.check):,} (sent before, outcome unknown: the video"
-            " list is checked before any resend)",
+            f"  to check first: {len(plan.check):,} (may have been sent before, outcome unknown:"
+            " checked before any resend)",
             file=out,
         )
     if plan.invalid:
