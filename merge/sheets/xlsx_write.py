@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 _CHUNK = 1 << 20
-_SPOOL = 64 << 20  # the patched rows stay in memory up to this size, then go to a file
+_SPOOL = 16 << 20  # the patched rows stay in memory up to this size, then go to a file
 _MAX_TEXT = 32_767  # Excel's cell limit, counted in UTF-16 code units
 _MAX_ROW, _MAX_COL = 1_048_576, 16_384
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted OOXML and legacy .xls are OLE compound files
