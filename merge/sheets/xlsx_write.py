@@ -727,9 +727,10 @@ def _patch_row(element: _Row, row: int, texts: tuple[str, ...], plan: _Plan, syn
 class _UsualRows:
     """Patch the usual data row without the general parse, to the same bytes.
 
-    Usual: every cell has its r, the last cell lies left of the written columns (so the new
-    cells go right after it) and the row's attributes repeat from row to row. Any other row
-    gets None and goes the general way.
+    Usual: the row's r comes first, every cell has its r first, and the last cell lies left of
+    the written columns (so the new cells go right after it). The attributes after r (usually
+    only spans) repeat from row to row, so each form is widened once. Any other row gets None
+    and goes the general way.
     """
 
     def __init__(self, plan: _Plan, syn: _Syntax) -> None:
@@ -1146,7 +1147,7 @@ def sheet_layout(path: Path, sheet_name: str, header_row: int, try_patch: bool) 
             try:
                 with zf.open(member) as stream:
                     plan = _Plan((_MAX_COL - 1,), header_row)
-                    _patch_rows(_Sheet(stream), plan, iter([(header_row, ("x",))]), len)
+                    _patch_rows(_Sheet(stream), plan, iter([(header_row, ("x",))]), lambda _: None)
             except _Unsupported:
                 patchable = False
         with zf.open(member) as stream:
