@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -70,8 +71,8 @@ def test_an_interrupted_render_leaves_no_writer_behind(
     children: list[int] = []
     fork = review_folder.ForkedWriter.__init__
 
-    def noted(writer: review_folder.ForkedWriter, folder: review_folder.ReviewFolder) -> None:
-        fork(writer, folder)
+    def noted(writer: review_folder.ForkedWriter, *args: Any) -> None:
+        fork(writer, *args)
         children.append(writer.pid)
 
     def interrupt(rows: int) -> None:
@@ -80,7 +81,7 @@ def test_an_interrupted_render_leaves_no_writer_behind(
     monkeypatch.setattr(review_folder.ForkedWriter, "__init__", noted)
     with pytest.raises(KeyboardInterrupt):
         render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
-    assert children, "the page was being built in a process of its own"
+    assert len(children) == 2, "the page and the copy were each written in a process of their own"
     for pid in children:
         with pytest.raises(ChildProcessError):  # ended, and waited for
             os.waitpid(pid, os.WNOHANG)

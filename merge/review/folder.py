@@ -9,11 +9,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol
 
 import orjson
 
@@ -72,12 +72,26 @@ class Chunk(NamedTuple):
     """Each row's number, status and errors, for the marked copy."""
 
 
-class PageWriter:
-    """Writes payloads.jsonl (and with `split` a file per valid body), builds the review page
-    from the lines and writes the marked copy of the input as the rows' marks arrive: in a
-    process of its own where one can be forked, else in this one."""
+class Worker(Protocol):
+    """What writes part of the review folder, here or in a process of its own."""
 
-    def __init__(self, folder: ReviewFolder) -> None:
+    def add(self, item: Any) -> None:
+        """Take the next chunk's share."""
+
+    def finish(self) -> None:
+        """Put what it writes in place, once every chunk has come."""
+
+    def stop(self) -> None:
+        """Stop before the last chunk, putting nothing half-written in place."""
+
+
+class PageWriter:
+    """Writes payloads.jsonl (and with `split` a file per valid body) and builds the review page
+    from the lines; with `copy`, also writes the marked copy of the input as the rows' marks
+    arrive, on a thread (where forking is not safe: elsewhere the copy has a process of its own).
+    """
+
+    def __init__(self, folder: ReviewFolder, copy: bool = True) -> None:
         self.folder = folder
         assert folder._jsonl is not None
         self.jsonl = folder._jsonl
@@ -85,6 +99,7 @@ class PageWriter:
             f"Review: {page_title(folder.info)}",
             "every row's request body, rendered and checked offline; nothing has been sent",
         )
+        self.copies = copy
         self._copy: MarkedCopy | None = None
 
     def marked_copy(self) -> MarkedCopy:
@@ -95,7 +110,8 @@ class PageWriter:
 
     def add(self, chunk: Chunk) -> None:
         """Write a chunk's lines, put each row on the page, and pass its marks to the copy."""
-        self.marked_copy().marks.arrive(chunk.marks)
+        if self.copies:
+            self.marked_copy().add(chunk.marks)
         self.jsonl.write(chunk.lines)
         split = self.folder.payloads if self.folder.split else None
         for line, reuse in zip(chunk.lines.splitlines(), chunk.strict, strict=True):
@@ -110,13 +126,15 @@ class PageWriter:
 
     def finish(self) -> None:
         """Put payloads.jsonl in place and write the page, while the marked copy is finished."""
-        copy = self.marked_copy()
-        copy.marks.end()
+        copy = self.marked_copy() if self.copies else None
+        if copy is not None:
+            copy.marks.end()
         path = self.folder.path
         self.jsonl.close()
         os.replace(self.folder._jsonl_temp, path / "payloads.jsonl")
         write_page(path / REVIEW_PAGE_NAME, self.page)
-        copy.finish()
+        if copy is not None:
+            copy.finish()
 
     def stop(self) -> None:
         """Stop before the last row: no marked copy is put in place."""
@@ -125,40 +143,51 @@ class PageWriter:
 
 
 class ForkedWriter:
-    """A PageWriter in a forked process: this one renders while that one writes, on another
-    core. Chunks travel over a pipe, whose filling holds the render back.
+    """A worker in a forked process: this one renders while that one writes, on another core.
+    What it is handed travels over a pipe, whose filling holds the render back. The page and
+    the marked copy each get one, so neither waits for the other.
 
-    A bare fork: the child runs only the writer and leaves with os._exit, so it never flushes
+    A bare fork: the child runs only its worker and leaves with os._exit, so it never flushes
     or closes what it inherited (a notebook's output streams, say), and runs no exit handlers.
     """
 
     STOP_SECONDS = 5.0
     """How long a stopping child may take to clean up before it is killed."""
 
-    def __init__(self, folder: ReviewFolder) -> None:
+    def __init__(self, make: Callable[[], Worker], siblings: Sequence[ForkedWriter] = ()) -> None:
+        """Fork a child that makes its worker and serves it; `siblings`: children forked before,
+        whose pipes this one must not keep open (their ends would then never close)."""
         self._here, there = Pipe()
-        writer = PageWriter(folder)
+        self._ended = False
         self.pid = os.fork()
         if self.pid == 0:  # the child
             code = 0
             try:
                 self._here.close()  # so that the parent closing its end ends the pipe
-                _serve(writer, there)
+                for sibling in siblings:
+                    sibling._here.close()
+                _serve(make, there)
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         there.close()
 
-    def add(self, chunk: Chunk) -> None:
-        """Hand a chunk over; a child that has stopped shows at `finish`."""
+    def add(self, item: Any) -> None:
+        """Hand a chunk's share over; a child that has stopped shows at `finish`."""
         with contextlib.suppress(OSError):
-            self._here.send(chunk)
+            self._here.send(item)
+
+    def end(self) -> None:
+        """Say every chunk has come, so the child finishes while this one waits elsewhere."""
+        if not self._ended:
+            self._ended = True
+            with contextlib.suppress(OSError):  # a child that failed has said why, and stopped
+                self._here.send(None)
 
     def finish(self) -> None:
-        """Ask for the page and the marked copy and wait for them; raise what failed there."""
-        with contextlib.suppress(OSError):  # a child that failed has said why, and stopped
-            self._here.send(None)
+        """Wait for the child to put its work in place; raise what failed there."""
+        self.end()
         try:
             said = self._here.recv()
         except (OSError, EOFError):
@@ -180,26 +209,33 @@ class ForkedWriter:
             time.sleep(0.005)
 
 
-def _serve(writer: PageWriter, there: Connection) -> None:
-    """The child's loop: chunks until None, then the page and the copy; it answers None, or
-    what failed as (kind, message, hint)."""
+def _serve(make: Callable[[], Worker], there: Connection) -> None:
+    """The child's loop: make the worker, hand it what comes until None, then have it finish;
+    answer None, or what failed as (kind, message, hint)."""
+    worker: Worker | None = None
     try:
-        while (chunk := there.recv()) is not None:
-            writer.add(chunk)
-        writer.finish()
+        worker = make()
+        while (item := there.recv()) is not None:
+            worker.add(item)
+        worker.finish()
         there.send(None)
     except MergeError as error:
-        writer.stop()
+        _stop(worker)
         there.send((type(error), error.message, error.hint))
     except OSError as error:
-        writer.stop()
+        _stop(worker)
         there.send((OSError, error.strerror or str(error), None))
     except (EOFError, KeyboardInterrupt):  # the run stopped: the main process cleans up
-        writer.stop()
+        _stop(worker)
     except Exception as error:  # a fault of ours: say what it was rather than go silent
-        writer.stop()
+        _stop(worker)
         said = f"an unexpected error while writing: {type(error).__name__}: {error}"
         there.send((OSError, said, None))
+
+
+def _stop(worker: Worker | None) -> None:
+    if worker is not None:
+        worker.stop()
 
 
 def can_fork() -> bool:
@@ -211,9 +247,10 @@ class ReviewFolder:
     """Writes payloads.jsonl, review.html and the marked copy of the input; with `split`, also
     payloads/row-NNNN.json, one readable file per valid body.
 
-    Each row is serialised once: its payloads.jsonl line is also its card on the page. The lines
-    and each row's marks go to a PageWriter, in a process of its own where possible, so the page
-    and the marked copy are written on the other core while the next chunk renders.
+    Each row is serialised once: its payloads.jsonl line is also its card on the page. Where a
+    process can be forked, the lines go to a PageWriter and each row's marks to the MarkedCopy,
+    each in a process of its own, so the page and the copy are written beside the render and
+    neither waits for the other; elsewhere one PageWriter here does both.
     """
 
     def __init__(self, path: Path, info: SheetInfo, split: bool = False) -> None:
@@ -225,6 +262,8 @@ class ReviewFolder:
         self._jsonl_temp = path / ".payloads.jsonl.tmp"
         self._jsonl: IO[bytes] | None = None
         self._writer: PageWriter | ForkedWriter | None = None
+        self._copy: ForkedWriter | None = None
+        """The marked copy's own process, where the page has one too."""
 
     @classmethod
     def prepare(
@@ -232,7 +271,8 @@ class ReviewFolder:
     ) -> ReviewFolder:
         """Check the folder can be written and clear what an earlier run left, before any row.
 
-        `fork`: build the page in a process of its own (default: where one can be forked).
+        `fork`: build the page and the copy in processes of their own (default: where one can
+        be forked).
         """
         folder = cls(Path(path), info, split)
         if folder.annotated_path.resolve() == info.path.resolve():
@@ -256,8 +296,11 @@ class ReviewFolder:
                 f"{path}: cannot write the review folder there ({error.strerror})",
                 "choose a folder you can write to with -o",
             ) from None
-        forked = can_fork() if fork is None else fork
-        folder._writer = ForkedWriter(folder) if forked else PageWriter(folder)
+        if can_fork() if fork is None else fork:
+            folder._copy = ForkedWriter(lambda: MarkedCopy(info, folder.annotated_path))
+            folder._writer = ForkedWriter(lambda: PageWriter(folder, copy=False), [folder._copy])
+        else:
+            folder._writer = PageWriter(folder)
         return folder
 
     def __enter__(self) -> ReviewFolder:
@@ -269,9 +312,10 @@ class ReviewFolder:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._writer is not None:
-            self._writer.stop()
-        self._writer = None
+        for worker in (self._writer, self._copy):
+            if worker is not None:
+                worker.stop()
+        self._writer = self._copy = None
         if self._jsonl is not None:
             self._jsonl.close()
             self._jsonl = None
@@ -294,6 +338,9 @@ class ReviewFolder:
             files.update(result.files)
         assert self._writer is not None
         try:
+            if self._copy is not None:
+                self._copy.add(marks)
+                marks = []
             self._writer.add(Chunk(lines, bytes(line is not None for line in strict), files, marks))
         except OSError as error:
             raise self._failed(error) from None
@@ -301,9 +348,19 @@ class ReviewFolder:
     def finish(self) -> None:
         """Have the writer put payloads.jsonl in place and finish the page and the marked copy."""
         assert self._writer is not None
-        writer, self._writer = self._writer, None
+        writer, copy = self._writer, self._copy
+        self._writer = self._copy = None
         try:
-            writer.finish()
+            if copy is not None:
+                copy.end()  # the copy is finished while the page is written
+            try:
+                writer.finish()
+            except BaseException:
+                if copy is not None:
+                    copy.stop()
+                raise
+            if copy is not None:
+                copy.finish()
         except OSError as error:
             raise self._failed(error) from None
         finally:

@@ -156,6 +156,10 @@ class MarkedCopy:
         except BaseException as error:  # handed to the thread that waits for the copy
             self._error = error
 
+    def add(self, marks: Sequence[tuple[int, str, str]]) -> None:
+        """Take a chunk's rows: (row, status, errors) each, in sheet order."""
+        self.marks.arrive(marks)
+
     def finish(self) -> None:
         """Say every row has arrived, wait for the copy, and raise what stopped it, if anything."""
         self.marks.end()
