@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 _CHUNK = 1 << 20
 _SPOOL = 16 << 20  # the patched rows stay in memory up to this size, then go to a file
+SHEET_LEVEL = 1
+"""The patched sheet's deflate level. It is compressed once its last row is written (its head
+comes first and fits the rows), so it is the copy's last step: 57 MB of sheet XML (100,000
+rows) take 0.21 s at level 1 against 0.56 s at zlib's default 6, for 6.6 MB against 5.7 MB.
+The other members are deflated at the default level, as before."""
 _MAX_TEXT = 32_767  # Excel's cell limit, counted in UTF-16 code units
 _MAX_ROW, _MAX_COL = 1_048_576, 16_384
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted OOXML and legacy .xls are OLE compound files
@@ -872,6 +877,13 @@ def _clone(info: zipfile.ZipInfo, size_hint: int) -> zipfile.ZipInfo:
     return clone
 
 
+def _deflate_fast(info: zipfile.ZipInfo) -> None:
+    """Have the patched sheet deflated at SHEET_LEVEL (the attribute is public from Python
+    3.13 on, and keeps its older name there too)."""
+    name = "compress_level" if hasattr(info, "compress_level") else "_compresslevel"
+    setattr(info, name, SHEET_LEVEL)
+
+
 def _write_fast(
     src: Path,
     tmp: Path,
@@ -899,6 +911,8 @@ def _write_fast(
                         continue
                     is_sheet = info.filename == member
                     clone = _clone(info, info.file_size + (written.size_hint if is_sheet else 0))
+                    if is_sheet:
+                        _deflate_fast(clone)
                     with zout.open(clone, "w") as target:
                         if is_sheet:
                             target.write(_patched_head(sheet, plan, written))
