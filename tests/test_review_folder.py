@@ -78,7 +78,11 @@ def test_an_interrupted_render_leaves_no_writer_behind(
     def interrupt(rows: int) -> None:
         raise KeyboardInterrupt
 
+    def killed(pid: int, sig: int) -> None:
+        raise AssertionError(f"child {pid} had to be killed: a pipe was kept open")
+
     monkeypatch.setattr(review_folder.ForkedWriter, "__init__", noted)
+    monkeypatch.setattr(os, "kill", killed)  # each child ends on its own
     with pytest.raises(KeyboardInterrupt):
         render_to_folder(data, OUTREACH, tmp_path / "review", progress=interrupt)
     assert len(children) == 2, "the page and the copy were each written in a process of their own"
@@ -217,3 +221,25 @@ def test_a_render_does_not_read_a_body_made_as_bytes_back(tmp_path: Path) -> Non
         else:
             assert bare.payload == kept.payload
     assert made > 10  # most rows: the body was made as bytes
+
+
+@pytest.mark.parametrize("first", ["copy", "page"])
+def test_each_child_ends_when_its_own_pipe_closes_whatever_the_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    if not review_folder.can_fork():
+        pytest.skip("the page and the copy are written in forked processes only on Linux")
+
+    def killed(pid: int, sig: int) -> None:
+        raise AssertionError(f"child {pid} had to be killed: its pipe was kept open")
+
+    data = write_csv(tmp_path / "leads.csv", [lead(n) for n in range(30)])
+    folder = review_folder.ReviewFolder.prepare(tmp_path / "review", open_sheet(data).info)
+    children = [folder._copy, folder._writer]
+    assert all(isinstance(child, review_folder.ForkedWriter) for child in children)
+    monkeypatch.setattr(os, "kill", killed)
+    for child in children if first == "copy" else children[::-1]:
+        assert isinstance(child, review_folder.ForkedWriter)
+        child.stop()
+    folder._writer = folder._copy = None
+    folder.__exit__(None, None, None)
