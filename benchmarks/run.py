@@ -1001,7 +1001,7 @@ def main() -> int:
         | {"skip": sorted(config.skip)},
         "environment": environment() | {"code_at_start": code_before},
         "data": {k: str(v.relative_to(PROJECT)) for k, v in paths.items()},
-        "figures": [asdict(f) | {"mark": f.mark()} for f in figures],
+        "figures": [asdict(f) | {"mark": f.mark(), "shown": f.shown()} for f in figures],
         "runs": details,
         "stages": stages,
         "profile": profile,

@@ -6,9 +6,9 @@ cProfile's per-call overhead on every function), runs the CLI's `main` with
 those arguments, and writes the seconds spent in each stage to RESULT.json. Stages are self
 time: a stage that runs inside another is taken off the outer one, so the main thread's stages
 add up to its wall time. Work done on other threads (the marked copy's writer) is reported
-apart, since it overlaps. The real command hands payloads.jsonl, the page and the marked copy
-to a forked process on the other core; here that writer runs in this process, so its work is
-timed too (the sum is the work of both processes, not the real command's wall time). Nothing
+apart, since it overlaps. The real command hands payloads.jsonl and the page to one forked
+process and the marked copy to another; here that work runs in this process, so it is timed
+too (the sum is the work of all three processes, not the real command's wall time). Nothing
 in merge/ is changed on disk; a required stage whose function has been renamed is reported as
 missing.
 """

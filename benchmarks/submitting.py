@@ -456,7 +456,7 @@ def main() -> int:
     results = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": asdict(settings) | {"skip": sorted(settings.skip)},
-        "figures": [asdict(f) | {"mark": f.mark()} for f in report.figures],
+        "figures": [asdict(f) | {"mark": f.mark(), "shown": f.shown()} for f in report.figures],
         "runs": report.runs_json(),
         "benchmark_seconds": report.seconds,
     }

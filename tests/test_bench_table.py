@@ -110,3 +110,26 @@ def test_readme_mode_writes_both_and_reads_back(
 def test_missing_markers_are_said() -> None:
     with pytest.raises(SystemExit, match="markers are missing"):
         table.with_table("# no table here\n", "| a |\n")
+
+
+def test_each_part_keeps_its_place_whatever_order_the_runs_came_in() -> None:
+    published = [
+        figure("s.rate", "submit rate", 0.98, unit="", shown="0.980 of limit", target=">= 0.95"),
+        figure("d.big_peak_rss_mb", "peak RSS, 1M csv", 80.0, unit="MB"),
+        figure("d.big_wall_s", "  wall time of that run", 33.6, unit="s"),
+        figure("a.check_rows_per_s", "render loop", 61_000.0, unit="rows/s"),
+        figure("p.requests_per_video", "requests per video", 2.29, unit="", target="near 1"),
+    ]
+    for f in published:
+        f["measured"] = "2026-12-01T08:53:00+00:00"
+    rows = table.table(table.merged(published, [])).splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| render loop",
+        "| peak RSS, 1M csv",
+        "| ↳ wall time of that run",
+        "| requests per video",
+        "| submit rate",
+    ]
+    assert "| 0.980 of limit | ≥ 0.95: met |" not in rows[-1]  # passed is unknown here
+    assert "| 0.980 of limit | ≥ 0.95 |" in rows[-1]
+    assert "| 2.29 | near 1 |" in rows[3]
