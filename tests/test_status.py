@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 import merge
 from merge.api.statuses import IN_PROGRESS
 from merge.cli.commands import ExitCode
+from merge.follow.follower import Follower
 from merge.simulator import Simulator, SimulatorSettings, video_bytes
 from tests.conftest import ROOT
 from tests.submitting import HEADER, OUTREACH, leads, write_csv, write_xlsx
@@ -334,6 +336,30 @@ def test_a_mixed_batch_shows_each_videos_own_end(cli, tmp_path, key):
     assert run.code == ExitCode.FAILED_ROWS
     assert all(r["video_error"] and not r["video_url"] for r in failed)
     assert all(r["video_url"] and not r["video_error"] for r in completed)
+
+
+@pytest.mark.parametrize("api_version", ["v3", "v2"])
+def test_the_progress_kept_as_answers_come_is_a_recount_at_every_answer(
+    cli, tmp_path, key, monkeypatch, api_version
+):
+    shown: list[Counter[str]] = []
+    report = Follower._report
+
+    def recounted(follower: Follower) -> None:
+        assert follower._counts == Counter(follower._status_of(i) for i in follower.tracked)
+        shown.append(Counter(follower._counts))
+        report(follower)
+
+    monkeypatch.setattr(Follower, "_report", recounted)
+    mixed = SimulatorSettings(render_seconds=0.2, pending_seconds=0.0, render_failure=0.5, seed=4)
+    with Simulator(mixed) as api:
+        out = sent(cli, tmp_path, api.url, 12)
+        run = status(cli, out, api.url, "--wait", "--api", api_version)
+    assert run.code == ExitCode.FAILED_ROWS, run.out + run.err
+    assert len(shown) > 12  # every answer reported
+    assert all(sum(counts.values()) == 12 for counts in shown)
+    assert shown[0] == Counter(pending=12)
+    assert set(shown[-1]) == {"completed", "failed"}
 
 
 def test_ctrl_c_while_waiting_writes_what_is_known(cli, tmp_path, key):
